@@ -1,0 +1,38 @@
+# The two set-up commands of README.md: `make demo` and `make test`. Each installs what it needs first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Debian packages: pcscd + vpcd for the virtual reader, OpenSC for the interoperability tests,
+# libpcsclite-dev/swig to build pyscard, python3-venv/-dev for the virtual environment.
+APT_PACKAGES := pcscd vsmartcard-vpcd opensc libpcsclite-dev swig pkg-config python3-venv python3-dev
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: demo test bench system venv clean
+
+demo: venv
+	$(BIN)/mynareader demo
+
+test: venv
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+bench: venv
+	$(BIN)/mynareader bench card --reader sim://fresh
+
+system:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "Installing Debian packages:" $$missing; \
+		$(SUDO) apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+venv: system $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@
+
+clean:
+	rm -rf $(VENV) build *.egg-info
