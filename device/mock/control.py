@@ -1,0 +1,53 @@
+"""The bench control channel: a Unix socket taking one-line commands and answering one line each.
+
+Like libfprint's virtual devices, the mock devices are steered from outside (tests, a bench user with
+``socat - UNIX-CONNECT:PATH``) so integration tests drive the real daemon deterministically.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import socketserver
+import threading
+from pathlib import Path
+from typing import Callable
+
+
+def serve_control(path: str | Path, handler: Callable[[str], str]) -> socketserver.BaseServer:
+    """Serve ``handler`` on a Unix socket at ``path`` in a daemon thread; returns the server (call shutdown())."""
+    path = str(path)
+    if os.path.exists(path):
+        os.unlink(path)
+
+    class Handler(socketserver.StreamRequestHandler):
+        def handle(self) -> None:
+            for raw in self.rfile:
+                line = raw.decode("utf-8", "replace").strip()
+                if not line:
+                    continue
+                try:
+                    reply = handler(line)
+                except Exception as exc:  # a bad command must not kill the bench device
+                    reply = f"error {exc}"
+                self.wfile.write(reply.encode() + b"\n")
+                self.wfile.flush()
+
+    server = socketserver.ThreadingUnixStreamServer(path, Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="mock-control", daemon=True).start()
+    return server
+
+
+def send_control(path: str | Path, line: str, timeout: float = 10.0) -> str:
+    """Send one command to a control socket and return its reply line."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        s.connect(str(path))
+        s.sendall(line.strip().encode() + b"\n")
+        buf = b""
+        while not buf.endswith(b"\n"):
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            buf += chunk
+    return buf.decode().strip()

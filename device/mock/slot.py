@@ -1,0 +1,133 @@
+"""A bench reader slot: holds at most one virtual card and obeys the control channel's commands.
+
+The vpcd bridge and the PN532 emulator each host one slot; tests steer it with one-line commands:
+
+    insert PROFILE     put a card of that profile in the slot (counters come from the state directory)
+    remove             take the card away
+    set-tries N [pin|sign|kenmen_b]   set a counter on the card in the slot (default: the user-auth PIN)
+    fail SW            the next APDU answers this status word (hex, e.g. 6F00) without reaching the card
+    pull-after N       the card is pulled after answering N more APDUs (mid-read removal)
+    status             one line: profile and counters, or "empty"
+"""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Callable
+
+from .profiles import PROFILES
+from .virtual_card import VirtualCard
+
+
+class NoCardPresent(Exception):
+    pass
+
+
+class CardPulled(Exception):
+    """The card left the field during this exchange."""
+
+
+class CardSlot:
+    def __init__(self, state_dir: Path, profile: str | None = None):
+        self.state_dir = Path(state_dir)
+        self.card: VirtualCard | None = None
+        self._fail_next: int | None = None
+        self._pull_after: int | None = None
+        self._subscribers: list[Callable[[bool], None]] = []
+        self._lock = threading.RLock()
+        self.apdu_log: list[bytes] = []   # what the card saw, for tests (VERIFY data included: test secrets)
+        if profile:
+            self.insert(profile)
+
+    @property
+    def present(self) -> bool:
+        return self.card is not None
+
+    def subscribe(self, callback: Callable[[bool], None]) -> None:
+        self._subscribers.append(callback)
+
+    def _notify(self) -> None:
+        for cb in list(self._subscribers):
+            cb(self.present)
+
+    def insert(self, profile: str) -> None:
+        if profile not in PROFILES:
+            raise ValueError(f"unknown profile {profile!r}; choose from {', '.join(PROFILES)}")
+        with self._lock:
+            self.card = VirtualCard(profile, self.state_dir)
+            self._pull_after = self._fail_next = None
+        self._notify()
+
+    def remove(self) -> None:
+        with self._lock:
+            self.card = None
+        self._notify()
+
+    def power_on(self) -> bytes:
+        with self._lock:
+            if self.card is None:
+                raise NoCardPresent()
+            self.card.power_off()  # a cold reset clears the verified state
+            return self.card.atr
+
+    def power_off(self) -> None:
+        with self._lock:
+            if self.card is not None:
+                self.card.power_off()
+
+    def process(self, apdu: bytes) -> bytes:
+        with self._lock:
+            if self.card is None:
+                raise CardPulled()
+            if self._pull_after is not None:
+                if self._pull_after <= 0:
+                    self._pull_after = None
+                    self.card = None
+                    pulled = True
+                else:
+                    self._pull_after -= 1
+                    pulled = False
+                if pulled:
+                    self._notify()
+                    raise CardPulled()
+            self.apdu_log.append(bytes(apdu))
+            if self._fail_next is not None:
+                status, self._fail_next = self._fail_next, None
+                return status.to_bytes(2, "big")
+            return self.card.process(apdu)
+
+    def control(self, line: str) -> str:
+        """Run one control command; returns a one-line reply starting with ``ok`` or ``error``."""
+        words = line.split()
+        if not words:
+            return "error empty command"
+        verb, args = words[0], words[1:]
+        try:
+            if verb == "insert" and len(args) == 1:
+                self.insert(args[0])
+            elif verb == "remove" and not args:
+                self.remove()
+            elif verb == "set-tries" and len(args) in (1, 2):
+                if self.card is None:
+                    return "error no card in the slot"
+                which = args[1] if len(args) == 2 else "pin"
+                if which not in self.card.counters.values:
+                    return f"error unknown counter {which!r}; use pin, sign or kenmen_b"
+                self.card.set_tries(int(args[0]), which)
+            elif verb == "fail" and len(args) == 1:
+                self._fail_next = int(args[0], 16)
+            elif verb == "pull-after" and len(args) == 1:
+                self._pull_after = int(args[0])
+            elif verb == "status" and not args:
+                return "ok " + self.status()
+            else:
+                return f"error unknown command {line.strip()!r}"
+        except ValueError as exc:
+            return f"error {exc}"
+        return "ok"
+
+    def status(self) -> str:
+        if self.card is None:
+            return "empty"
+        counters = " ".join(f"{k}={v}" for k, v in self.card.counters.values.items())
+        return f"{self.card.profile.name} {counters}"
