@@ -152,16 +152,18 @@ def check(resp: bytes, *, pin: bool = False) -> bytes:
     raise UnexpectedStatus(sw)
 
 
-def tries_from_query(resp: bytes) -> int:
-    """Interpret the answer to :func:`verify_query`: the number of tries left (0 = blocked)."""
+def tries_from_query(resp: bytes, max_tries: int) -> int:
+    """Interpret the answer to :func:`verify_query`: the number of tries left (0 = blocked).
+
+    ``9000`` means the PIN is already verified in this card session, so the counter is full.
+    """
     data, sw = split_response(resp)
     if (sw & 0xFFF0) == 0x63C0:
         return sw & 0x0F
     if sw in (0x6983, 0x6984):
         return 0
     if sw == 0x9000:
-        # Already verified in this card session: the counter is full but the card does not say so.
-        raise UnexpectedStatus(sw, "the card reports the PIN as already verified; reconnect to read the counter")
+        return max_tries
     if sw == 0x6A82:
         raise NotFound(sw)
     raise UnexpectedStatus(sw)

@@ -77,7 +77,7 @@ def holder_photo_jp2() -> bytes:
     from PIL import Image
     out = io.BytesIO()
     Image.open(ASSETS / "holder.png").convert("RGB").save(out, "JPEG2000", quality_mode="rates",
-                                                            quality_layers=[12], irreversible=True)
+                                                            quality_layers=[30], irreversible=True)
     return out.getvalue()
 
 

@@ -1,0 +1,174 @@
+"""``mynareader card ...`` and ``mynareader bench card``: read and check a card from the command line."""
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import statistics
+import sys
+import time
+
+from ..device.card import MyNumberCard, TokenKind
+from ..device.errors import NoCard, NotFound, PinBlocked, WrongPin
+from ..device.pin import Pin
+from ..device.transport import Transport, open_reader
+from .certificate_state import certificate_state
+from .clock import today_jst
+
+READER_HELP = "reader URL, e.g. pcsc://, pcsc://?reader=ACS, sim://fresh, pn532:///dev/ttyAMA0"
+
+
+def _open_card(url: str, wait: float) -> tuple[Transport, MyNumberCard]:
+    transport = open_reader(url)
+    if not transport.card_present() and not transport.wait_for_change(False, wait):
+        transport.close()
+        raise NoCard(f"no card on the reader {url} after {wait:g} s. Place the card and try again.")
+    card = MyNumberCard(transport)
+    card.connect()
+    return transport, card
+
+
+def card_summary(card: MyNumberCard) -> dict:
+    """What ``card info`` prints: token, certificate, its state, and the counters. Consumes no try."""
+    token = card.token()
+    out: dict = {"token": token.value}
+    if token is TokenKind.UNKNOWN:
+        return out
+    cert = card.auth_certificate()
+    out["auth_cert"] = cert.summary()
+    out["certificate_state"] = certificate_state(cert.not_after, today_jst()).value
+    out["pin_tries_left"] = card.pin_tries()
+    try:
+        out["kenmen_tries_left"] = card.kenmen_tries()
+    except NotFound:
+        out["kenmen_tries_left"] = None  # no card-face applet (住基カード, smartphone)
+    return out
+
+
+def cmd_info(args) -> int:
+    transport, card = _open_card(args.reader, args.wait)
+    try:
+        info = card_summary(card)
+    finally:
+        transport.close()
+    if args.json:
+        print(json.dumps(info, ensure_ascii=False))
+    else:
+        for key, value in info.items():
+            if isinstance(value, dict):
+                print(f"{key}:")
+                for k, v in value.items():
+                    print(f"  {k}: {v}")
+            else:
+                print(f"{key}: {value}")
+    return 0
+
+
+def _read_pin(args) -> Pin:
+    if args.pin_stdin:
+        line = sys.stdin.readline().strip()
+    else:
+        line = getpass.getpass("PIN (4 digits, not shown): ")
+    try:
+        return Pin(line)
+    finally:
+        del line
+
+
+def cmd_pin(args) -> int:
+    transport, card = _open_card(args.reader, args.wait)
+    try:
+        before = card.pin_tries()
+        print(f"tries left before: {before}")
+        if before == 0:
+            print("The PIN is blocked on this card. Nothing was sent. "
+                  "It can only be unlocked at the municipal office.", file=sys.stderr)
+            return 3
+        if before == 1 and not args.allow_last_try:
+            print("Only one try is left: a wrong PIN would lock the card. Nothing was sent. "
+                  "Re-run with --allow-last-try if the holder is sure.", file=sys.stderr)
+            return 4
+        with _read_pin(args) as pin:
+            try:
+                card.verify_pin(pin)
+            except WrongPin as exc:
+                print(f"wrong PIN; tries left after: {exc.tries_left}", file=sys.stderr)
+                return 1
+            except PinBlocked:
+                print("the card reports the PIN as blocked", file=sys.stderr)
+                return 3
+        print(f"PIN correct; tries left after: {card.pin_tries()}")
+        return 0
+    finally:
+        transport.close()
+
+
+def _code_b(args, transport) -> Pin:
+    if args.code_b:
+        return Pin(args.code_b, min_len=14, max_len=14)
+    slot = getattr(transport, "slot", None)
+    if slot is not None and slot.card is not None and hasattr(slot.card, "check_code_b"):
+        return Pin(slot.card.check_code_b, min_len=14, max_len=14)
+    raise SystemExit("--code-b is needed for this reader (照合番号B of the card on it)")
+
+
+def cmd_bench(args) -> int:
+    """APDUs, bytes and time for 'card present -> certificate + tries' and '-> face photo'."""
+    results: dict[str, list] = {"certificate + tries": [], "face photo": []}
+    transport = open_reader(args.reader)
+    try:
+        for _ in range(args.repeat):
+            card = MyNumberCard(transport)
+            transport.stats.reset()
+            t0 = time.perf_counter()
+            card.connect()
+            card.token()
+            card.auth_certificate()
+            card.pin_tries()
+            card.kenmen_tries()
+            first = (transport.stats.apdus, transport.stats.bytes_out, transport.stats.bytes_in,
+                     time.perf_counter() - t0)
+            transport.stats.reset()
+            t1 = time.perf_counter()
+            with _code_b(args, transport) as code:
+                card.verify_kenmen_b(code)
+            face = card.read_card_face()
+            face.photo()
+            second = (transport.stats.apdus, transport.stats.bytes_out, transport.stats.bytes_in,
+                      time.perf_counter() - t1)
+            card.disconnect()
+            results["certificate + tries"].append(first)
+            results["face photo"].append(second)
+    finally:
+        transport.close()
+    print(f"reader {args.reader}, {args.repeat} runs")
+    print(f"{'step':<22}{'APDUs':>6}{'bytes out':>10}{'bytes in':>10}{'median ms':>11}{'p90 ms':>9}")
+    for step, rows in results.items():
+        times = sorted(r[3] * 1000 for r in rows)
+        p90 = times[min(len(times) - 1, int(0.9 * len(times)))]
+        apdus, out, inn, _ = rows[-1]
+        label = "present -> " + step
+        print(f"{label:<22}{apdus:>6}{out:>10}{inn:>10}{statistics.median(times):>11.2f}{p90:>9.2f}")
+    return 0
+
+
+def register(groups) -> None:
+    p = groups["card"].add_parser("info", help="token, certificate, its state and tries left (consumes no try)")
+    p.add_argument("--reader", required=True, help=READER_HELP)
+    p.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    p.add_argument("--wait", type=float, default=5.0, help="seconds to wait for a card (default 5)")
+    p.set_defaults(func=cmd_info)
+
+    p = groups["card"].add_parser("pin", help="check the user-authentication PIN; shows tries before and after")
+    p.add_argument("--reader", required=True, help=READER_HELP)
+    p.add_argument("--pin-stdin", action="store_true", help="read the PIN from standard input, not the terminal")
+    p.add_argument("--allow-last-try", action="store_true",
+                   help="submit even when one try is left (a wrong PIN then locks the card)")
+    p.add_argument("--wait", type=float, default=5.0, help="seconds to wait for a card (default 5)")
+    p.set_defaults(func=cmd_pin)
+
+    p = groups["bench"].add_parser("card", help="APDU count, bytes and time to read certificate and face photo")
+    p.add_argument("--reader", required=True, help=READER_HELP)
+    p.add_argument("--repeat", type=int, default=10)
+    p.add_argument("--code-b", help="照合番号B of the card (sim:// readers know their own)")
+    p.set_defaults(func=cmd_bench)

@@ -1,0 +1,143 @@
+"""The My Number Card application on top of any transport: the reads and checks the reader makes.
+
+It keeps track of the selected applet and EF so no APDU is sent twice, sizes every file from its header
+(certificates ``30 82 LL LL``, the card face ``FF 20 82 LL LL``) and reads in 256-byte chunks.
+Nothing here can reach the individual number: see :class:`~.apdu.PrivacyGuard`.
+"""
+from __future__ import annotations
+
+import enum
+import hashlib
+
+from . import apdu, tlv
+from .apdu import Applet, JpkiFile, KenmenFile
+from .cardface import CardFace, parse_card_face
+from .certificate import CertificateInfo, parse_certificate
+from .errors import MalformedResponse, NotFound
+from .pin import Pin
+from .transport import Transport
+
+MAX_FILE = 0x7FFF  # offsets are 15 bits; a larger size in a header is a lie
+
+
+class TokenKind(str, enum.Enum):
+    MYNUMBER = "mynumber"
+    JUKI = "juki"          # the old 住基カード
+    ANDROID = "android"
+    IPHONE = "iphone"
+    UNKNOWN = "unknown"
+
+
+_TOKEN_LABELS = {"JPKIAPICCTOKEN2": TokenKind.MYNUMBER, "JPKIAPICCTOKEN": TokenKind.JUKI,
+                 "JPKIAPGPSETOKEN": TokenKind.ANDROID, "JPKIAPIOSTOKEN": TokenKind.IPHONE}
+
+PIN_MAX_TRIES = 3
+KENMEN_B_MAX_TRIES = 10
+
+
+def classify_token(info: bytes) -> TokenKind:
+    label = info[:32].split(b"\x00", 1)[0].decode("ascii", "replace").strip()
+    return _TOKEN_LABELS.get(label, TokenKind.UNKNOWN)
+
+
+class MyNumberCard:
+    def __init__(self, transport: Transport):
+        self.t = transport
+        self._applet: Applet | None = None
+        self._ef: int | None = None
+
+    def connect(self) -> bytes:
+        self._applet = self._ef = None
+        return self.t.connect()
+
+    def disconnect(self) -> None:
+        self._applet = self._ef = None
+        self.t.disconnect()
+
+    def _send(self, command: bytes, *, pin: bool = False) -> bytes:
+        try:
+            return apdu.check(self.t.transmit(command), pin=pin)
+        except Exception:
+            self._applet = self._ef = None  # after any failure we no longer know what is selected
+            raise
+
+    def _select(self, applet: Applet, fid: JpkiFile | KenmenFile | None = None) -> None:
+        if self._applet != applet:
+            self._send(apdu.select_applet(applet))
+            self._applet, self._ef = applet, None
+        if fid is not None and self._ef != int(fid):
+            self._send(apdu.select_ef(fid))
+            self._ef = int(fid)
+
+    def _read_sized(self, applet: Applet, fid, size_of) -> bytes:
+        """Read a whole EF whose size the first chunk's header tells; one READ BINARY per 256 bytes."""
+        self._select(applet, fid)
+        data = self._send(apdu.read_binary(0, apdu.READ_CHUNK))
+        total = size_of(data)
+        if not 0 < total <= MAX_FILE:
+            raise MalformedResponse(f"EF {int(fid):04X} claims {total} bytes")
+        while len(data) < total:
+            chunk = self._send(apdu.read_binary(len(data), min(apdu.READ_CHUNK, total - len(data))))
+            if not chunk:
+                raise MalformedResponse(f"EF {int(fid):04X} ended at {len(data)} of {total} bytes")
+            data += chunk
+        return data[:total]
+
+    # -- JPKI ------------------------------------------------------------------------------------
+    def token(self) -> TokenKind:
+        try:
+            self._select(Applet.JPKI, JpkiFile.TOKEN_INFO)
+        except NotFound:
+            return TokenKind.UNKNOWN
+        return classify_token(self._send(apdu.read_binary(0, 32)))
+
+    def _certificate(self, fid: JpkiFile) -> CertificateInfo:
+        return parse_certificate(self._read_sized(Applet.JPKI, fid, tlv.der_total_length))
+
+    def auth_certificate(self) -> CertificateInfo:
+        return self._certificate(JpkiFile.AUTH_CERT)
+
+    def auth_ca_certificate(self) -> CertificateInfo:
+        return self._certificate(JpkiFile.AUTH_CA_CERT)
+
+    def pin_tries(self) -> int:
+        """Tries left on the user-authentication PIN; consumes none (VERIFY with no data)."""
+        self._select(Applet.JPKI, JpkiFile.AUTH_PIN)
+        return apdu.tries_from_query(self.t.transmit(apdu.verify_query()), PIN_MAX_TRIES)
+
+    def verify_pin(self, pin: Pin) -> None:
+        """One VERIFY of the user-authentication PIN. Raises WrongPin(tries_left) or PinBlocked.
+
+        Callers query :meth:`pin_tries` first and decide (policy lives in the daemon); this sends exactly once.
+        """
+        self._select(Applet.JPKI, JpkiFile.AUTH_PIN)
+        self._send(apdu.verify(pin.bytes_for_apdu()), pin=True)
+
+    def sign_digest(self, digest: bytes) -> bytes:
+        """PKCS#1 v1.5 signature of a SHA-256 digest with the user-auth key (needs a verified PIN)."""
+        self._select(Applet.JPKI, JpkiFile.AUTH_KEY)
+        return self._send(apdu.compute_signature(apdu.sha256_digest_info(digest)))
+
+    def sign(self, message: bytes) -> bytes:
+        return self.sign_digest(hashlib.sha256(message).digest())
+
+    # -- 券面事項確認AP ----------------------------------------------------------------------------
+    def kenmen_tries(self) -> int:
+        """Tries left on 照合番号B; consumes none."""
+        self._select(Applet.KENMEN, KenmenFile.CHECK_CODE_B)
+        return apdu.tries_from_query(self.t.transmit(apdu.verify_query()), KENMEN_B_MAX_TRIES)
+
+    def verify_kenmen_b(self, code: Pin) -> None:
+        """One VERIFY of 照合番号B (14 digits). Raises WrongPin(tries_left) or PinBlocked."""
+        self._select(Applet.KENMEN, KenmenFile.CHECK_CODE_B)
+        self._send(apdu.verify(code.bytes_for_apdu()), pin=True)
+
+    def read_card_face(self) -> CardFace:
+        """Birth date, expiry and the face photo (needs 照合番号B verified)."""
+        raw = self._read_sized(Applet.KENMEN, KenmenFile.CARD_FACE, _tlv_total_length)
+        return parse_card_face(raw)
+
+
+def _tlv_total_length(head: bytes) -> int:
+    _tag, length, start = tlv.parse_header(head)
+    return start + length

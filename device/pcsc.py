@@ -1,0 +1,158 @@
+"""PC/SC transport through pcscd (pyscard's low-level ``scard`` module).
+
+Presence is watched with SCardGetStatusChange, which blocks in pcscd until something changes: no polling.
+"""
+from __future__ import annotations
+
+import logging
+
+from smartcard import scard
+
+from .errors import CardRemoved, NoCard, ReaderUnavailable, Timeout
+from .transport import Transport, query
+
+log = logging.getLogger(__name__)
+
+_REMOVED = {scard.SCARD_W_REMOVED_CARD, scard.SCARD_E_NO_SMARTCARD, scard.SCARD_W_UNPOWERED_CARD,
+            scard.SCARD_W_RESET_CARD}
+_MAYBE_REMOVED = {scard.SCARD_E_NOT_TRANSACTED, scard.SCARD_F_COMM_ERROR, scard.SCARD_E_COMM_DATA_LOST,
+                  scard.SCARD_E_READER_UNAVAILABLE}
+_NO_SERVICE = {scard.SCARD_E_NO_SERVICE, scard.SCARD_E_SERVICE_STOPPED, scard.SCARD_E_NO_READERS_AVAILABLE}
+
+
+def _message(hresult: int) -> str:
+    return scard.SCardGetErrorMessage(hresult)
+
+
+class PcscTransport(Transport):
+    def __init__(self, reader_filter: str | None = None):
+        super().__init__()
+        self.reader_filter = reader_filter
+        self.reader: str | None = None
+        self._context = None
+        self._card = None
+        self._protocol = None
+
+    @classmethod
+    def from_url(cls, url: str) -> "PcscTransport":
+        return cls(query(url).get("reader"))
+
+    # -- context and readers ----------------------------------------------------------------------
+    def _ctx(self):
+        if self._context is None:
+            hresult, ctx = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+            if hresult != scard.SCARD_S_SUCCESS:
+                raise ReaderUnavailable(f"cannot reach pcscd: {_message(hresult)}. Is the pcscd service running?")
+            self._context = ctx
+        return self._context
+
+    def _reset_context(self) -> None:
+        if self._context is not None:
+            scard.SCardReleaseContext(self._context)
+        self._context = None
+
+    def readers(self) -> list[str]:
+        hresult, readers = scard.SCardListReaders(self._ctx(), [])
+        if hresult in _NO_SERVICE:
+            self._reset_context()  # pcscd restarted or has no readers: a fresh context next time
+            return []
+        if hresult != scard.SCARD_S_SUCCESS:
+            raise ReaderUnavailable(f"cannot list readers: {_message(hresult)}")
+        wanted = self.reader_filter
+        return [r for r in readers if not wanted or wanted.lower() in r.lower()]
+
+    def _states(self, timeout_ms: int, known: dict[str, int] | None = None) -> dict[str, int]:
+        readers = self.readers()
+        if not readers:
+            return {}
+        request = [(r, (known or {}).get(r, scard.SCARD_STATE_UNAWARE)) for r in readers]
+        hresult, states = scard.SCardGetStatusChange(self._ctx(), timeout_ms, request)
+        if hresult == scard.SCARD_E_TIMEOUT:
+            return {r: s & ~scard.SCARD_STATE_CHANGED for r, s in request}
+        if hresult != scard.SCARD_S_SUCCESS:
+            self._reset_context()
+            raise ReaderUnavailable(f"pcscd: {_message(hresult)}")
+        return {r: s for r, s, _atr in states}
+
+    def card_present(self) -> bool:
+        return any(s & scard.SCARD_STATE_PRESENT for s in self._states(0).values())
+
+    def wait_for_change(self, present: bool, timeout: float) -> bool:
+        """Block in pcscd (SCardGetStatusChange) until a card appears (present=False) or leaves."""
+        import time
+        deadline = time.monotonic() + timeout
+        known: dict[str, int] | None = None
+        while True:
+            left = deadline - time.monotonic()
+            states = self._states(max(0, int(left * 1000)) if known else 0, known)
+            if any(bool(s & scard.SCARD_STATE_PRESENT) != present for s in states.values()) or \
+                    (present and not states):
+                return True
+            if left <= 0:
+                return False
+            if not states:  # no reader at all: wait for one to be plugged (rare; sleep briefly)
+                time.sleep(min(left, 0.5))
+                continue
+            known = {r: s & ~scard.SCARD_STATE_CHANGED for r, s in states.items()}
+
+    # -- the card ---------------------------------------------------------------------------------
+    def _connect(self) -> bytes:
+        self.disconnect()
+        states = self._states(0)
+        candidates = [r for r, s in states.items() if s & scard.SCARD_STATE_PRESENT]
+        if not candidates:
+            where = f" matching {self.reader_filter!r}" if self.reader_filter else ""
+            if not states:
+                raise ReaderUnavailable(f"no PC/SC reader{where} is connected")
+            raise NoCard()
+        self.reader = candidates[0]
+        hresult, card, protocol = scard.SCardConnect(self._ctx(), self.reader, scard.SCARD_SHARE_SHARED,
+                                                     scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1)
+        if hresult in _REMOVED | _MAYBE_REMOVED:
+            raise CardRemoved()
+        if hresult != scard.SCARD_S_SUCCESS:
+            raise ReaderUnavailable(f"cannot connect to the card in {self.reader}: {_message(hresult)}")
+        self._card, self._protocol = card, protocol
+        hresult, _reader, _state, _proto, atr = scard.SCardStatus(card)
+        log.debug("connected to %s", self.reader)
+        return bytes(atr)
+
+    def _transmit(self, command: bytes) -> bytes:
+        if self._card is None:
+            raise NoCard("not connected to a card")
+        resp = self._raw(command)
+        # T=0 conventions, in case a reader passes them through
+        while len(resp) >= 2 and resp[-2] == 0x61:
+            resp = resp[:-2] + self._raw(bytes([0x00, 0xC0, 0x00, 0x00, resp[-1]]))
+        if len(resp) == 2 and resp[0] == 0x6C and len(command) <= 5:
+            resp = self._raw(command[:4] + bytes([resp[1]]))
+        return resp
+
+    def _raw(self, command: bytes) -> bytes:
+        hresult, response = scard.SCardTransmit(self._card, self._protocol, list(command))
+        if hresult == scard.SCARD_S_SUCCESS:
+            return bytes(response)
+        self._card = None
+        if hresult in _REMOVED:
+            raise CardRemoved()
+        if hresult in _MAYBE_REMOVED:
+            try:
+                gone = not self.card_present()
+            except ReaderUnavailable:
+                gone = True
+            if gone:
+                raise CardRemoved()
+            raise Timeout(f"the reader lost the exchange: {_message(hresult)}")
+        if hresult == scard.SCARD_E_TIMEOUT:
+            raise Timeout()
+        raise ReaderUnavailable(f"PC/SC transmit failed: {_message(hresult)}")
+
+    def disconnect(self) -> None:
+        if self._card is not None:
+            # resetting the card clears its verified PIN state, so nothing outlives our session
+            scard.SCardDisconnect(self._card, scard.SCARD_RESET_CARD)
+            self._card = None
+
+    def close(self) -> None:
+        self.disconnect()
+        self._reset_context()
