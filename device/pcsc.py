@@ -5,10 +5,11 @@ Presence is watched with SCardGetStatusChange, which blocks in pcscd until somet
 from __future__ import annotations
 
 import logging
+import time
 
 from smartcard import scard
 
-from .errors import CardRemoved, NoCard, ReaderUnavailable, Timeout
+from .errors import CardRemoved, MalformedResponse, NoCard, ReaderUnavailable, Timeout
 from .transport import Transport, query
 
 log = logging.getLogger(__name__)
@@ -78,19 +79,20 @@ class PcscTransport(Transport):
         return any(s & scard.SCARD_STATE_PRESENT for s in self._states(0).values())
 
     def wait_for_change(self, present: bool, timeout: float) -> bool:
-        """Block in pcscd (SCardGetStatusChange) until a card appears (present=False) or leaves."""
-        import time
+        """Block in pcscd (SCardGetStatusChange) until a card appears (present=False) or the last one leaves.
+
+        Presence is the aggregate over the matching readers, so an empty second slot does not count as a removal.
+        """
         deadline = time.monotonic() + timeout
         known: dict[str, int] | None = None
         while True:
             left = deadline - time.monotonic()
             states = self._states(max(0, int(left * 1000)) if known else 0, known)
-            if any(bool(s & scard.SCARD_STATE_PRESENT) != present for s in states.values()) or \
-                    (present and not states):
+            if any(s & scard.SCARD_STATE_PRESENT for s in states.values()) != present:
                 return True
             if left <= 0:
                 return False
-            if not states:  # no reader at all: wait for one to be plugged (rare; sleep briefly)
+            if not states:  # no reader at all: wait for one to be plugged
                 time.sleep(min(left, 0.5))
                 continue
             known = {r: s & ~scard.SCARD_STATE_CHANGED for r, s in states.items()}
@@ -130,8 +132,15 @@ class PcscTransport(Transport):
 
     def _raw(self, command: bytes) -> bytes:
         hresult, response = scard.SCardTransmit(self._card, self._protocol, list(command))
-        if hresult == scard.SCARD_S_SUCCESS:
+        if hresult == scard.SCARD_S_SUCCESS and len(response) >= 2:
             return bytes(response)
+        if hresult == scard.SCARD_S_SUCCESS:
+            # vpcd (and some readers) answer an empty R-APDU when the card leaves mid-exchange; pcscd
+            # notices the removal on its next presence poll, so give it a moment before judging.
+            self._card = None
+            if self.wait_for_change(True, 1.5):
+                raise CardRemoved()
+            raise MalformedResponse(f"the reader returned {len(response)} bytes without a status word")
         self._card = None
         if hresult in _REMOVED:
             raise CardRemoved()

@@ -35,13 +35,18 @@ class CardSlot:
         self._pull_after: int | None = None
         self._subscribers: list[Callable[[bool], None]] = []
         self._lock = threading.RLock()
-        self.apdu_log: list[bytes] = []   # what the card saw, for tests (VERIFY data included: test secrets)
+        # what the card saw and answered, for tests (VERIFY data included: these are test secrets)
+        self.exchanges: list[tuple[bytes, bytes]] = []
         if profile:
             self.insert(profile)
 
     @property
     def present(self) -> bool:
         return self.card is not None
+
+    @property
+    def apdu_log(self) -> list[bytes]:
+        return [command for command, _ in self.exchanges]
 
     def subscribe(self, callback: Callable[[bool], None]) -> None:
         self._subscribers.append(callback)
@@ -90,11 +95,13 @@ class CardSlot:
                 if pulled:
                     self._notify()
                     raise CardPulled()
-            self.apdu_log.append(bytes(apdu))
             if self._fail_next is not None:
                 status, self._fail_next = self._fail_next, None
-                return status.to_bytes(2, "big")
-            return self.card.process(apdu)
+                response = status.to_bytes(2, "big")
+            else:
+                response = self.card.process(apdu)
+            self.exchanges.append((bytes(apdu), response))
+            return response
 
     def control(self, line: str) -> str:
         """Run one control command; returns a one-line reply starting with ``ok`` or ``error``."""

@@ -1,0 +1,51 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))  # the bench helpers beside the tests
+
+from bench_devices import BACKENDS  # noqa: E402
+from pcscd_service import Pcscd  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def pcscd():
+    """The real pcscd with the vpcd reader, started for the session when not already running."""
+    service = Pcscd()
+    service.start()
+    yield service
+    service.stop()
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def bench(request, tmp_path):
+    """A factory: bench(profile) starts a virtual card on this backend and returns a Bench."""
+    name = request.param
+    if name == "pcsc":
+        request.getfixturevalue("pcscd")
+    stack = []
+
+    def start(profile: str = "fresh", state_dir: Path | None = None):
+        cm = BACKENDS[name](profile, state_dir or tmp_path / "card")
+        stack.append(cm)
+        return cm.__enter__()
+
+    yield start
+    for cm in reversed(stack):
+        cm.__exit__(None, None, None)
+
+
+@pytest.fixture
+def state_dir(tmp_path):
+    return tmp_path / "card"
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.environ.get("MYNAREADER_HW_READER"):
+        return
+    skip = pytest.mark.skip(reason="needs real hardware: set MYNAREADER_HW_READER=URL")
+    for item in items:
+        if "hardware" in item.keywords:
+            item.add_marker(skip)
