@@ -142,13 +142,13 @@ def cmd_bench(args) -> int:
     finally:
         transport.close()
     print(f"reader {args.reader}, {args.repeat} runs")
-    print(f"{'step':<22}{'APDUs':>6}{'bytes out':>10}{'bytes in':>10}{'median ms':>11}{'p90 ms':>9}")
+    print(f"{'step':<32}{'APDUs':>6}{'bytes out':>10}{'bytes in':>10}{'median ms':>11}{'p90 ms':>9}")
     for step, rows in results.items():
         times = sorted(r[3] * 1000 for r in rows)
         p90 = times[min(len(times) - 1, int(0.9 * len(times)))]
         apdus, out, inn, _ = rows[-1]
         label = "present -> " + step
-        print(f"{label:<22}{apdus:>6}{out:>10}{inn:>10}{statistics.median(times):>11.2f}{p90:>9.2f}")
+        print(f"{label:<32}{apdus:>6}{out:>10}{inn:>10}{statistics.median(times):>11.2f}{p90:>9.2f}")
     return 0
 
 

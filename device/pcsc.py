@@ -134,27 +134,27 @@ class PcscTransport(Transport):
         hresult, response = scard.SCardTransmit(self._card, self._protocol, list(command))
         if hresult == scard.SCARD_S_SUCCESS and len(response) >= 2:
             return bytes(response)
-        if hresult == scard.SCARD_S_SUCCESS:
-            # vpcd (and some readers) answer an empty R-APDU when the card leaves mid-exchange; pcscd
-            # notices the removal on its next presence poll, so give it a moment before judging.
-            self._card = None
-            if self.wait_for_change(True, 1.5):
-                raise CardRemoved()
-            raise MalformedResponse(f"the reader returned {len(response)} bytes without a status word")
         self._card = None
         if hresult in _REMOVED:
             raise CardRemoved()
+        if hresult == scard.SCARD_S_SUCCESS:  # vpcd answers an empty R-APDU when the card leaves mid-exchange
+            self._lost_exchange(MalformedResponse(f"the reader returned {len(response)} bytes without a status word"))
         if hresult in _MAYBE_REMOVED:
-            try:
-                gone = not self.card_present()
-            except ReaderUnavailable:
-                gone = True
-            if gone:
-                raise CardRemoved()
-            raise Timeout(f"the reader lost the exchange: {_message(hresult)}")
+            self._lost_exchange(Timeout(f"the reader lost the exchange: {_message(hresult)}"))
         if hresult == scard.SCARD_E_TIMEOUT:
             raise Timeout()
         raise ReaderUnavailable(f"PC/SC transmit failed: {_message(hresult)}")
+
+    def _lost_exchange(self, otherwise: Exception):
+        """An exchange failed in a way a pulled card causes. pcscd notices a removal only on its next presence
+        poll, so give it a moment: CardRemoved if the card is gone, else ``otherwise``."""
+        try:
+            gone = self.wait_for_change(True, 1.5)
+        except ReaderUnavailable:
+            gone = True
+        if gone:
+            raise CardRemoved()
+        raise otherwise
 
     def disconnect(self) -> None:
         if self._card is not None:
