@@ -45,13 +45,16 @@ class MyNumberCard:
         self.t = transport
         self._applet: Applet | None = None
         self._ef: int | None = None
+        self._certs: dict[JpkiFile, CertificateInfo] = {}  # read once per card connection
 
     def connect(self) -> bytes:
         self._applet = self._ef = None
+        self._certs.clear()
         return self.t.connect()
 
     def disconnect(self) -> None:
         self._applet = self._ef = None
+        self._certs.clear()
         self.t.disconnect()
 
     def _send(self, command: bytes, *, pin: bool = False) -> bytes:
@@ -92,7 +95,9 @@ class MyNumberCard:
         return classify_token(self._send(apdu.read_binary(0, 32)))
 
     def _certificate(self, fid: JpkiFile) -> CertificateInfo:
-        return parse_certificate(self._read_sized(Applet.JPKI, fid, tlv.der_total_length))
+        if fid not in self._certs:
+            self._certs[fid] = parse_certificate(self._read_sized(Applet.JPKI, fid, tlv.der_total_length))
+        return self._certs[fid]
 
     def auth_certificate(self) -> CertificateInfo:
         return self._certificate(JpkiFile.AUTH_CERT)

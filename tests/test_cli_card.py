@@ -111,3 +111,11 @@ def test_help_names_the_commands():
 def test_unknown_reader_scheme_is_a_clear_error():
     out = mynareader("card", "info", "--reader", "usb://x")
     assert out.returncode == 2 and "unknown reader URL scheme" in out.stderr
+
+
+def test_demo_reads_the_virtual_card_end_to_end():
+    out = mynareader("demo")
+    assert out.returncode == 0, out.stderr
+    assert "certificate state:   valid" in out.stdout
+    assert "photo 180x240" in out.stdout
+    assert "signature verifies under the certificate" in out.stdout
