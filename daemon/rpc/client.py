@@ -1,0 +1,97 @@
+"""A small synchronous client for the reader's sockets (what `mynareader client` and the tests use).
+
+    with Client("/run/mynareader/reception.sock") as c:
+        c.call("hello")
+        c.call("subscribe", events=["result"])
+        event = c.next_event(timeout=60)
+"""
+from __future__ import annotations
+
+import collections
+import itertools
+import json
+import socket
+import time
+from typing import Any
+
+
+class RemoteError(Exception):
+    """An error reply: ``name`` is the stable error name (e.g. "PinBlocked"), ``code`` its number."""
+
+    def __init__(self, payload: dict):
+        self.code = payload.get("code")
+        self.data = payload.get("data") or {}
+        self.name = self.data.get("name", "Error")
+        self.text = payload.get("message", "")
+        super().__init__(f"{self.name} ({self.code}): {self.text}")
+
+
+class Client:
+    def __init__(self, path: str, timeout: float = 30.0):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        self.sock.connect(path)
+        self.timeout = timeout
+        self._buf = b""
+        self._ids = itertools.count(1)
+        self.events: collections.deque[dict] = collections.deque()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def send_raw(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def read_message(self, timeout: float | None = None) -> dict:
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        while b"\n" not in self._buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("no message from the reader in time")
+            self.sock.settimeout(left)
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("the reader closed the connection")
+            self._buf += chunk
+        line, self._buf = self._buf.split(b"\n", 1)
+        return json.loads(line)
+
+    def call(self, method: str, **params: Any) -> Any:
+        rid = next(self._ids)
+        msg = {"jsonrpc": "2.0", "id": rid, "method": method}
+        if params:
+            msg["params"] = params
+        self.sock.sendall(json.dumps(msg, ensure_ascii=False).encode() + b"\n")
+        while True:
+            reply = self.read_message()
+            if "id" not in reply or reply.get("method"):
+                self.events.append(reply)
+                continue
+            if reply["id"] != rid:
+                if reply["id"] is None and "error" in reply:
+                    raise RemoteError(reply["error"])
+                continue
+            if "error" in reply:
+                raise RemoteError(reply["error"])
+            return reply["result"]
+
+    def next_event(self, timeout: float | None = None, name: str | None = None) -> dict:
+        """The next event notification (optionally the next one called ``name``), as {method, params}."""
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        while True:
+            while self.events:
+                event = self.events.popleft()
+                if name is None or event["method"] == name:
+                    return event
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"no {name or 'event'} in time")
+            msg = self.read_message(left)
+            if "method" in msg:
+                self.events.append(msg)

@@ -1,0 +1,262 @@
+"""The local socket server: JSON-RPC 2.0 lines on Unix stream sockets, one role per socket.
+
+Roles come from the socket a client connected to (its file mode and group decide who may connect), never from
+anything the client says. A connection's claims and subscriptions end with it: ``on_close`` callbacks run
+however the connection ends.
+"""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import enum
+import grp
+import itertools
+import logging
+import os
+import socket
+import struct
+import time
+from typing import Any, Awaitable, Callable
+
+from . import codec
+from .errors import (InvalidParams, InvalidRequest, MessageTooLarge, MethodNotFound, NotPermitted, ParseError,
+                     RateLimited, RpcError)
+
+log = logging.getLogger(__name__)
+
+PROTOCOL_VERSION = "1.0"
+
+
+class Role(str, enum.Enum):
+    RECEPTION = "reception"
+    KIOSK = "kiosk"
+
+
+BOTH = frozenset(Role)
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    max_message: int = codec.MAX_MESSAGE
+    rate_per_second: float = 50.0      # sustained requests per connection
+    burst: int = 100
+    max_connections: int = 256
+    max_queued_bytes: int = 1 << 20    # a client that stops reading its events is dropped past this
+
+
+@dataclasses.dataclass(frozen=True)
+class PeerCred:
+    pid: int
+    uid: int
+    gid: int
+
+
+Handler = Callable[["Connection", dict], Awaitable[Any]]
+
+
+@dataclasses.dataclass(frozen=True)
+class Method:
+    name: str
+    handler: Handler
+    roles: frozenset[Role]
+
+
+class TokenBucket:
+    def __init__(self, rate: float, burst: int, now: float):
+        self.rate, self.burst, self.tokens, self.t = rate, burst, float(burst), now
+
+    def take(self, now: float) -> bool:
+        self.tokens = min(self.burst, self.tokens + (now - self.t) * self.rate)
+        self.t = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+class Connection:
+    _ids = itertools.count(1)
+
+    def __init__(self, role: Role, writer: asyncio.StreamWriter, peer: PeerCred | None, limits: Limits):
+        self.id = next(self._ids)
+        self.role, self.writer, self.peer = role, writer, peer
+        self.subscriptions: set[str] = set()
+        self.on_close: list[Callable[[], None]] = []
+        self.bucket = TokenBucket(limits.rate_per_second, limits.burst, time.monotonic())
+        self.max_queued = limits.max_queued_bytes
+        self.closed = False
+
+    def send(self, data: bytes) -> None:
+        if self.closed:
+            return
+        transport = self.writer.transport
+        if transport.get_write_buffer_size() > self.max_queued:
+            log.warning("dropping %s client %d: it does not read its messages", self.role.value, self.id)
+            self.close()
+            return
+        self.writer.write(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.writer.close()
+
+
+def peer_credentials(sock: socket.socket) -> PeerCred | None:
+    try:
+        raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    except OSError:
+        return None
+    return PeerCred(*struct.unpack("3i", raw))
+
+
+class RpcServer:
+    def __init__(self, limits: Limits = Limits(), capabilities: list[str] | None = None,
+                 discover: Callable[[], dict] | None = None):
+        self.limits = limits
+        self.methods: dict[str, Method] = {}
+        self.connections: set[Connection] = set()
+        self.capabilities = capabilities or []
+        self._servers: list[asyncio.AbstractServer] = []
+        self._discover = discover
+        self.add("hello", self._hello, BOTH)
+        self.add("rpc.discover", self._rpc_discover, BOTH)
+        self.add("subscribe", self._subscribe, BOTH)
+        self.add("unsubscribe", self._unsubscribe, BOTH)
+        self.events: set[str] = set()
+
+    # -- registration --------------------------------------------------------------------------------
+    def add(self, name: str, handler: Handler, roles: frozenset[Role] | set[Role]) -> None:
+        self.methods[name] = Method(name, handler, frozenset(roles))
+
+    # -- sockets ---------------------------------------------------------------------------------------
+    async def listen_path(self, path: str, role: Role, mode: int = 0o660, group: str | None = None) -> None:
+        """Bind a socket file with ``mode`` and ``group`` (when not handed one by systemd)."""
+        if os.path.exists(path):
+            os.unlink(path)
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        old = os.umask(0o777 & ~mode)
+        try:
+            server = await asyncio.start_unix_server(lambda r, w: self._client(r, w, role), path=path,
+                                                     limit=self.limits.max_message + 2)
+        finally:
+            os.umask(old)
+        os.chmod(path, mode)
+        if group:
+            os.chown(path, -1, grp.getgrnam(group).gr_gid)
+        self._servers.append(server)
+
+    async def listen_socket(self, sock: socket.socket, role: Role) -> None:
+        """Serve a socket systemd passed us (socket activation)."""
+        server = await asyncio.start_unix_server(lambda r, w: self._client(r, w, role), sock=sock,
+                                                 limit=self.limits.max_message + 2)
+        self._servers.append(server)
+
+    async def close(self) -> None:
+        for server in self._servers:
+            server.close()
+        for conn in list(self.connections):
+            conn.close()
+        for server in self._servers:
+            await server.wait_closed()
+
+    # -- events ----------------------------------------------------------------------------------------
+    def broadcast(self, event: str, params: dict, roles: frozenset[Role] = BOTH) -> None:
+        line = codec.notification(event, params)
+        for conn in list(self.connections):
+            if conn.role in roles and (event in conn.subscriptions or "*" in conn.subscriptions):
+                conn.send(line)
+
+    # -- one client ------------------------------------------------------------------------------------
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, role: Role) -> None:
+        sock = writer.get_extra_info("socket")
+        peer = peer_credentials(sock) if sock is not None else None
+        conn = Connection(role, writer, peer, self.limits)
+        if len(self.connections) >= self.limits.max_connections:
+            conn.send(codec.error(None, RpcError("Too many clients are connected to the reader.")))
+            conn.close()
+            return
+        self.connections.add(conn)
+        log.info("%s client %d connected (pid=%s uid=%s)", role.value, conn.id,
+                 peer.pid if peer else "?", peer.uid if peer else "?",
+                 extra={"EVENT": "client_connected", "ROLE": role.value,
+                        "PEER_UID": peer.uid if peer else None})
+        try:
+            while not conn.closed:
+                try:
+                    line = await reader.readuntil(b"\n")
+                except asyncio.IncompleteReadError:
+                    break
+                except asyncio.LimitOverrunError:
+                    # cannot find where the oversized message ends: say why, then hang up
+                    conn.send(codec.error(None, MessageTooLarge(
+                        f"messages are limited to {self.limits.max_message} bytes")))
+                    break
+                if line.strip():
+                    reply = await self._dispatch(conn, line)
+                    if reply:
+                        conn.send(reply)
+                        await writer.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            self.connections.discard(conn)
+            conn.close()
+            for callback in conn.on_close:
+                try:
+                    callback()
+                except Exception:
+                    log.exception("releasing what client %d held failed", conn.id)
+            log.info("%s client %d disconnected", role.value, conn.id, extra={"EVENT": "client_disconnected"})
+
+    async def _dispatch(self, conn: Connection, line: bytes) -> bytes | None:
+        rid = None
+        try:
+            request = codec.decode(line, self.limits.max_message)
+            rid = request.id
+            if not conn.bucket.take(time.monotonic()):
+                raise RateLimited(f"at most {self.limits.rate_per_second:g} requests per second on one connection")
+            method = self.methods.get(request.method)
+            if method is None:
+                raise MethodNotFound(f"no method {request.method!r}; call rpc.discover for the list")
+            if conn.role not in method.roles:
+                allowed = " or ".join(sorted(r.value for r in method.roles))
+                raise NotPermitted(f"{request.method} is only for the {allowed} socket")
+            value = await method.handler(conn, request.params)
+        except RpcError as err:
+            rid = err.data.pop("id", rid)
+            if rid is None and not isinstance(err, (ParseError, InvalidRequest, MessageTooLarge)):
+                return None  # a notification gets no reply, not even an error
+            return codec.error(rid, err)
+        except (TypeError, KeyError, ValueError) as exc:
+            return codec.error(rid, InvalidParams(f"bad parameters: {exc}"))
+        except Exception:
+            log.exception("method failed")
+            return codec.error(rid, RpcError())
+        return None if rid is None else codec.result(rid, value)
+
+    # -- built-in methods ----------------------------------------------------------------------------------
+    async def _hello(self, conn: Connection, params: dict) -> dict:
+        return {"protocol": PROTOCOL_VERSION, "server": "mynareader", "role": conn.role.value,
+                "capabilities": self.capabilities,
+                "methods": sorted(m.name for m in self.methods.values() if conn.role in m.roles)}
+
+    async def _rpc_discover(self, conn: Connection, params: dict) -> dict:
+        if self._discover is None:
+            raise MethodNotFound("this server has no OpenRPC document")
+        return self._discover()
+
+    async def _subscribe(self, conn: Connection, params: dict) -> dict:
+        events = params.get("events", ["*"])
+        if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
+            raise InvalidParams('"events" must be a list of event names')
+        unknown = [e for e in events if e != "*" and e not in self.events]
+        if unknown:
+            raise InvalidParams(f"unknown events {unknown}; known: {sorted(self.events)}")
+        conn.subscriptions.update(events)
+        return {"subscribed": sorted(conn.subscriptions)}
+
+    async def _unsubscribe(self, conn: Connection, params: dict) -> dict:
+        events = params.get("events", list(conn.subscriptions))
+        conn.subscriptions.difference_update(events)
+        return {"subscribed": sorted(conn.subscriptions)}
