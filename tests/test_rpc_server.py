@@ -1,0 +1,185 @@
+"""The socket server's own guarantees: roles by socket, typed errors, limits, events, released claims."""
+import asyncio
+import json
+import os
+import socket
+import stat
+import threading
+
+import pytest
+
+from mynareader.daemon.rpc.client import Client, RemoteError
+from mynareader.daemon.rpc.server import BOTH, Limits, Role, RpcServer
+
+
+class ServerThread:
+    """An RpcServer on its own event loop thread, listening on two socket files."""
+
+    def __init__(self, tmp_path, limits=Limits()):
+        self.server = RpcServer(limits, capabilities=["test"], discover=lambda: {"openrpc": "1.2.6"})
+        self.released = threading.Event()
+        self.server.events.add("tick")
+
+        async def secret(conn, params):
+            conn.on_close.append(self.released.set)
+            return {"held_by": conn.id}
+
+        async def echo(conn, params):
+            return params["value"]
+
+        self.server.add("kiosk.secret", secret, {Role.KIOSK})
+        self.server.add("echo", echo, BOTH)
+        self.reception = str(tmp_path / "reception.sock")
+        self.kiosk = str(tmp_path / "kiosk.sock")
+        self.loop = asyncio.new_event_loop()
+        ready = threading.Event()
+
+        def run():
+            asyncio.set_event_loop(self.loop)
+            self.loop.run_until_complete(self.server.listen_path(self.reception, Role.RECEPTION))
+            self.loop.run_until_complete(self.server.listen_path(self.kiosk, Role.KIOSK))
+            ready.set()
+            self.loop.run_forever()
+
+        self.thread = threading.Thread(target=run, daemon=True)
+        self.thread.start()
+        ready.wait(10)
+
+    def broadcast(self, event, params):
+        self.loop.call_soon_threadsafe(self.server.broadcast, event, params)
+
+    def stop(self):
+        asyncio.run_coroutine_threadsafe(self.server.close(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+@pytest.fixture
+def srv(tmp_path):
+    s = ServerThread(tmp_path)
+    yield s
+    s.stop()
+
+
+def raw_exchange(path, data: bytes) -> dict:
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(10)
+        s.connect(path)
+        s.sendall(data)
+        buf = b""
+        while not buf.endswith(b"\n"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+    return json.loads(buf)
+
+
+def test_hello_names_role_version_and_methods(srv):
+    with Client(srv.kiosk) as c:
+        hello = c.call("hello")
+    assert hello["protocol"] == "1.0" and hello["role"] == "kiosk"
+    assert "kiosk.secret" in hello["methods"]
+    with Client(srv.reception) as c:
+        assert "kiosk.secret" not in c.call("hello")["methods"]
+
+
+def test_sockets_are_0660(srv):
+    for path in (srv.reception, srv.kiosk):
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o660
+
+
+def test_role_comes_from_the_socket(srv):
+    with Client(srv.reception) as c:
+        with pytest.raises(RemoteError) as e:
+            c.call("kiosk.secret")
+    assert e.value.name == "NotPermitted" and e.value.code == 1001
+
+
+@pytest.mark.parametrize("line,name,code", [
+    (b"{not json\n", "ParseError", -32700),
+    (b"[1,2]\n", "InvalidRequest", -32600),
+    (b'{"jsonrpc":"1.0","id":1,"method":"hello"}\n', "InvalidRequest", -32600),
+    (b'{"jsonrpc":"2.0","id":2,"method":"nope"}\n', "MethodNotFound", -32601),
+    (b'{"jsonrpc":"2.0","id":3,"method":"echo","params":[1]}\n', "InvalidRequest", -32600),
+    (b'{"jsonrpc":"2.0","id":4,"method":"echo","params":{}}\n', "InvalidParams", -32602),
+])
+def test_malformed_messages_get_typed_errors_and_the_server_lives_on(srv, line, name, code):
+    reply = raw_exchange(srv.kiosk, line)
+    assert reply["error"]["code"] == code and reply["error"]["data"]["name"] == name
+    with Client(srv.kiosk) as c:
+        assert c.call("echo", value=7) == 7
+
+
+def test_oversized_message_is_refused_with_a_reason(tmp_path):
+    s = ServerThread(tmp_path, Limits(max_message=1024))
+    try:
+        reply = raw_exchange(s.kiosk, b'{"jsonrpc":"2.0","id":1,"method":"echo","params":{"value":"' + b"x" * 5000 + b'"}}\n')
+        assert reply["error"]["data"]["name"] == "MessageTooLarge"
+        with Client(s.kiosk) as c:
+            assert c.call("echo", value="ok") == "ok"
+    finally:
+        s.stop()
+
+
+def test_rate_limit_per_connection(tmp_path):
+    s = ServerThread(tmp_path, Limits(rate_per_second=1, burst=3))
+    try:
+        with Client(s.kiosk) as c:
+            for _ in range(3):
+                c.call("echo", value=1)
+            with pytest.raises(RemoteError) as e:
+                c.call("echo", value=1)
+            assert e.value.name == "RateLimited"
+        with Client(s.kiosk) as other:      # the limit is per connection
+            assert other.call("echo", value=2) == 2
+    finally:
+        s.stop()
+
+
+def test_events_only_after_subscribe(srv):
+    with Client(srv.reception) as quiet, Client(srv.reception) as listener:
+        assert listener.call("subscribe", events=["tick"]) == {"subscribed": ["tick"]}
+        with pytest.raises(RemoteError):
+            listener.call("subscribe", events=["no.such.event"])
+        srv.broadcast("tick", {"n": 1})
+        assert listener.next_event(5) == {"jsonrpc": "2.0", "method": "tick", "params": {"n": 1}}
+        quiet.call("hello")
+        with pytest.raises(TimeoutError):
+            quiet.next_event(0.3)
+
+
+def test_disconnect_releases_what_the_client_held(srv):
+    c = Client(srv.kiosk)
+    c.call("kiosk.secret")
+    assert not srv.released.is_set()
+    c.close()
+    assert srv.released.wait(5)
+
+
+def test_notifications_get_no_reply(srv):
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(0.5)
+        s.connect(srv.kiosk)
+        s.sendall(b'{"jsonrpc":"2.0","method":"echo","params":{"value":1}}\n')
+        with pytest.raises(socket.timeout):
+            s.recv(100)
+
+
+def test_many_concurrent_clients(srv):
+    errors = []
+
+    def worker(i):
+        try:
+            with Client(srv.reception) as c:
+                for j in range(5):
+                    assert c.call("echo", value=[i, j]) == [i, j]
+        except Exception as exc:  # collected: asserting in threads would be lost
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(60)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == []
