@@ -38,6 +38,12 @@ class PcscTransport(Transport):
     def from_url(cls, url: str) -> "PcscTransport":
         return cls(query(url).get("reader"))
 
+    def twin(self) -> "PcscTransport":
+        """The same readers through a separate PC/SC context, for watching presence from another thread."""
+        other = PcscTransport(self.reader_filter)
+        other.url = self.url
+        return other
+
     # -- context and readers ----------------------------------------------------------------------
     def _ctx(self):
         if self._context is None:

@@ -127,6 +127,9 @@ class SpyTransport(Transport):
     def close(self) -> None:
         self.inner.close()
 
+    def twin(self) -> Transport:
+        return presence_watcher(self.inner)
+
 
 # scheme -> (module, factory name, the package a user must install for it)
 _BACKENDS = {
@@ -162,3 +165,13 @@ def open_reader(url: str) -> Transport:
 def query(url: str) -> dict[str, str]:
     """The query parameters of a device URL, last value wins."""
     return {k: v for k, v in urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query)}
+
+
+def presence_watcher(transport: Transport) -> Transport:
+    """A transport for watching presence from another thread while ``transport`` exchanges APDUs.
+
+    PC/SC contexts must not be shared between threads, so a pcsc:// transport gets a twin with its own context;
+    transports whose presence checks are thread-safe (sim://) watch themselves.
+    """
+    twin = getattr(transport, "twin", None)
+    return twin() if twin else transport
