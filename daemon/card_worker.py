@@ -46,6 +46,7 @@ class PresenceWatcher:
     def __init__(self, transport: Transport, loop: asyncio.AbstractEventLoop,
                  on_event: Callable[[str, str | None], None]):
         self.watcher = presence_watcher(transport)
+        self._owns_watcher = self.watcher is not transport
         self.loop, self.on_event = loop, on_event
         self._stop = threading.Event()
         self.thread = threading.Thread(target=self._run, name="presence", daemon=True)
@@ -56,6 +57,8 @@ class PresenceWatcher:
     def stop(self) -> None:
         self._stop.set()
         self.thread.join(5)
+        if self._owns_watcher:
+            self.watcher.close()
 
     def _post(self, kind: str, detail: str | None = None) -> None:
         self.loop.call_soon_threadsafe(self.on_event, kind, detail)
