@@ -229,3 +229,16 @@ def test_policy_from_mapping_is_strict():
         Policy.from_mapping({"kenmen_floor": "three"})
     with pytest.raises(PolicyError, match="1 or 2"):
         Policy.from_mapping({"max_pin_failures_per_session": 3})
+
+
+def test_state_diagram_in_the_docs_is_generated_from_the_table():
+    from pathlib import Path
+    from mynareader.daemon.reception.diagram import render
+    from mynareader.daemon.reception.transitions import STATES, TRANSITIONS
+    doc = (Path(__file__).parent.parent / "docs" / "flow.md").read_text(encoding="utf-8")
+    assert render(doc) == doc, "run: python -m mynareader.daemon.reception.diagram docs/flow.md"
+    for _state, event, handler, _targets in TRANSITIONS:
+        assert hasattr(__import__("mynareader.daemon.reception.machine", fromlist=["Reception"]).Reception,
+                       "_" + handler), handler
+        assert event in doc
+    assert "take_card" in STATES

@@ -1,0 +1,191 @@
+"""Hypothesis drives the reception machine against a model of the card's counters and the real store.
+
+Invariants: no VERIFY when the card reports 0 tries (PIN) or tries at the floor (照合番号B); wrong PINs per
+session never exceed the policy; a face lockout survives a restart; no result without a confirmed identity;
+consent values come only from the patient's answers; grace results carry no medical consent; removing the card
+always ends the session.
+"""
+import datetime as dt
+import shutil
+import tempfile
+
+from hypothesis import HealthCheck, settings, strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+from mynareader.daemon.reception import messages as m
+from mynareader.daemon.reception.consent import load_catalogue
+from mynareader.daemon.reception.machine import Reception, Rejected
+from mynareader.daemon.reception.policy import Policy
+from mynareader.daemon.store import Store
+from mynareader.device.pin import Pin
+
+from flow_helpers import CODE_B, T0, certificate
+
+POLICY = Policy(face_lock_sessions=2)
+CERTS = {"valid": certificate(dt.date(2029, 2, 17)), "grace": certificate(dt.date(2026, 10, 20), serial=0x99)}
+
+
+class ReceptionModel(RuleBasedStateMachine):
+    def __init__(self):
+        super().__init__()
+        self.dir = tempfile.mkdtemp()
+        self.store = Store(self.dir)
+        self.machine = Reception(POLICY, load_catalogue(), self.store)
+        self.now = T0
+        self.pin_tries = {"valid": 3, "grace": 3}      # the card's own counters, per card
+        self.kenmen_tries = {"valid": 10, "grace": 10}
+        self.card = None
+        self.session = None
+
+    def teardown(self):
+        self.store.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    # -- plumbing: feed an event, answer the card actions like a card would -----------------------
+    def feed(self, event_cls, **kw):
+        self.now += dt.timedelta(seconds=1)
+        try:
+            actions = self.machine.handle(event_cls(self.now, **kw))
+        except Rejected:
+            return
+        self.session["inputs"].append((event_cls.__name__, kw))
+        for action in actions:
+            self.perform(action)
+
+    def perform(self, a):
+        s = self.session
+        if isinstance(a, m.VerifyPin):
+            assert self.pin_tries[self.card] > 0, "VERIFY sent to a blocked PIN"
+            s["verify_pins"] += 1
+            if a.pin.bytes_for_apdu() == b"1234":
+                self.pin_tries[self.card] = 3
+                s["accepted"] = True
+                self.feed(m.PinAccepted)
+            else:
+                self.pin_tries[self.card] -= 1
+                s["wrong_pins"] += 1
+                self.feed(m.PinRejected, tries_left=self.pin_tries[self.card])
+        elif isinstance(a, m.QueryPinTries):
+            self.feed(m.PinTries, tries=self.pin_tries[self.card])
+        elif isinstance(a, m.VerifyKenmen):
+            assert self.kenmen_tries[self.card] > POLICY.kenmen_floor, "照合番号B verified at the floor"
+            scans = [kw for n, kw in s["inputs"] if n == "CardFaceCode"]
+            assert scans and scans[-1]["certain"], "照合番号B verified from a scan that was not certain"
+            if a.code.bytes_for_apdu().decode() == CODE_B:
+                self.kenmen_tries[self.card] = 10
+                self.feed(m.KenmenVerified)
+            else:
+                self.kenmen_tries[self.card] -= 1
+                self.feed(m.KenmenRejected, tries_left=self.kenmen_tries[self.card])
+        elif isinstance(a, m.ReadFacePhoto):
+            self.feed(m.FacePhotoRead)
+        elif isinstance(a, m.SignChallenge):
+            self.feed(m.Signed, signature=b"s" * 256)
+        elif isinstance(a, m.EmitResult):
+            s["results"].append(a.result)
+        elif isinstance(a, m.EndSession):
+            s["ended"] += 1
+
+    # -- rules -----------------------------------------------------------------------------------
+    @precondition(lambda self: self.machine.state == "idle")
+    @rule(card=st.sampled_from(["valid", "grace"]), registration=st.booleans())
+    def place(self, card, registration):
+        self.card = card
+        self.session = {"inputs": [], "verify_pins": 0, "wrong_pins": 0, "accepted": False, "results": [],
+                        "ended": 0, "matched": False}
+        self.feed(m.CardPlaced, session_id="s", nonce=b"n" * 32, registration=registration)
+        self.feed(m.CardRead, token="mynumber", certificate=CERTS[card], pin_tries=self.pin_tries[card],
+                  kenmen_tries=self.kenmen_tries[card])
+
+    @precondition(lambda self: self.machine.state == "choose_method")
+    @rule(method=st.sampled_from(["face", "pin"]))
+    def choose(self, method):
+        self.feed(m.MethodChosen, method=method)
+
+    @precondition(lambda self: self.machine.state == "face_code")
+    @rule(right=st.booleans(), certain=st.booleans())
+    def card_face(self, right, certain):
+        code = CODE_B if right else "00000000000000"
+        self.feed(m.CardFaceCode, code=Pin(code, min_len=14, max_len=14), certain=certain)
+
+    @precondition(lambda self: self.machine.state == "face_matching")
+    @rule(match=st.booleans(), guidance=st.booleans())
+    def face(self, match, guidance):
+        if guidance:
+            self.feed(m.FaceGuidance, code="too_dark", text="too dark")
+        else:
+            self.session["matched"] |= match
+            self.feed(m.FaceVerdict, match=match, score=0.9 if match else 0.1, threshold=0.5, model="t")
+
+    @precondition(lambda self: self.machine.state == "pin_entry")
+    @rule(right=st.booleans(), confirm=st.booleans())
+    def pin(self, right, confirm):
+        self.feed(m.PinEntered, pin=Pin("1234" if right else "0000"), confirm_last_try=confirm)
+
+    @precondition(lambda self: self.machine.state in ("consent", "prescription_form", "registration_confirm"))
+    @rule(screen=st.sampled_from(["comprehensive", "diagnosis_medication", "surgery", "health_checkup",
+                                  "registration"]),
+          answer=st.sampled_from(["agree", "refuse", "individual"]))
+    def consent(self, screen, answer):
+        self.feed(m.ConsentAnswered, screen=screen, answer=answer)
+
+    # staff, the clock, the patient's hand and restarts share one rule, so the patient's own steps (one rule
+    # per state) are chosen about half the time and sessions get deep
+    @precondition(lambda self: self.machine.state != "idle")
+    @rule(kind=st.sampled_from(["request_visual", "confirm_visual", "tick", "long_tick", "cancel", "remove",
+                                "restart"]))
+    def disturb(self, kind):
+        if kind == "request_visual":
+            self.feed(m.VisualCheckRequested)
+        elif kind == "confirm_visual":
+            self.feed(m.VisualConfirmed, staff="受付")
+        elif kind in ("tick", "long_tick"):
+            self.now += dt.timedelta(seconds=200 if kind == "long_tick" else 5)
+            self.feed(m.Tick)
+        elif kind == "cancel":
+            self.feed(m.Cancelled, by="staff")
+        elif kind == "remove":
+            self.feed(m.CardRemoved)
+            assert self.machine.state == "idle"
+            assert self.session["ended"] == 1, "a removed card must end the session exactly once"
+        else:
+            self.restart()
+
+    def restart(self):
+        """The daemon restarts: the store is reopened from disk, the machine starts empty."""
+        keys = {c: self.store.card_key(CERTS[c].serial) for c in CERTS}
+        since = self.now.timestamp() - POLICY.face_lock_window_hours * 3600
+        locked = {c: self.store.face_locked(k, POLICY.face_lock_sessions, since) for c, k in keys.items()}
+        self.store.close()
+        self.store = Store(self.dir)
+        self.machine = Reception(POLICY, load_catalogue(), self.store)
+        assert {c: self.store.face_locked(k, POLICY.face_lock_sessions, since) for c, k in keys.items()} == locked
+
+    # -- invariants --------------------------------------------------------------------------------
+    @invariant()
+    def pin_failures_within_policy(self):
+        if self.session:
+            assert self.session["wrong_pins"] <= POLICY.max_pin_failures_per_session
+
+    @invariant()
+    def results_need_identity_and_patient_consent(self):
+        if not self.session:
+            return
+        inputs = self.session["inputs"]
+        names = [n for n, _ in inputs]
+        for result in self.session["results"]:
+            method = result["identity"]["method"]
+            assert (method == "face" and self.session["matched"]) or \
+                (method == "pin" and self.session["accepted"]) or \
+                (method == "visual" and "VisualConfirmed" in names)
+            answers = {(kw["screen"], kw["answer"]) for n, kw in inputs if n == "ConsentAnswered"}
+            for c in result.get("consents", []):
+                assert (c["item"], "agree" if c["value"] else "refuse") in answers or \
+                    (c["via"] == "comprehensive" and ("comprehensive", "agree") in answers)
+            if result["certificate"]["state"] == "grace" and result["type"] == "reception":
+                assert result["consents"] == [] and result["qualification_only"]
+
+
+ReceptionModel.TestCase.settings = settings(max_examples=300, stateful_step_count=50, deadline=None,
+                                            suppress_health_check=[HealthCheck.too_slow])
+TestReception = ReceptionModel.TestCase
