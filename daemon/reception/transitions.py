@@ -60,7 +60,7 @@ def mermaid() -> str:
     for state, event, _handler, targets in TRANSITIONS:
         sources = [state] if state != ACTIVE else ["active"]
         for source in sources:
-            for target in targets:
+            for target in targets or (source,):  # no target: taken without leaving the state
                 key = (source, target, event)
                 if key not in seen:
                     seen.add(key)
