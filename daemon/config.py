@@ -24,7 +24,7 @@ class ConfigError(ValueError):
 class Devices:
     reader: str = "pcsc://"                 # see `mynareader --help` for reader URLs
     camera: str = "v4l2:///dev/video0"      # replay://DIR?fps=N on a bench, picamera2://0 on a Pi camera
-    cardface: str = "none"                  # where 照合番号B comes from: "none" (face needs a scanner) or "bench"
+    cardface: str = "none"                  # where 照合番号B comes from: none | sim | control:PATH (card_face.py)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,8 +80,7 @@ class Config:
         return int(self.sockets.mode, 8)
 
 
-_CHOICES = {("devices", "cardface"): ("none", "bench"),
-            ("logging", "level"): ("debug", "info", "warning", "error")}
+_CHOICES = {("logging", "level"): ("debug", "info", "warning", "error")}
 
 
 def _coerce(section: str, key: str, value: Any, kind: type, source: str) -> Any:
@@ -110,6 +109,9 @@ def _coerce(section: str, key: str, value: Any, kind: type, source: str) -> Any:
     choices = _CHOICES.get((section, key))
     if choices and value not in choices:
         raise ConfigError(f"{where}: {value!r} is not one of {', '.join(choices)}")
+    if (section, key) == ("devices", "cardface") and value not in ("none", "sim") \
+            and not value.startswith("control:"):
+        raise ConfigError(f"{where}: {value!r} is not one of none, sim, control:PATH")
     if (section, key) == ("sockets", "mode"):
         try:
             mode = int(value, 8)

@@ -22,7 +22,7 @@ def test_layers_file_then_environment_then_command_line(tmp_path):
     ("[devices]\nrreader='x'\n", "unknown key devices.rreader"),
     ("[limits]\nmax_message='big'\n", "limits.max_message"),
     ("[sockets]\nmode='0666'\n", "every local user"),
-    ("[devices]\ncardface='ocr'\n", "not one of none, bench"),
+    ("[devices]\ncardface='ocr'\n", "not one of none, sim, control:PATH"),
     ("[devices\n", "not valid TOML"),
 ])
 def test_bad_files_name_the_key_and_what_is_allowed(tmp_path, text, message):

@@ -33,8 +33,9 @@ def _b64(data: bytes) -> str:
 
 
 class Reception:
-    def __init__(self, policy: Policy, catalogue: Catalogue, store: Store | None):
+    def __init__(self, policy: Policy, catalogue: Catalogue, store: Store | None, face_enabled: bool = True):
         self.policy, self.catalogue, self.store = policy, catalogue, store
+        self.face_enabled = face_enabled   # False: no camera, models or card-face source on this reader
         self._reset()
 
     def _reset(self) -> None:
@@ -153,7 +154,9 @@ class Reception:
             pre.append(self._show("reading", "renewal_due"))
         elif self.cert_state is CertificateState.GRACE:
             pre.append(self._show("reading", "grace"))
-        if e.kenmen_tries is None:
+        if not self.face_enabled:
+            self.face_blocked = "face_off"
+        elif e.kenmen_tries is None:
             self.face_blocked = "no_card_face"
         elif e.kenmen_tries <= self.policy.kenmen_floor:
             self.face_blocked = "check_code_tries_low"

@@ -8,6 +8,7 @@ The vpcd bridge and the PN532 emulator each host one slot; tests steer it with o
     fail SW            the next APDU answers this status word (hex, e.g. 6F00) without reaching the card
     pull-after N       the card is pulled after answering N more APDUs (mid-read removal)
     status             one line: profile and counters, or "empty"
+    card-face          the 照合番号B printed on the card in the slot (the bench's card-face scanner)
 """
 from __future__ import annotations
 
@@ -127,6 +128,9 @@ class CardSlot:
                 self._pull_after = int(args[0])
             elif verb == "status" and not args:
                 return "ok " + self.status()
+            elif verb == "card-face" and not args:
+                code = getattr(self.card, "check_code_b", None)
+                return f"ok {code}" if code else "error no card with a printed face in the slot"
             else:
                 return f"error unknown command {line.strip()!r}"
         except ValueError as exc:

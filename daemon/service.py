@@ -1,0 +1,411 @@
+"""The reader service: devices, the reception flow, the face check and the sockets, on one asyncio loop.
+
+The flow (daemon/reception) decides; this module only carries events in and performs actions out. Card work
+runs on the card thread, face work on its own worker; the loop never blocks. Every device fault is reported
+(`reader.fault`) and the reader goes back to waiting for the next patient.
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import dataclasses
+import datetime as dt
+import json
+import logging
+import secrets
+from importlib import resources
+from typing import Any
+
+from ..device.card import MyNumberCard
+from ..device.errors import CardRemoved, DeviceError, PinBlocked, WrongPin
+from ..device.transport import open_reader
+from .card_face import CardFaceSource
+from .card_worker import CardWorker, PresenceWatcher
+from .config import Config
+from .reception import messages as m
+from .reception.consent import load_catalogue
+from .reception.machine import Reception, Rejected
+from .reception.policy import Policy
+from .rpc import errors as rpc_errors
+from .rpc.server import BOTH, Limits, Role, RpcServer
+from .store import Store, StoreError
+
+log = logging.getLogger(__name__)
+
+EVENTS = ["session.started", "step.changed", "guidance", "result", "session.ended", "session.aborted",
+          "reader.fault", "reader.recovered"]
+RECEPTION, KIOSK = frozenset({Role.RECEPTION}), frozenset({Role.KIOSK})
+
+
+def openrpc_document() -> dict:
+    return json.loads(resources.files("mynareader.daemon.rpc").joinpath("openrpc.json").read_text("utf-8"))
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class ReaderService:
+    def __init__(self, config: Config, face=None):
+        self.config = config
+        self.policy = Policy.from_mapping(config.policy)
+        self.catalogue = load_catalogue(config.consent.catalogue or None)
+        self.store_error: str | None = None
+        try:
+            self.store: Store | None = Store(config.state.directory)
+        except StoreError as exc:
+            self.store, self.store_error = None, str(exc)
+            log.error("state store unavailable: %s", exc, extra={"EVENT": "store_unavailable"})
+        self.transport = open_reader(config.devices.reader)
+        self.worker = CardWorker(self.transport)
+        self.card_face = CardFaceSource(config.devices.cardface, self.transport)
+        self.face = face
+        self.machine = Reception(self.policy, self.catalogue, self.store,
+                                 face_enabled=self.card_face.available and face is not None)
+        lim = config.limits
+        self.rpc = RpcServer(Limits(max_message=lim.max_message, rate_per_second=lim.rate_per_second,
+                                    max_connections=lim.max_connections),
+                             capabilities=self._capabilities(), discover=openrpc_document)
+        self.rpc.events.update(EVENTS)
+        self._register_methods()
+        self.current: m.Show | None = None
+        self.last_result: dict | None = None
+        self.reader_fault: str | None = None
+        self.next_mode = "reception"
+        self.kiosk_holder = None
+        self.session_id: str | None = None
+        self._face_task: asyncio.Task | None = None
+        self._tasks: list[asyncio.Task] = []
+        self.watcher: PresenceWatcher | None = None
+        self.stopped = asyncio.Event()
+
+    def _capabilities(self) -> list[str]:
+        caps = ["pin", "visual_check", "registration", "consent"]
+        if self.card_face.available and self.face is not None:
+            caps.append("face")
+        return caps
+
+    # -- life cycle ----------------------------------------------------------------------------------
+    async def start(self, listen_fds: dict | None = None) -> None:
+        loop = asyncio.get_running_loop()
+        sockets = self.config.sockets
+        fds = listen_fds or {}
+        for role, path, group in ((Role.RECEPTION, sockets.reception, sockets.reception_group),
+                                  (Role.KIOSK, sockets.kiosk, sockets.kiosk_group)):
+            if role.value in fds:
+                await self.rpc.listen_socket(fds[role.value], role)   # socket activation: systemd owns mode/group
+            else:
+                await self.rpc.listen_path(path, role, self.config.socket_mode, group or None)
+        self.watcher = PresenceWatcher(self.transport, loop, self._on_presence)
+        self.watcher.start()
+        self._tasks.append(asyncio.create_task(self._ticker()))
+        log.info("reader service started", extra={"EVENT": "started"})
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await self._stop_face()
+        if self.watcher:
+            await asyncio.get_running_loop().run_in_executor(None, self.watcher.stop)
+        await self.rpc.close()
+        await asyncio.get_running_loop().run_in_executor(None, self.worker.close)
+        if self.store:
+            self.store.close()
+        self.stopped.set()
+
+    def status_line(self) -> str:
+        if self.store_error:
+            return "Identity checks paused: the state store cannot be read"
+        if self.reader_fault:
+            return f"Reader fault: {self.reader_fault}"
+        if self.machine.state == "idle":
+            return "Waiting for a card"
+        return f"Session {self.session_id}: {self.machine.state}"
+
+    async def _ticker(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            if self.machine.state != "idle":
+                self.feed(m.Tick(_now()))
+
+    # -- presence -------------------------------------------------------------------------------------
+    def _on_presence(self, kind: str, detail: str | None) -> None:
+        if kind == "present":
+            self.session_id = secrets.token_hex(8)
+            registration = self.next_mode == "registration"
+            self.next_mode = "reception"
+            self.rpc.broadcast("session.started", {"session_id": self.session_id,
+                                                   "mode": "registration" if registration else "reception"})
+            self.feed(m.CardPlaced(_now(), self.session_id, secrets.token_bytes(32), registration))
+        elif kind == "removed":
+            if self.machine.state != "idle":
+                self.feed(m.CardRemoved(_now()))
+        elif kind == "fault":
+            self.reader_fault = detail
+            self.rpc.broadcast("reader.fault", {"message": detail})
+            log.warning("reader fault: %s", detail, extra={"EVENT": "reader_fault"})
+        elif kind == "recovered":
+            self.reader_fault = None
+            self.rpc.broadcast("reader.recovered", {})
+
+    # -- the machine ------------------------------------------------------------------------------------
+    def feed(self, event: m.Event) -> None:
+        """Give the flow one event and perform what it asks. Inputs it refuses raise Rejected."""
+        actions = self.machine.handle(event)
+        for action in actions:
+            self._perform(action)
+
+    def _feed_quietly(self, event: m.Event) -> None:
+        """Device results may arrive after the session moved on (removed, cancelled): then they are dropped."""
+        try:
+            self.feed(event)
+        except Rejected:
+            log.debug("dropped %s in state %s", type(event).__name__, self.machine.state)
+
+    def _perform(self, action: m.Action) -> None:
+        if isinstance(action, m.Show):
+            self.current = action
+            params = {"session_id": self.session_id, **self._show_json(action)}
+            if action.message == "face_guidance":
+                self.rpc.broadcast("guidance", params)
+            else:
+                self.rpc.broadcast("step.changed", params)
+        elif isinstance(action, m.EmitResult):
+            self.last_result = action.result
+            self.rpc.broadcast("result", action.result, RECEPTION)
+            log.info("result emitted", extra={"EVENT": "result", "SESSION_ID": self.session_id,
+                                              "METHOD": action.result["identity"]["method"]})
+        elif isinstance(action, m.EndSession):
+            name = "session.ended" if action.outcome == "completed" else "session.aborted"
+            self.rpc.broadcast(name, {"session_id": self.session_id, "outcome": action.outcome,
+                                      "reason": action.reason})
+            log.info("session %s: %s", action.outcome, action.reason,
+                     extra={"EVENT": "session_end", "SESSION_ID": self.session_id, "OUTCOME": action.outcome})
+        elif isinstance(action, (m.StartFaceCheck, m.StopFaceCheck)):
+            asyncio.get_running_loop().create_task(self._face_action(action))
+        else:
+            asyncio.get_running_loop().create_task(self._card_action(action))
+
+    @staticmethod
+    def _show_json(show: m.Show) -> dict:
+        return {"step": show.step, "message": show.message, "ja": show.ja, "en": show.en,
+                "options": list(show.options), "data": show.data}
+
+    async def _card_action(self, action: m.Action) -> None:
+        session = self.session_id
+        try:
+            event = await self._card_operation(action)
+        except CardRemoved:
+            event = None if self.transport.card_present() is False else m.CardFailed(_now(), "card removed")
+        except DeviceError as exc:
+            event = m.CardFailed(_now(), str(exc))
+            self.rpc.broadcast("reader.fault", {"message": str(exc)})
+        finally:
+            for secret in ("pin", "code"):
+                pin = getattr(action, secret, None)
+                if pin is not None:
+                    pin.wipe()
+        if event is not None and session == self.session_id:
+            self._feed_quietly(event)
+
+    async def _card_operation(self, action: m.Action) -> m.Event | None:
+        run = self.worker.run
+        if isinstance(action, m.ReadCard):
+            def read(card: MyNumberCard):
+                card.connect()
+                token = card.token()
+                if token.value == "unknown":
+                    return m.CardRead(_now(), token.value, None, None, None)
+                cert = card.auth_certificate()
+                pin_tries = card.pin_tries()
+                try:
+                    kenmen = card.kenmen_tries()
+                except DeviceError:
+                    kenmen = None
+                return m.CardRead(_now(), token.value, cert, pin_tries, kenmen)
+            return await run(read)
+        if isinstance(action, m.RequestCardFaceCode):
+            loop = asyncio.get_running_loop()
+            try:
+                code, certain = await loop.run_in_executor(None, self.card_face.read)
+            except Exception as exc:
+                log.warning("card-face source failed: %s", exc)
+                code, certain = None, False
+            return m.CardFaceCode(_now(), code, certain)
+        if isinstance(action, m.VerifyKenmen):
+            try:
+                await run(lambda card: card.verify_kenmen_b(action.code))
+            except WrongPin as exc:
+                return m.KenmenRejected(_now(), exc.tries_left)
+            except PinBlocked:
+                return m.KenmenRejected(_now(), 0)
+            return m.KenmenVerified(_now())
+        if isinstance(action, m.ReadFacePhoto):
+            face = await run(lambda card: card.read_card_face())
+            if self.face is None:
+                return m.FaceUnavailable(_now(), "no face models are loaded")
+            try:
+                await self.face.set_reference(face.photo())
+            except Exception as exc:
+                return m.FaceUnavailable(_now(), str(exc))
+            return m.FacePhotoRead(_now())
+        if isinstance(action, m.QueryPinTries):
+            return m.PinTries(_now(), await run(lambda card: card.pin_tries()))
+        if isinstance(action, m.VerifyPin):
+            try:
+                await run(lambda card: card.verify_pin(action.pin))
+            except WrongPin as exc:
+                return m.PinRejected(_now(), exc.tries_left)
+            except PinBlocked:
+                return m.PinRejected(_now(), 0)
+            return m.PinAccepted(_now())
+        if isinstance(action, m.SignChallenge):
+            import hashlib
+            digest = hashlib.sha256(action.nonce).digest()
+            return m.Signed(_now(), await run(lambda card: card.sign_digest(digest)))
+        raise AssertionError(f"unhandled action {action!r}")
+
+    # -- face ------------------------------------------------------------------------------------------
+    async def _face_action(self, action) -> None:
+        if isinstance(action, m.StopFaceCheck):
+            await self._stop_face()
+            return
+        await self._stop_face()
+        if self.face is None:
+            self._feed_quietly(m.FaceUnavailable(_now(), "no face models are loaded"))
+            return
+        self._face_task = asyncio.get_running_loop().create_task(self._face_attempt(self.session_id))
+
+    async def _face_attempt(self, session: str | None) -> None:
+        try:
+            async for outcome in self.face.attempt():
+                if session != self.session_id:
+                    return
+                self._feed_quietly(outcome(_now()))
+                if self.machine.state != "face_matching":
+                    return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("face check failed: %s", exc, extra={"EVENT": "face_unavailable"})
+            self._feed_quietly(m.FaceUnavailable(_now(), str(exc)))
+
+    async def _stop_face(self) -> None:
+        task, self._face_task = self._face_task, None
+        if task and not task.done():
+            task.cancel()
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):
+                pass
+        if self.face is not None:
+            await self.face.stop()
+
+    # -- protocol methods ---------------------------------------------------------------------------------
+    def _register_methods(self) -> None:
+        add = self.rpc.add
+        add("status", self._status, BOTH)
+        add("mode.set", self._mode_set, BOTH)
+        add("session.cancel", self._cancel, RECEPTION)
+        add("session.request_visual", self._request_visual, RECEPTION)
+        add("session.confirm_visual", self._confirm_visual, RECEPTION)
+        add("session.set_challenge", self._set_challenge, RECEPTION)
+        add("session.lift_face_lock", self._lift_face_lock, RECEPTION)
+        add("result.last", self._result_last, RECEPTION)
+        add("kiosk.current", self._kiosk_current, KIOSK)
+        add("kiosk.choose_method", self._choose_method, KIOSK)
+        add("kiosk.submit_pin", self._submit_pin, KIOSK)
+        add("kiosk.answer", self._answer, KIOSK)
+        add("kiosk.cancel", self._kiosk_cancel, KIOSK)
+
+    def _input(self, event: m.Event) -> dict:
+        if self.machine.state == "idle":
+            raise rpc_errors.NoSession()
+        try:
+            self.feed(event)
+        except Rejected as exc:
+            raise rpc_errors.WrongStep(str(exc), state=self.machine.state) from None
+        return {"state": self.machine.state}
+
+    def _kiosk_input(self, conn, event: m.Event) -> dict:
+        """Only one kiosk client drives the patient screen; the claim ends with its connection."""
+        if self.kiosk_holder is None:
+            self.kiosk_holder = conn
+
+            def release() -> None:
+                if self.kiosk_holder is conn:
+                    self.kiosk_holder = None
+            conn.on_close.append(release)
+        elif self.kiosk_holder is not conn:
+            raise rpc_errors.Busy()
+        return self._input(event)
+
+    async def _status(self, conn, params) -> dict:
+        return {"state": self.machine.state, "session_id": self.session_id if self.machine.state != "idle" else None,
+                "status": self.status_line(), "reader": {"url": self.transport.url, "fault": self.reader_fault},
+                "store": {"ok": self.store is not None, "error": self.store_error},
+                "next_mode": self.next_mode, "capabilities": self._capabilities(),
+                "step": self._show_json(self.current) if self.current and self.machine.state != "idle" else None}
+
+    async def _mode_set(self, conn, params) -> dict:
+        mode = params["mode"]
+        if mode not in ("reception", "registration"):
+            raise rpc_errors.InvalidParams("mode is reception or registration")
+        self.next_mode = mode
+        return {"next_mode": mode}
+
+    async def _cancel(self, conn, params) -> dict:
+        return self._input(m.Cancelled(_now(), "staff"))
+
+    async def _kiosk_cancel(self, conn, params) -> dict:
+        return self._kiosk_input(conn, m.Cancelled(_now(), "patient"))
+
+    async def _request_visual(self, conn, params) -> dict:
+        return self._input(m.VisualCheckRequested(_now()))
+
+    async def _confirm_visual(self, conn, params) -> dict:
+        staff = params.get("staff", "")
+        if not isinstance(staff, str) or not 1 <= len(staff) <= 64:
+            raise rpc_errors.InvalidParams("staff: who confirmed, 1-64 characters (a name or staff code)")
+        return self._input(m.VisualConfirmed(_now(), staff))
+
+    async def _lift_face_lock(self, conn, params) -> dict:
+        return self._input(m.FaceLockLifted(_now(), str(params.get("staff", ""))[:64] or "staff"))
+
+    async def _set_challenge(self, conn, params) -> dict:
+        try:
+            nonce = base64.b64decode(params["nonce"], validate=True)
+        except (ValueError, TypeError):
+            raise rpc_errors.InvalidParams("nonce: base64 of 16-64 random bytes") from None
+        return self._input(m.ChallengeSet(_now(), nonce))
+
+    async def _result_last(self, conn, params) -> dict:
+        if self.last_result is None:
+            raise rpc_errors.NoResult()
+        return self.last_result
+
+    async def _kiosk_current(self, conn, params) -> dict:
+        if self.machine.state == "idle" or self.current is None:
+            return {"state": "idle", "step": None}
+        return {"state": self.machine.state, "step": self._show_json(self.current)}
+
+    async def _choose_method(self, conn, params) -> dict:
+        return self._kiosk_input(conn, m.MethodChosen(_now(), params["method"]))
+
+    async def _submit_pin(self, conn, params) -> dict:
+        from ..device.pin import Pin
+        raw = params.get("pin")
+        try:
+            pin = Pin(raw if isinstance(raw, str) else "")
+        except ValueError:
+            raise rpc_errors.InvalidParams("pin: exactly 4 digits") from None
+        finally:
+            params.pop("pin", None)
+        try:
+            return self._kiosk_input(conn, m.PinEntered(_now(), pin, bool(params.get("confirm_last_try"))))
+        except Exception:
+            pin.wipe()
+            raise
+
+    async def _answer(self, conn, params) -> dict:
+        return self._kiosk_input(conn, m.ConsentAnswered(_now(), str(params["screen"]), str(params["answer"])))
