@@ -1,0 +1,92 @@
+"""Live verification: consume camera frames, keep the best evidence over a short window, decide when sure.
+
+Small head movements do not restart anything: every good frame adds evidence, and frames that fail a quality
+gate only produce guidance. The chip photo's descriptor is computed once per session and held in memory only.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from .pipeline import Descriptor, FacePipeline
+from .quality import GUIDANCE, Gates, check
+
+
+@dataclasses.dataclass(frozen=True)
+class Guidance:
+    code: str
+    ja: str
+    en: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Verdict:
+    match: bool
+    score: float          # the best similarity seen in this attempt
+    threshold: float
+    model: str
+    frames: int           # good frames that were compared
+
+
+def guidance(code: str) -> Guidance:
+    ja, en = GUIDANCE[code]
+    return Guidance(code, ja, en)
+
+
+class FaceVerifier:
+    def __init__(self, pipeline: FacePipeline, matches_needed: int = 2, frames_for_no: int = 8,
+                 gates: Gates = Gates()):
+        self.pipeline = pipeline
+        self.matches_needed, self.frames_for_no, self.gates = matches_needed, frames_for_no, gates
+        self.reference: Descriptor | None = None
+        self.reset()
+
+    def set_reference(self, rgb: np.ndarray) -> None:
+        """The chip photo (an ID-style portrait): its descriptor is kept for this session only."""
+        self.reference = self.pipeline.describe(rgb)
+        self.reset()
+
+    def clear(self) -> None:
+        self.reference = None
+        self.reset()
+
+    def reset(self) -> None:
+        self.scores: list[float] = []
+        self.last_guidance: str | None = None
+
+    def feed(self, rgb: np.ndarray) -> Guidance | Verdict | None:
+        """One frame: guidance when the frame is not usable, a verdict when sure, else None (keep going)."""
+        if self.reference is None:
+            raise RuntimeError("set_reference() first")
+        if float(rgb.mean()) < 12:
+            return self._guide("too_dark")   # a dark frame finds no face: say why, not "no face"
+        faces = self.pipeline.detect(rgb)
+        if not faces:
+            return self._guide("no_face")
+        if len(faces) > 1:
+            return self._guide("one_person")
+        face = faces[0]
+        crop = self.pipeline.crop(rgb, face)
+        problems = check(face, crop, self.gates)
+        if problems:
+            return self._guide(problems[0])
+        score = self.pipeline.similarity(self.reference, self.pipeline.describe_crop(crop))
+        self.scores.append(score)
+        threshold = self.pipeline.threshold
+        if sum(s >= threshold for s in self.scores) >= self.matches_needed:
+            return self._verdict(True)
+        if len(self.scores) >= self.frames_for_no:
+            return self._verdict(False)
+        return None
+
+    def _guide(self, code: str) -> Guidance | None:
+        if code == self.last_guidance:
+            return None          # say it once, not on every frame
+        self.last_guidance = code
+        return guidance(code)
+
+    def _verdict(self, match: bool) -> Verdict:
+        verdict = Verdict(match, max(self.scores), self.pipeline.threshold, self.pipeline.model, len(self.scores))
+        self.reset()
+        return verdict

@@ -1,0 +1,92 @@
+"""``bench://FACE?fps=N``: a synthetic camera scene with a bench face, steerable like a libfprint virtual device.
+
+The face sways by a few pixels and degrees from frame to frame (a patient never stands still). Commands, from
+the bench control socket or in-process through ``control()``:
+
+    show holder|other   whose face is in front of the camera (holder: the virtual card's holder)
+    dark                the light goes out       noface      nobody in front of the camera
+    two-faces           two people in the frame  unplug      the camera disappears (reads fail)
+    replug              it comes back
+"""
+from __future__ import annotations
+
+import math
+import random
+import urllib.parse
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from . import Camera, CameraGone
+
+ASSETS = Path(__file__).resolve().parent.parent / "mock" / "assets"
+FACES = {"holder": "holder.png", "other": "other.jpg"}
+SIZE = (640, 480)
+
+
+def _face_image(name: str) -> Image.Image:
+    img = Image.open(ASSETS / FACES[name]).convert("RGB")
+    if name == "other":   # a portrait crop like the holder's
+        w, h = img.size
+        img = img.crop((int(w * 0.2), int(h * 0.12), int(w * 0.8), int(h * 0.72)))
+    return img.resize((220, int(220 * img.size[1] / img.size[0])))
+
+
+class BenchCamera(Camera):
+    def __init__(self, face: str = "holder", fps: float = 0.0, seed: int = 0):
+        super().__init__(fps)
+        self.mode, self.face = "face", face
+        self.plugged = True
+        self.rng = random.Random(seed)
+        self._faces = {name: _face_image(name) for name in FACES}
+        ys, xs = np.mgrid[0:SIZE[1], 0:SIZE[0]]
+        self._background = np.stack([90 + 60 * xs / SIZE[0], 100 + 40 * ys / SIZE[1],
+                                     110 + 0 * xs], -1).astype(np.uint8)
+
+    @classmethod
+    def from_url(cls, url: str) -> "BenchCamera":
+        parts = urllib.parse.urlsplit(url)
+        face = parts.netloc or "holder"
+        if face not in FACES:
+            raise ValueError(f"bench camera face {face!r}: use {', '.join(FACES)}")
+        q = dict(urllib.parse.parse_qsl(parts.query))
+        return cls(face, float(q.get("fps", 0)), int(q.get("seed", 0)))
+
+    def _paste(self, scene: Image.Image, name: str, centre_x: int) -> None:
+        face = self._faces[name].rotate(self.rng.uniform(-3, 3), resample=Image.BILINEAR, expand=False,
+                                        fillcolor=(120, 120, 120))
+        x = centre_x - face.size[0] // 2 + self.rng.randint(-8, 8)
+        y = 60 + self.rng.randint(-6, 6)
+        scene.paste(face, (x, y))
+
+    def read(self) -> np.ndarray:
+        self.pace()
+        if not self.plugged:
+            raise CameraGone()
+        scene = Image.fromarray(self._background)
+        if self.mode in ("face", "dark"):
+            self._paste(scene, self.face, SIZE[0] // 2)
+        elif self.mode == "two-faces":
+            self._paste(scene, "holder", SIZE[0] // 4 + 10)
+            self._paste(scene, "other", 3 * SIZE[0] // 4 - 10)
+        frame = np.asarray(scene, dtype=np.uint8)
+        if self.mode == "dark":
+            frame = (frame * 0.03).astype(np.uint8)
+        return frame
+
+    def control(self, line: str) -> str:
+        words = line.split()
+        verb, args = (words[0], words[1:]) if words else ("", [])
+        if verb == "show" and len(args) == 1 and args[0] in FACES:
+            self.mode, self.face = "face", args[0]
+        elif verb in ("dark", "noface", "two-faces") and not args:
+            self.mode = verb
+        elif verb == "unplug" and not args:
+            self.plugged = False
+        elif verb == "replug" and not args:
+            self.plugged = True
+        else:
+            return f"error unknown camera command {line.strip()!r}; use show holder|other, dark, noface, " \
+                   f"two-faces, unplug, replug"
+        return "ok"
