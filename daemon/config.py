@@ -60,6 +60,11 @@ class Consent:
 
 
 @dataclasses.dataclass(frozen=True)
+class Bench:
+    control: str = ""                       # a Unix socket steering the bench camera and sim:// card; empty: off
+
+
+@dataclasses.dataclass(frozen=True)
 class Logging:
     level: str = "info"
 
@@ -73,6 +78,7 @@ class Config:
     face: Face = Face()
     consent: Consent = Consent()
     logging: Logging = Logging()
+    bench: Bench = Bench()
     policy: dict = dataclasses.field(default_factory=dict)   # checked by the flow's Policy.from_mapping
 
     @property
@@ -123,7 +129,7 @@ def _coerce(section: str, key: str, value: Any, kind: type, source: str) -> Any:
 
 
 SECTIONS: dict[str, type] = {"devices": Devices, "sockets": Sockets, "limits": Limits, "state": State,
-                             "face": Face, "consent": Consent, "logging": Logging}
+                             "face": Face, "consent": Consent, "logging": Logging, "bench": Bench}
 
 
 def _merge(layers: dict[str, dict[str, Any]], data: dict, source: str) -> None:

@@ -96,12 +96,31 @@ class ReaderService:
                 await self.rpc.listen_socket(fds[role.value], role)   # socket activation: systemd owns mode/group
             else:
                 await self.rpc.listen_path(path, role, self.config.socket_mode, group or None)
+        if self.face is not None:
+            await self.face.warm_up()   # READY only once the models are loaded
+        if self.config.bench.control:
+            from ..device.mock.control import serve_control
+            self._bench_server = serve_control(self.config.bench.control, self._bench_command)
         self.watcher = PresenceWatcher(self.transport, loop, self._on_presence)
         self.watcher.start()
         self._tasks.append(asyncio.create_task(self._ticker()))
         log.info("reader service started", extra={"EVENT": "started"})
 
+    def _bench_command(self, line: str) -> str:
+        """Bench control: camera verbs go to the face check, card verbs to the in-process slot (sim://)."""
+        from ..device.camera.bench import check_command
+        if check_command(line) is None:
+            if self.face is None:
+                return "error face authentication is off on this reader"
+            return self.face.bench_control(line)
+        slot = getattr(self.transport, "slot", None)
+        if slot is None:
+            return "error card commands need a sim:// reader; steer a vpcd or PN532 mock through its own socket"
+        return slot.control(line)
+
     async def stop(self) -> None:
+        if getattr(self, "_bench_server", None):
+            self._bench_server.shutdown()
         for task in self._tasks:
             task.cancel()
         await self._stop_face()
@@ -176,6 +195,8 @@ class ReaderService:
             log.info("result emitted", extra={"EVENT": "result", "SESSION_ID": self.session_id,
                                               "METHOD": action.result["identity"]["method"]})
         elif isinstance(action, m.EndSession):
+            if self.face is not None:   # the chip photo's descriptor lives for one session only
+                asyncio.get_running_loop().create_task(self.face.end_session())
             name = "session.ended" if action.outcome == "completed" else "session.aborted"
             self.rpc.broadcast(name, {"session_id": self.session_id, "outcome": action.outcome,
                                       "reason": action.reason})

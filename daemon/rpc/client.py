@@ -62,7 +62,7 @@ class Client:
         line, self._buf = self._buf.split(b"\n", 1)
         return json.loads(line)
 
-    def call(self, method: str, **params: Any) -> Any:
+    def call(self, method: str, /, **params: Any) -> Any:
         rid = next(self._ids)
         msg = {"jsonrpc": "2.0", "id": rid, "method": method}
         if params:

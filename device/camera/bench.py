@@ -76,17 +76,25 @@ class BenchCamera(Camera):
         return frame
 
     def control(self, line: str) -> str:
-        words = line.split()
-        verb, args = (words[0], words[1:]) if words else ("", [])
-        if verb == "show" and len(args) == 1 and args[0] in FACES:
+        problem = check_command(line)
+        if problem:
+            return problem
+        verb, *args = line.split()
+        if verb == "show":
             self.mode, self.face = "face", args[0]
-        elif verb in ("dark", "noface", "two-faces") and not args:
+        elif verb in ("dark", "noface", "two-faces"):
             self.mode = verb
-        elif verb == "unplug" and not args:
-            self.plugged = False
-        elif verb == "replug" and not args:
-            self.plugged = True
         else:
-            return f"error unknown camera command {line.strip()!r}; use show holder|other, dark, noface, " \
-                   f"two-faces, unplug, replug"
+            self.plugged = verb == "replug"
         return "ok"
+
+
+def check_command(line: str) -> str | None:
+    """None when ``line`` is a bench camera command, else the error reply."""
+    words = line.split()
+    verb, args = (words[0], words[1:]) if words else ("", [])
+    if (verb == "show" and len(args) == 1 and args[0] in FACES) or \
+            (verb in ("dark", "noface", "two-faces", "unplug", "replug") and not args):
+        return None
+    return f"error unknown camera command {line.strip()!r}; use show holder|other, dark, noface, two-faces, " \
+           f"unplug, replug"

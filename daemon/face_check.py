@@ -1,0 +1,123 @@
+"""The face check as the service runs it: the camera is open only during an attempt, and all face work runs
+on one worker thread so the event loop never waits on a model.
+
+Bench commands for the camera (show, dark, noface, two-faces, unplug, replug) are remembered and replayed onto
+whichever camera instance is open, so a test can set the scene before the attempt starts.
+"""
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import time
+from typing import AsyncIterator, Callable
+
+from ..device.camera import Camera, CameraGone, open_camera
+from ..device.camera.bench import check_command
+from ..device.errors import DeviceError
+from .face.pipeline import FacePipeline
+from .face.verifier import FaceVerifier, Guidance, Verdict
+from .reception import messages as m
+
+ATTEMPT_SECONDS = 20.0   # an attempt that sees no usable face for this long counts as not matched
+
+
+class FaceCheck:
+    def __init__(self, pipeline_factory: Callable[[], FacePipeline], camera_url: str,
+                 attempt_seconds: float = ATTEMPT_SECONDS):
+        self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="face")
+        self._pipeline_factory = pipeline_factory
+        self.camera_url = camera_url
+        self.attempt_seconds = attempt_seconds
+        self.camera: Camera | None = None
+        self.verifier: FaceVerifier | None = None
+        self.bench_commands: list[str] = []
+        self._cancel = False
+
+    @classmethod
+    def from_config(cls, config) -> "FaceCheck":
+        model = config.face.model or None
+        threshold = config.face.threshold or None
+        return cls(lambda: FacePipeline(model, threads=1, threshold=threshold), config.devices.camera)
+
+    async def _run(self, fn, *args):
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
+    def _load(self) -> None:
+        if self.verifier is None:
+            self.verifier = FaceVerifier(self._pipeline_factory())
+
+    async def warm_up(self) -> None:
+        """Load the models (at start-up, so the first patient does not wait for them)."""
+        await self._run(self._load)
+
+    async def set_reference(self, photo) -> None:
+        from .face.images import to_rgb
+
+        def work():
+            self._load()
+            self.verifier.set_reference(to_rgb(photo))
+        await self._run(work)
+
+    def _open(self) -> Camera:
+        if self.camera is None:
+            self.camera = open_camera(self.camera_url)
+            for line in self.bench_commands:
+                self.camera.control(line)
+        return self.camera
+
+    def _frame(self) -> Guidance | Verdict | None:
+        return self.verifier.feed(self._open().read())
+
+    async def attempt(self) -> AsyncIterator[Callable]:
+        """Yields event factories (call with ``now``): guidance, then one verdict."""
+        self._cancel = False
+        await self._run(self.verifier.reset)
+        deadline = time.monotonic() + self.attempt_seconds
+        while not self._cancel:
+            try:
+                outcome = await self._run(self._frame)
+            except (CameraGone, DeviceError) as exc:
+                await self._run(self._close)
+                reason = str(exc)
+                yield lambda now: m.FaceUnavailable(now, reason)
+                return
+            if isinstance(outcome, Guidance):
+                g = outcome
+                yield lambda now: m.FaceGuidance(now, g.code, g.ja)
+            elif isinstance(outcome, Verdict):
+                v = outcome
+                yield lambda now: m.FaceVerdict(now, v.match, v.score, v.threshold, v.model)
+                return
+            if time.monotonic() > deadline:
+                best = max(self.verifier.scores, default=0.0)
+                model, threshold = self.verifier.pipeline.model, self.verifier.pipeline.threshold
+                yield lambda now: m.FaceVerdict(now, False, best, threshold, model)
+                return
+            await asyncio.sleep(0)
+
+    def _close(self) -> None:
+        if self.camera is not None:
+            try:
+                self.camera.close()
+            finally:
+                self.camera = None
+
+    async def stop(self) -> None:
+        """End the attempt and turn the camera off (and forget the photo's descriptor when the session ends)."""
+        self._cancel = True
+        await self._run(self._close)
+
+    async def end_session(self) -> None:
+        await self.stop()
+        if self.verifier is not None:
+            await self._run(self.verifier.clear)
+
+    def bench_control(self, line: str) -> str:
+        """A bench camera command; applied now if a camera is open, and to every camera opened later."""
+        problem = check_command(line)
+        if problem:
+            return problem
+        self.bench_commands.append(line)
+        if self.camera is not None:
+            self._pool.submit(self.camera.control, line)
+        return "ok"
