@@ -1,57 +1,136 @@
-"""``mynareader demo``: what the reader reads from a card, on the built-in virtual card. No hardware needed.
+"""``mynareader demo``: a full reception on the bench devices, with embedded defaults and no hardware.
 
-It grows into a full reception (kiosk + reception sockets) with the daemon; for now it walks the card layer
-through what a reception does: identify the token, read the certificate and counters, open the card face with
-照合番号B from the bench card-face source, and prove the PIN by signing a challenge.
+The real service runs in this process with the virtual card (sim://), the bench camera showing the card
+holder's face and the bench card-face source. A scripted patient uses the kiosk socket; everything the
+reception socket receives is printed.
 """
 from __future__ import annotations
 
-import hashlib
-import secrets
+import asyncio
+import json
 import tempfile
+import threading
+import time
+from pathlib import Path
 
-from ..device.card import MyNumberCard
-from ..device.pin import Pin
-from ..device.transport import open_reader
-from .cli_card import card_summary
+from ..device.mock.control import send_control
+from .config import Bench, Config, Devices, Sockets, State
+from .rpc.client import Client
+
+
+def demo_config(tmp: Path, camera: str = "bench://holder") -> Config:
+    return Config(devices=Devices(reader=f"sim://fresh?state={tmp / 'card'}", camera=camera, cardface="sim"),
+                  sockets=Sockets(reception=str(tmp / "reception.sock"), kiosk=str(tmp / "kiosk.sock")),
+                  state=State(str(tmp / "state")), bench=Bench(control=str(tmp / "bench.sock")))
+
+
+class InProcessReader:
+    """The reader service on its own event-loop thread (for the demo and benchmarks)."""
+
+    def __init__(self, config: Config):
+        from .cli_run import build_face
+        from .service import ReaderService
+        self.loop = asyncio.new_event_loop()
+        self.ready = threading.Event()
+
+        def run():
+            asyncio.set_event_loop(self.loop)
+            self.service = ReaderService(config, face=build_face(config))
+            self.loop.run_until_complete(self.service.start())
+            self.ready.set()
+            self.loop.run_forever()
+
+        self.thread = threading.Thread(target=run, name="reader", daemon=True)
+        self.thread.start()
+        if not self.ready.wait(60):
+            raise RuntimeError("the reader service did not start")
+
+    def close(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.service.stop(), self.loop).result(30)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+def _printer(client: Client, stop: threading.Event) -> None:
+    while not stop.is_set():
+        try:
+            event = client.next_event(timeout=0.5)
+        except TimeoutError:
+            continue
+        except (ConnectionError, OSError):
+            return
+        name, p = event["method"], event["params"]
+        if name == "result":
+            shown = {k: v for k, v in p.items() if k not in ("certificate", "told")}
+            shown["certificate"] = {k: v for k, v in p["certificate"].items() if k != "der"}
+            print("[reception] result:\n" + json.dumps(shown, ensure_ascii=False, indent=2), flush=True)
+        elif name in ("step.changed", "guidance"):
+            print(f"[reception] {name:<13} {p['step']:<16} {p['ja']}", flush=True)
+        else:
+            print(f"[reception] {name:<13} {json.dumps(p, ensure_ascii=False)}", flush=True)
+
+
+def _wait_state(kiosk: Client, state: str, timeout: float = 20.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        current = kiosk.call("kiosk.current")
+        if current["state"] == state:
+            return current
+        time.sleep(0.05)
+    raise RuntimeError(f"the reader did not reach {state}")
 
 
 def cmd_demo(args) -> int:
-    with tempfile.TemporaryDirectory(prefix="mynareader-demo-") as state:
-        transport = open_reader(f"sim://{args.profile}?state={state}")
-        card = MyNumberCard(transport)
-        print(f"Virtual My Number Card '{args.profile}' placed on the in-process reader (test PIN 1234).")
-        card.connect()
-        info = card_summary(card)
-        cert = info.get("auth_cert", {})
-        print(f"  token:               {info['token']}")
-        print(f"  certificate serial:  {cert.get('serial')}  (valid until {cert.get('not_after', '?')[:10]})")
-        print(f"  certificate state:   {info.get('certificate_state')}")
-        print(f"  PIN tries left:      {info.get('pin_tries_left')}")
-        print(f"  照合番号B tries left: {info.get('kenmen_tries_left')}")
-        print(f"  APDUs so far:        {transport.stats.apdus} ({transport.stats.bytes_in} bytes in)")
-        if info.get("kenmen_tries_left"):
-            # the bench card-face source: on a real reader this comes from scanning the printed card face
-            with Pin(transport.slot.card.check_code_b, min_len=14, max_len=14) as code:
-                card.verify_kenmen_b(code)
-            face = card.read_card_face()
-            photo = face.photo()
-            print(f"  card face:           photo {photo.size[0]}x{photo.size[1]} {photo.mode} "
-                  f"(JPEG 2000, {len(face.photo_jp2)} bytes), card valid until {face.expiry}")
-        if info.get("pin_tries_left"):
-            challenge = secrets.token_bytes(32)
-            with Pin("1234") as pin:
-                card.verify_pin(pin)
-            signature = card.sign_digest(hashlib.sha256(challenge).digest())
-            ok = card.auth_certificate().verify_signature(signature, challenge)
-            print(f"  PIN verified; challenge signed ({len(signature)} bytes), "
-                  f"signature {'verifies' if ok else 'DOES NOT verify'} under the certificate")
-        print(f"Total: {transport.stats.apdus} APDUs, {transport.stats.bytes_in} bytes from the card.")
-        transport.close()
+    with tempfile.TemporaryDirectory(prefix="mynareader-demo-") as tmp:
+        config = demo_config(Path(tmp))
+        print("Starting the reader with the virtual card, the bench camera and the bench card-face source...")
+        reader = InProcessReader(config)
+        stop = threading.Event()
+        with Client(config.sockets.reception) as reception, Client(config.sockets.kiosk) as kiosk:
+            reception.call("subscribe")
+            printer = threading.Thread(target=_printer, args=(reception, stop), daemon=True)
+            printer.start()
+            bench = config.bench.control
+
+            print("\n--- Patient 1 places the card and chooses face authentication")
+            _wait_state(kiosk, "choose_method")
+            kiosk.call("kiosk.choose_method", method="face")
+            _wait_state(kiosk, "consent")
+            print("[kiosk]     the patient agrees on the comprehensive consent screen")
+            kiosk.call("kiosk.answer", screen="comprehensive", answer="agree")
+            _wait_state(kiosk, "take_card")
+            send_control(bench, "remove")
+            _wait_state(kiosk, "idle")
+
+            print("\n--- Patient 2: face fails (another person), then the PIN, consent item by item")
+            send_control(bench, "show other")
+            send_control(bench, "insert fresh")
+            _wait_state(kiosk, "choose_method")
+            kiosk.call("kiosk.choose_method", method="face")
+            _wait_state(kiosk, "choose_method", timeout=60)
+            send_control(bench, "show holder")
+            kiosk.call("kiosk.choose_method", method="pin")
+            _wait_state(kiosk, "pin_entry")
+            print("[kiosk]     the patient types the PIN (not shown)")
+            kiosk.call("kiosk.submit_pin", pin="1234")
+            _wait_state(kiosk, "consent")
+            kiosk.call("kiosk.answer", screen="comprehensive", answer="individual")
+            for screen, answer in (("diagnosis_medication", "agree"), ("surgery", "agree"),
+                                   ("health_checkup", "refuse")):
+                _wait_state(kiosk, "consent")
+                kiosk.call("kiosk.answer", screen=screen, answer=answer)
+            _wait_state(kiosk, "take_card")
+            send_control(bench, "remove")
+            _wait_state(kiosk, "idle")
+            time.sleep(0.3)
+            stop.set()
+            printer.join(2)
+        reader.close()
+        print("\nDone: two receptions, results delivered on the reception socket; nothing written outside a "
+              "temporary folder.")
     return 0
 
 
 def register(groups) -> None:
-    p = groups["_top"].add_parser("demo", help="read the built-in virtual card as a reception would (no hardware)")
-    p.add_argument("--profile", default="fresh", help="virtual card profile (see 'mynareader mock card --help')")
+    p = groups["_top"].add_parser("demo", help="a full reception on the bench devices (no hardware needed)")
     p.set_defaults(func=cmd_demo)
