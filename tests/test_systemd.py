@@ -1,0 +1,138 @@
+"""The systemd units (verify, security exposure) and the daemon's notify / watchdog / socket activation,
+with a real datagram NOTIFY_SOCKET and sockets passed the way systemd passes them."""
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from mynareader.daemon.rpc.client import Client
+
+UNITS = Path(__file__).parent.parent / "systemd"
+EXE = str(Path(sys.executable).with_name("mynareader"))
+ANALYZE = shutil.which("systemd-analyze")
+
+
+def units_copy(tmp_path) -> Path:
+    """The units with ExecStart pointing at this checkout's mynareader: verify checks that the binary exists."""
+    for unit in UNITS.glob("*.s*"):
+        text = unit.read_text().replace("/opt/mynareader/.venv/bin/mynareader", EXE)
+        (tmp_path / unit.name).write_text(text)
+    return tmp_path
+
+
+def test_units_verify(tmp_path):
+    assert ANALYZE, "systemd-analyze is missing: make test installs the systemd package"
+    d = units_copy(tmp_path)
+    out = subprocess.run([ANALYZE, "verify", "--man=no", "mynareader.service", "mynareader-reception.socket",
+                          "mynareader-kiosk.socket"], cwd=d, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "error" not in out.stderr.lower(), out.stderr
+
+
+def test_service_exposure_is_ok_or_better(tmp_path):
+    d = units_copy(tmp_path)
+    out = subprocess.run([ANALYZE, "security", "--offline=true", str(d / "mynareader.service")],
+                         capture_output=True, text=True, timeout=60)
+    match = re.search(r"Overall exposure level for mynareader.service: ([\d.]+) (\w+)", out.stdout)
+    assert match, out.stdout[-500:] + out.stderr
+    assert match.group(2) in ("SAFE", "OK"), match.group(0)
+    assert float(match.group(1)) <= 3.0
+
+
+def test_sockets_have_role_groups_and_0660():
+    for role in ("reception", "kiosk"):
+        text = (UNITS / f"mynareader-{role}.socket").read_text()
+        assert "SocketMode=0660" in text and f"SocketGroup=mynareader-{role}" in text
+        assert f"FileDescriptorName={role}" in text
+    sysusers = (UNITS / "mynareader.sysusers.conf").read_text()
+    assert "g mynareader-reception" in sysusers and "g mynareader-kiosk" in sysusers
+
+
+def run_args(tmp_path, extra=()):
+    return [EXE, "run", "--set", f"devices.reader=sim://empty?state={tmp_path / 'card'}",
+            "--set", f"state.directory={tmp_path / 'state'}",
+            "--set", f"sockets.reception={tmp_path / 'r.sock'}", "--set", f"sockets.kiosk={tmp_path / 'k.sock'}",
+            *extra]
+
+
+def recv_until(sock, wanted: str, timeout: float = 30.0) -> list[str]:
+    deadline = time.monotonic() + timeout
+    seen = []
+    while time.monotonic() < deadline:
+        sock.settimeout(max(0.1, deadline - time.monotonic()))
+        try:
+            msg = sock.recv(4096).decode()
+        except socket.timeout:
+            break
+        seen.append(msg)
+        if wanted in msg:
+            return seen
+    raise AssertionError(f"no {wanted!r} from the daemon; got {seen}")
+
+
+def test_notify_ready_status_watchdog_and_stopping(tmp_path):
+    path = str(tmp_path / "notify.sock")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(path)
+        env = {**os.environ, "NOTIFY_SOCKET": path, "WATCHDOG_USEC": "2000000"}
+        proc = subprocess.Popen(run_args(tmp_path), env=env, stderr=subprocess.DEVNULL)
+        env["WATCHDOG_PID"] = str(proc.pid)
+        try:
+            ready = recv_until(sock, "READY=1")
+            assert any("STATUS=Waiting for a card" in m for m in ready)
+            recv_until(sock, "WATCHDOG=1", timeout=10)      # pinged from the event loop
+            proc.send_signal(signal.SIGTERM)
+            recv_until(sock, "STOPPING=1", timeout=20)
+            assert proc.wait(20) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+
+
+def test_socket_activation_uses_the_passed_sockets(tmp_path):
+    listeners = []
+    for name in ("reception", "kiosk"):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.bind(str(tmp_path / f"activated-{name}.sock"))
+        s.listen(8)
+        listeners.append(s)
+    a, b = (s.fileno() for s in listeners)
+    # like systemd: the sockets at fd 3 and 4, LISTEN_PID the daemon's own pid (exec keeps it)
+    wrapper = ("import os, sys; os.dup2(%d, 3); os.dup2(%d, 4); os.environ.update(LISTEN_PID=str(os.getpid()), "
+               "LISTEN_FDS='2', LISTEN_FDNAMES='reception:kiosk'); os.execv(sys.argv[1], sys.argv[1:])") % (a, b)
+    proc = subprocess.Popen([sys.executable, "-c", wrapper, *run_args(tmp_path)], pass_fds=(a, b),
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with Client(str(tmp_path / "activated-kiosk.sock"), timeout=5) as c:
+                    assert c.call("hello")["role"] == "kiosk"
+                break
+            except (ConnectionError, OSError):
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+        with Client(str(tmp_path / "activated-reception.sock")) as c:
+            assert c.call("hello")["role"] == "reception"
+        assert not (tmp_path / "r.sock").exists()          # it did not bind its own
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(20)
+        for s in listeners:
+            s.close()
+
+
+def test_stderr_log_lines_carry_fields_and_no_personal_data(tmp_path):
+    from mynareader.daemon.systemd_integration import PrivacyFilter
+    import logging
+    record = logging.LogRecord("x", logging.INFO, "f", 1, "number %s", ("123456789012",), None)
+    PrivacyFilter().filter(record)
+    assert "123456789012" not in record.getMessage()
