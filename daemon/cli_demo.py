@@ -18,8 +18,8 @@ from .config import Bench, Config, Devices, Sockets, State
 from .rpc.client import Client
 
 
-def demo_config(tmp: Path, camera: str = "bench://holder") -> Config:
-    return Config(devices=Devices(reader=f"sim://fresh?state={tmp / 'card'}", camera=camera, cardface="sim"),
+def demo_config(tmp: Path, camera: str = "bench://holder", profile: str = "fresh") -> Config:
+    return Config(devices=Devices(reader=f"sim://{profile}?state={tmp / 'card'}", camera=camera, cardface="sim"),
                   sockets=Sockets(reception=str(tmp / "reception.sock"), kiosk=str(tmp / "kiosk.sock")),
                   state=State(str(tmp / "state")), bench=Bench(control=str(tmp / "bench.sock")))
 
