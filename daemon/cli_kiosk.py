@@ -1,0 +1,100 @@
+"""``mynareader kiosk-tty``: a terminal patient screen for the bench, until the touchscreen UI exists.
+
+It shows the current step in Japanese and English, numbers the choices, reads the PIN without echo, and asks
+for the explicit confirmation before a last PIN try.
+"""
+from __future__ import annotations
+
+import getpass
+import sys
+import time
+
+from .config import load
+from .rpc.client import Client, RemoteError
+
+LABELS = {"face": "顔認証 / Face", "pin": "暗証番号 / PIN", "staff": "職員に確認してもらう / Ask the staff",
+          "agree": "同意する / Agree", "refuse": "同意しない / Do not agree", "individual": "個別に選択する / Choose item by item",
+          "submit": "入力する / Enter", "cancel": "やめる / Cancel"}
+
+
+def _label(option: str, data: dict) -> str:
+    texts = data.get(option) if isinstance(data.get(option), dict) else None
+    if texts and "ja" in texts:
+        return f"{texts['ja']} / {texts['en']}"
+    choices = data.get("choices", {})
+    if option in choices:
+        return f"{choices[option]['ja']} / {choices[option]['en']}"
+    return LABELS.get(option, option)
+
+
+def _ask(prompt: str, secret: bool = False) -> str:
+    if secret and sys.stdin.isatty():
+        return getpass.getpass(prompt)
+    print(prompt, end="", flush=True)
+    line = sys.stdin.readline()
+    if not line:
+        raise EOFError
+    return line.strip()
+
+
+def _screen(kiosk: Client, step: dict) -> None:
+    options = [o for o in step["options"] if o != "staff"]
+    print(f"\n{step['ja']}\n{step['en']}")
+    if step["step"] == "pin_entry":
+        if step["data"].get("last_try"):
+            answer = _ask("あと1回です。入力しますか / Last try - enter the PIN? [y/N] ")
+            if answer.lower() != "y":
+                kiosk.call("kiosk.cancel")
+                return
+        pin = _ask("暗証番号 / PIN: ", secret=True)
+        kiosk.call("kiosk.submit_pin", pin=pin, confirm_last_try=bool(step["data"].get("last_try")))
+        return
+    if not options:
+        return
+    for i, option in enumerate(options, 1):
+        print(f"  {i}. {_label(option, step['data'])}")
+    choice = _ask("> ")
+    if not choice.isdigit() or not 1 <= int(choice) <= len(options):
+        print("番号を選んでください / Choose a number")
+        return
+    option = options[int(choice) - 1]
+    if step["step"] == "choose_method":
+        kiosk.call("kiosk.choose_method", method=option)
+    else:
+        kiosk.call("kiosk.answer", screen=step["data"].get("screen", "registration"), answer=option)
+
+
+def cmd_kiosk_tty(args) -> int:
+    path = args.socket or load(args.config).sockets.kiosk
+    sys.stdout.reconfigure(line_buffering=True)   # a screen: every line shows at once
+    with Client(path) as kiosk:
+        last = None
+        while True:
+            current = kiosk.call("kiosk.current")
+            step = current["step"]
+            key = (current["state"], step and step["message"], step and step["ja"])
+            if key == last or step is None or current["state"] in ("reading", "face_matching", "pin_query",
+                                                                    "pin_verify", "signing", "face_code",
+                                                                    "face_kenmen", "face_photo"):
+                if step is not None and key != last:
+                    print(f"\n{step['ja']}\n{step['en']}")
+                last = key
+                time.sleep(0.2)
+                continue
+            last = key
+            if current["state"] == "take_card":
+                print(f"\n{step['ja']}\n{step['en']}")
+                continue
+            try:
+                _screen(kiosk, step)
+            except RemoteError as exc:
+                print(f"({exc.text})")
+            except EOFError:
+                return 0
+
+
+def register(groups) -> None:
+    p = groups["_top"].add_parser("kiosk-tty", help="a terminal patient screen on the kiosk socket (bench)")
+    p.add_argument("--socket", help="kiosk socket (default: from the configuration)")
+    p.add_argument("--config")
+    p.set_defaults(func=cmd_kiosk_tty)

@@ -1,0 +1,36 @@
+"""The terminal patient screen drives a whole reception from typed answers."""
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from mynareader.daemon.cli_demo import InProcessReader, demo_config
+from mynareader.daemon.rpc.client import Client
+from mynareader.device.mock.control import send_control
+
+EXE = str(Path(sys.executable).with_name("mynareader"))
+
+
+def test_kiosk_tty_reception_with_pin(tmp_path):
+    config = demo_config(tmp_path, profile="empty")
+    reader = InProcessReader(config)
+    try:
+        with Client(config.sockets.reception) as reception:
+            reception.call("subscribe", events=["result"])
+            send_control(config.bench.control, "insert fresh")
+            proc = subprocess.Popen([EXE, "kiosk-tty", "--socket", config.sockets.kiosk], stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, text=True)
+            # choose_method: 1 face, 2 pin -> 2; PIN; comprehensive consent: 1 agree
+            for answer in ("2", "1234", "1"):
+                time.sleep(1.0)
+                proc.stdin.write(answer + "\n")
+                proc.stdin.flush()
+            result = reception.next_event(30, name="result")["params"]
+            time.sleep(0.5)
+            proc.terminate()
+            out = proc.communicate(timeout=10)[0]
+        assert result["identity"]["method"] == "pin" and len(result["consents"]) == 3
+        assert "本人確認の方法を選んでください。" in out and "2. 暗証番号 / PIN" in out
+        assert "1234" not in out
+    finally:
+        reader.close()
