@@ -59,12 +59,16 @@ class PcscTransport(Transport):
         self._context = None
 
     def readers(self) -> list[str]:
-        hresult, readers = scard.SCardListReaders(self._ctx(), [])
-        if hresult in _NO_SERVICE:
-            self._reset_context()  # pcscd restarted or has no readers: a fresh context next time
-            return []
-        if hresult != scard.SCARD_S_SUCCESS:
-            raise ReaderUnavailable(f"cannot list readers: {_message(hresult)}")
+        for attempt in (1, 2):
+            hresult, readers = scard.SCardListReaders(self._ctx(), [])
+            if hresult == scard.SCARD_S_SUCCESS:
+                break
+            # pcscd restarted (our context is stale) or has no readers: start afresh once, then report
+            self._reset_context()
+            if hresult == scard.SCARD_E_NO_READERS_AVAILABLE:
+                return []
+            if attempt == 2:
+                raise ReaderUnavailable(f"cannot list readers: {_message(hresult)}. Is pcscd running?")
         wanted = self.reader_filter
         return [r for r in readers if not wanted or wanted.lower() in r.lower()]
 

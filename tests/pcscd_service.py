@@ -44,6 +44,19 @@ class Pcscd:
             time.sleep(0.2)
         raise RuntimeError("pcscd started but the vpcd reader did not appear (is vsmartcard-vpcd installed?)")
 
+    def restart(self) -> None:
+        """Kill whichever pcscd runs (ours or the system's) and start ours: what a crash and restart looks like."""
+        self.stop()
+        subprocess.run(["pkill", "-x", "pcscd"], check=False)
+        deadline = time.monotonic() + 10
+        while virtual_reader_listed() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.start()
+
+    def kill(self) -> None:
+        self.stop()
+        subprocess.run(["pkill", "-x", "pcscd"], check=False)
+
     def stop(self) -> None:
         if self.proc is not None:
             self.proc.terminate()

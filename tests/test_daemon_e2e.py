@@ -129,3 +129,23 @@ def test_roles_are_enforced_by_socket(bench):
         bench.kiosk.call("session.confirm_visual", staff="x")
     assert e.value.name == "NotPermitted"
     assert "pin=3 " in bench.card("status")
+
+
+def test_pcscd_restart_is_a_reported_fault_and_the_reader_recovers(bench, pcscd):
+    bench.card("insert fresh")
+    bench.wait_state("choose_method")
+    pcscd.kill()
+    fault = bench.event("reader.fault")
+    assert "pcscd" in fault["message"] or "reader" in fault["message"].lower()
+    assert bench.event("session.aborted")["reason"] in ("card_removed", "card_error")
+    status = bench.reception.call("status")
+    assert status["reader"]["fault"] and status["state"] in ("idle", "take_card")
+    pcscd.start()
+    bench.event("reader.recovered", timeout=60)
+    bench.wait_state("choose_method", timeout=60)        # the card (still on the mock) is read again
+    bench.kiosk.call("kiosk.choose_method", method="pin")
+    bench.wait_state("pin_entry")
+    bench.kiosk.call("kiosk.submit_pin", pin="1234")
+    bench.wait_state("consent")
+    bench.kiosk.call("kiosk.answer", screen="comprehensive", answer="agree")
+    assert bench.event("result")["identity"]["method"] == "pin"

@@ -82,12 +82,13 @@ class Client:
             return reply["result"]
 
     def next_event(self, timeout: float | None = None, name: str | None = None) -> dict:
-        """The next event notification (optionally the next one called ``name``), as {method, params}."""
+        """The next event notification (or the next one called ``name``; others stay queued), as a dict with
+        ``method`` and ``params``."""
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
         while True:
-            while self.events:
-                event = self.events.popleft()
+            for i, event in enumerate(self.events):
                 if name is None or event["method"] == name:
+                    del self.events[i]
                     return event
             left = deadline - time.monotonic()
             if left <= 0:

@@ -1,0 +1,77 @@
+"""The service keeps serving through faults, says what happened, and never lifts a lock because of one."""
+import subprocess
+import sys
+from pathlib import Path
+
+from mynareader.daemon.cli_demo import InProcessReader, demo_config
+from mynareader.daemon.rpc.client import Client
+from mynareader.device.mock.control import send_control
+
+EXE = str(Path(sys.executable).with_name("mynareader"))
+
+
+def wait_step(kiosk, step, timeout=30):
+    while True:
+        event = kiosk.next_event(timeout, name="step.changed")
+        if event["params"]["step"] == step:
+            return event["params"]
+
+
+def test_camera_gone_during_face_offers_pin_and_next_patient_is_served(tmp_path):
+    config = demo_config(tmp_path, profile="empty")
+    reader = InProcessReader(config)
+    try:
+        with Client(config.sockets.kiosk) as kiosk, Client(config.sockets.reception) as reception:
+            kiosk.call("subscribe", events=["step.changed"])
+            reception.call("subscribe", events=["result"])
+            send_control(config.bench.control, "unplug")
+            send_control(config.bench.control, "insert fresh")
+            wait_step(kiosk, "choose_method")
+            kiosk.call("kiosk.choose_method", method="face")
+            step = wait_step(kiosk, "choose_method")
+            assert step["message"] == "face_unavailable" or "face" not in step["options"]
+            step = kiosk.call("kiosk.current")["step"]
+            assert step["options"] == ["pin"] and step["data"]["face_unavailable"] == "camera_unavailable"
+            kiosk.call("kiosk.choose_method", method="pin")
+            wait_step(kiosk, "pin_entry")
+            kiosk.call("kiosk.submit_pin", pin="1234")
+            wait_step(kiosk, "consent")
+            kiosk.call("kiosk.answer", screen="comprehensive", answer="agree")
+            assert reception.next_event(30, name="result")["params"]["identity"]["method"] == "pin"
+            send_control(config.bench.control, "remove")
+            send_control(config.bench.control, "replug")
+            send_control(config.bench.control, "insert fresh")
+            wait_step(kiosk, "choose_method")
+            kiosk.call("kiosk.choose_method", method="face")       # the camera is back: face works again
+            wait_step(kiosk, "consent")
+    finally:
+        reader.close()
+
+
+def test_corrupt_store_pauses_identity_checks_but_the_reader_keeps_answering(tmp_path):
+    config = demo_config(tmp_path, profile="empty")
+    state = Path(config.state.directory)
+    state.mkdir(parents=True)
+    (state / "state.sqlite3").write_bytes(b"garbage" * 1000)
+    (state / "card-key.salt").write_bytes(b"x" * 32)
+    reader = InProcessReader(config)
+    try:
+        with Client(config.sockets.reception) as reception:
+            status = reception.call("status")
+            assert status["store"]["ok"] is False and "store" in status["status"]
+            reception.call("subscribe", events=["session.aborted"])
+            send_control(config.bench.control, "insert fresh")
+            aborted = reception.next_event(30, name="session.aborted")["params"]
+            assert aborted["reason"] == "store_unavailable"
+            assert "pin=3 " in send_control(config.bench.control, "status")   # nothing was tried on the card
+        assert (state / "state.sqlite3").read_bytes().startswith(b"garbage")  # left for staff, not recreated
+    finally:
+        reader.close()
+
+
+def test_bench_session_prints_figures():
+    out = subprocess.run([EXE, "bench", "session", "--runs", "1", "--clients", "5", "--calls", "5"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "face  median" in out.stdout and "pin   median" in out.stdout
+    assert "5 concurrent clients" in out.stdout and "0 errors" in out.stdout
