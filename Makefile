@@ -17,6 +17,8 @@ test: venv
 
 bench: venv
 	$(BIN)/mynareader bench card --reader sim://fresh
+	$(BIN)/mynareader bench face
+	$(BIN)/mynareader bench session
 
 system:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
