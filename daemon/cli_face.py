@@ -62,6 +62,52 @@ def cmd_detect(args) -> int:
     return 0
 
 
+def cmd_evaluate(args) -> int:
+    """Pairs file: one pair a line, ``IMAGE_A<TAB>IMAGE_B<TAB>same|different`` (paths relative to the file)."""
+    import numpy as np
+    from pathlib import Path
+    from .face.evaluate import equal_error_rate, histogram, rates, summary
+    from .face.pipeline import NoFace, SeveralFaces
+    pipeline = _pipeline(args)
+    base = Path(args.pairs).parent
+    cache, skipped = {}, {}
+    genuine, impostor = [], []
+    for n, line in enumerate(Path(args.pairs).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        a, b, label = line.split("\t")
+        if label not in ("same", "different"):
+            print(f"mynareader: {args.pairs}:{n}: the label is same or different, not {label!r}", file=sys.stderr)
+            return 2
+        for path in (a, b):
+            if path not in cache and path not in skipped:
+                try:
+                    cache[path] = pipeline.describe(load_image(base / path))
+                except (ImageError, NoFace, SeveralFaces) as exc:
+                    skipped[path] = str(exc)
+        if a in skipped or b in skipped:
+            continue
+        score = pipeline.similarity(cache[a], cache[b])
+        (genuine if label == "same" else impostor).append(score)
+    g, i = np.asarray(genuine), np.asarray(impostor)
+    threshold = args.threshold if args.threshold is not None else pipeline.threshold
+    far, frr = rates(g, i, threshold)
+    eer, at = equal_error_rate(g, i)
+    print(f"model {pipeline.model}, threshold {threshold}")
+    print(f"genuine  {summary(g)}")
+    print(f"impostor {summary(i)}")
+    print("genuine scores:")
+    print("\n".join(histogram(g)))
+    print("impostor scores:")
+    print("\n".join(histogram(i)))
+    print(f"at threshold {threshold}: false accepts {far:.2%} ({int(round(far * i.size))}/{i.size}), "
+          f"false rejects {frr:.2%} ({int(round(frr * g.size))}/{g.size})")
+    print(f"equal-error rate {eer:.2%} at threshold {at:.3f}")
+    for path, why in skipped.items():
+        print(f"skipped {path} (and its pairs): {why}")
+    return 0
+
+
 def _times(fn, runs: int) -> tuple[float, float]:
     fn()  # warm-up
     samples = []
@@ -130,6 +176,11 @@ def register(groups) -> None:
     p.add_argument("image")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_detect)
+    p = groups["face"].add_parser("evaluate", help="FAR/FRR/EER and score distributions over labelled pairs")
+    p.add_argument("pairs", help="a file of lines IMAGE_A<TAB>IMAGE_B<TAB>same|different")
+    p.add_argument("--threshold", type=float, help="default: the model's own")
+    p.add_argument("--model", help="descriptor model from models/manifest.json")
+    p.set_defaults(func=cmd_evaluate)
     p = groups["bench"].add_parser("face", help="latency per stage with 1 and 2 threads, and peak memory")
     p.add_argument("--runs", type=int, default=20)
     p.add_argument("--image", help="a photo with one face (default: the astronaut test photo)")

@@ -122,3 +122,27 @@ def test_cli_compare_and_detect(tmp_path):
     faces = json.loads(out.stdout)["faces"]
     assert len(faces) == 1 and faces[0]["quality"] == ["ok"] and faces[0]["score"] > 0.5
     assert set(faces[0]["keypoints"]) == {"eye_right", "eye_left", "nose", "mouth", "ear_right", "ear_left"}
+
+
+def test_rates_and_equal_error_rate():
+    from mynareader.daemon.face.evaluate import equal_error_rate, rates
+    genuine, impostor = np.array([0.9, 0.8, 0.7, 0.45]), np.array([0.1, 0.2, 0.3, 0.6])
+    assert rates(genuine, impostor, 0.5) == (0.25, 0.25)
+    eer, at = equal_error_rate(genuine, impostor)
+    assert eer == 0.25 and 0.45 <= at <= 0.6
+
+
+def test_cli_evaluate_on_labelled_pairs(tmp_path, astronaut):
+    for name, rgb in perturbations(astronaut).items():
+        Image.fromarray(rgb).save(tmp_path / f"{name}.png")
+    Image.fromarray(astronaut).save(tmp_path / "astronaut.png")
+    Image.open(ASSETS / "other.jpg").save(tmp_path / "other.png")
+    lines = [f"astronaut.png\t{n}.png\tsame" for n in perturbations(astronaut)]
+    lines += [f"{n}.png\tother.png\tdifferent" for n in ("astronaut", "flip", "darker")]
+    (tmp_path / "pairs.tsv").write_text("\n".join(lines) + "\n")
+    out = subprocess.run([EXE, "face", "evaluate", str(tmp_path / "pairs.tsv")], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "genuine  n=6" in out.stdout and "impostor n=3" in out.stdout
+    assert "false accepts 0.00% (0/3), false rejects 0.00% (0/6)" in out.stdout
+    assert "equal-error rate 0.00%" in out.stdout
