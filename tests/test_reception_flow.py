@@ -242,3 +242,21 @@ def test_state_diagram_in_the_docs_is_generated_from_the_table():
                        "_" + handler), handler
         assert event in doc
     assert "take_card" in STATES
+
+
+def test_failures_on_many_cards_slow_the_reader_down(store):
+    policy = Policy(slowdown_cards=3, slowdown_seconds=30)
+    for serial in (1, 2, 3):
+        d = Driver(store, policy=policy, cert=certificate(serial=serial))
+        d.place()
+        d.pin_path("0000")                                    # one wrong PIN on each of three cards
+        d.send(m.CardRemoved)
+    d = Driver(store, policy=policy, cert=certificate(serial=4))
+    d.now = T0 + dt.timedelta(seconds=20)
+    d.place()
+    assert "slow_down" in d.machine.told
+    with pytest.raises(Rejected, match="pausing"):
+        d.send(m.MethodChosen, method="pin")
+    d.now += dt.timedelta(seconds=40)
+    d.send(m.MethodChosen, method="pin")                      # after the pause, checks go on
+    assert d.machine.state == "pin_query"

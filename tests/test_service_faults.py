@@ -1,10 +1,13 @@
 """The service keeps serving through faults, says what happened, and never lifts a lock because of one."""
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from mynareader.daemon.cli_demo import InProcessReader, demo_config
-from mynareader.daemon.rpc.client import Client
+import pytest
+
+from mynareader.daemon.rpc.client import Client, RemoteError
 from mynareader.device.mock.control import send_control
 
 EXE = str(Path(sys.executable).with_name("mynareader"))
@@ -75,3 +78,29 @@ def test_bench_session_prints_figures():
     assert out.returncode == 0, out.stderr
     assert "face  median" in out.stdout and "pin   median" in out.stdout
     assert "5 concurrent clients" in out.stdout and "0 errors" in out.stdout
+
+
+def test_one_kiosk_holds_the_patient_screen_until_it_disconnects(tmp_path):
+    config = demo_config(tmp_path, profile="empty")
+    reader = InProcessReader(config)
+    try:
+        first, second = Client(config.sockets.kiosk), Client(config.sockets.kiosk)
+        first.call("subscribe", events=["step.changed"])
+        send_control(config.bench.control, "insert fresh")
+        wait_step(first, "choose_method")
+        first.call("kiosk.choose_method", method="pin")
+        with pytest.raises(RemoteError) as e:
+            second.call("kiosk.cancel")
+        assert e.value.name == "Busy"
+        first.close()                                         # the claim ends with the connection
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                second.call("kiosk.cancel")
+                break
+            except RemoteError as exc:
+                assert exc.name == "Busy" and time.monotonic() < deadline
+        assert second.call("kiosk.current")["state"] == "take_card"
+        second.close()
+    finally:
+        reader.close()
