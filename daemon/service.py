@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import dataclasses
 import datetime as dt
+import hashlib
 import json
 import logging
 import secrets
@@ -254,13 +254,8 @@ class ReaderService:
                 code, certain = None, False
             return m.CardFaceCode(_now(), code, certain)
         if isinstance(action, m.VerifyKenmen):
-            try:
-                await run(lambda card: card.verify_kenmen_b(action.code))
-            except WrongPin as exc:
-                return m.KenmenRejected(_now(), exc.tries_left)
-            except PinBlocked:
-                return m.KenmenRejected(_now(), 0)
-            return m.KenmenVerified(_now())
+            return await self._verify(lambda card: card.verify_kenmen_b(action.code),
+                                      m.KenmenVerified, m.KenmenRejected)
         if isinstance(action, m.ReadFacePhoto):
             face = await run(lambda card: card.read_card_face())
             if self.face is None:
@@ -273,18 +268,21 @@ class ReaderService:
         if isinstance(action, m.QueryPinTries):
             return m.PinTries(_now(), await run(lambda card: card.pin_tries()))
         if isinstance(action, m.VerifyPin):
-            try:
-                await run(lambda card: card.verify_pin(action.pin))
-            except WrongPin as exc:
-                return m.PinRejected(_now(), exc.tries_left)
-            except PinBlocked:
-                return m.PinRejected(_now(), 0)
-            return m.PinAccepted(_now())
+            return await self._verify(lambda card: card.verify_pin(action.pin), m.PinAccepted, m.PinRejected)
         if isinstance(action, m.SignChallenge):
-            import hashlib
             digest = hashlib.sha256(action.nonce).digest()
             return m.Signed(_now(), await run(lambda card: card.sign_digest(digest)))
         raise AssertionError(f"unhandled action {action!r}")
+
+    async def _verify(self, operation, accepted, rejected) -> m.Event:
+        """One VERIFY on the card thread, as the flow's accepted or rejected event (0 tries left: blocked)."""
+        try:
+            await self.worker.run(operation)
+        except WrongPin as exc:
+            return rejected(_now(), exc.tries_left)
+        except PinBlocked:
+            return rejected(_now(), 0)
+        return accepted(_now())
 
     # -- face ------------------------------------------------------------------------------------------
     async def _face_action(self, action) -> None:

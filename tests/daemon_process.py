@@ -59,6 +59,14 @@ class BenchDaemon:
             time.sleep(0.05)
         raise AssertionError(f"the reader stayed in {last and last['state']!r}, not {state!r}")
 
+    def pin_then_consent(self, pin: str = "1234") -> None:
+        """The patient chooses the PIN, enters it, and agrees on the comprehensive consent screen."""
+        self.kiosk.call("kiosk.choose_method", method="pin")
+        self.wait_state("pin_entry")
+        self.kiosk.call("kiosk.submit_pin", pin=pin)
+        self.wait_state("consent")
+        self.kiosk.call("kiosk.answer", screen="comprehensive", answer="agree")
+
     def event(self, name: str, timeout: float = 30.0) -> dict:
         return self.reception.next_event(timeout, name=name)["params"]
 

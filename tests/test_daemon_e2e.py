@@ -40,11 +40,7 @@ def test_face_failures_then_pin_success_with_verifiable_signature(bench):
     assert shown["options"] == ["pin"]
     nonce = base64.b64encode(b"clinic-nonce-0123456789abcdef").decode()
     bench.reception.call("session.set_challenge", nonce=nonce)
-    bench.kiosk.call("kiosk.choose_method", method="pin")
-    bench.wait_state("pin_entry")
-    bench.kiosk.call("kiosk.submit_pin", pin="1234")
-    bench.wait_state("consent")
-    bench.kiosk.call("kiosk.answer", screen="comprehensive", answer="agree")
+    bench.pin_then_consent()
     result = bench.event("result")
     sig = result["identity"]["signature"]
     assert sig["challenge"] == nonce
@@ -84,11 +80,7 @@ def test_card_pulled_mid_session_then_next_patient(bench):
     bench.wait_state("idle")
     bench.card("insert fresh")
     bench.wait_state("choose_method")
-    bench.kiosk.call("kiosk.choose_method", method="pin")
-    bench.wait_state("pin_entry")
-    bench.kiosk.call("kiosk.submit_pin", pin="1234")
-    bench.wait_state("consent")
-    bench.kiosk.call("kiosk.answer", screen="comprehensive", answer="agree")
+    bench.pin_then_consent()
     assert bench.event("result")["identity"]["method"] == "pin"
 
 
@@ -143,9 +135,5 @@ def test_pcscd_restart_is_a_reported_fault_and_the_reader_recovers(bench, pcscd)
     pcscd.start()
     bench.event("reader.recovered", timeout=60)
     bench.wait_state("choose_method", timeout=60)        # the card (still on the mock) is read again
-    bench.kiosk.call("kiosk.choose_method", method="pin")
-    bench.wait_state("pin_entry")
-    bench.kiosk.call("kiosk.submit_pin", pin="1234")
-    bench.wait_state("consent")
-    bench.kiosk.call("kiosk.answer", screen="comprehensive", answer="agree")
+    bench.pin_then_consent()
     assert bench.event("result")["identity"]["method"] == "pin"

@@ -10,6 +10,7 @@ import pytest
 
 from mynareader.daemon.rpc.client import Client, RemoteError
 from mynareader.daemon.rpc.server import BOTH, Limits, Role, RpcServer
+from mynareader.device.mock.control import send_control
 
 
 class ServerThread:
@@ -62,17 +63,8 @@ def srv(tmp_path):
 
 
 def raw_exchange(path, data: bytes) -> dict:
-    with socket.socket(socket.AF_UNIX) as s:
-        s.settimeout(10)
-        s.connect(path)
-        s.sendall(data)
-        buf = b""
-        while not buf.endswith(b"\n"):
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            buf += chunk
-    return json.loads(buf)
+    """One raw line to the server and its one-line reply, parsed."""
+    return json.loads(send_control(path, data.decode()))
 
 
 def test_hello_names_role_version_and_methods(srv):
