@@ -122,6 +122,7 @@ def _times(fn, runs: int) -> tuple[float, float]:
 def cmd_bench_face(args) -> int:
     from pathlib import Path
     from .face.detect import letterbox
+    from .face.onnx_models import manifest
     from .face.pipeline import FacePipeline
     here = Path(__file__).resolve().parent.parent
     probe = load_image(args.image or here / "tests" / "fixtures" / "astronaut.png") if args.image or \
@@ -139,9 +140,15 @@ def cmd_bench_face(args) -> int:
         tensor = letterbox(probe)[0]
         stages = {"detector (BlazeFace)": lambda: p.detector.raw(tensor),
                   "detect + decode": lambda: p.detect(probe),
-                  "align (crop 224)": lambda: p.crop(probe, face),
+                  f"align ({p.model})": lambda: p.crop(probe, face),
                   f"descriptor ({p.model})": lambda: p.describe_crop(crop),
-                  "end to end (one image)": lambda: p.describe(probe)}
+                  f"end to end ({p.model})": lambda: p.describe(probe)}
+        for name, entry in manifest()["models"].items():
+            if entry["role"] == "descriptor" and name != p.model:
+                other = FacePipeline(name, threads=threads)
+                other_crop = other.crop(probe, face)
+                stages[f"descriptor ({name})"] = lambda o=other, c=other_crop: o.describe_crop(c)
+                stages[f"end to end ({name})"] = lambda o=other: o.describe(probe)
         for name, fn in stages.items():
             med, p90 = _times(fn, args.runs)
             rows.setdefault(name, []).append(f"{med:8.1f} / {p90:6.1f}")

