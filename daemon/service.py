@@ -217,7 +217,8 @@ class ReaderService:
         try:
             event = await self._card_operation(action)
         except CardRemoved:
-            event = None if self.transport.card_present() is False else m.CardFailed(_now(), "card removed")
+            # the card left mid-operation: end the session now rather than wait for the presence watcher
+            event = m.CardRemoved(_now())
         except DeviceError as exc:
             event = m.CardFailed(_now(), str(exc))
             self.rpc.broadcast("reader.fault", {"message": str(exc)})

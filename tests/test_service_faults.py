@@ -104,3 +104,22 @@ def test_one_kiosk_holds_the_patient_screen_until_it_disconnects(tmp_path):
         second.close()
     finally:
         reader.close()
+
+
+def test_card_pulled_during_a_card_operation_ends_the_session_and_the_next_patient_is_served(tmp_path):
+    config = demo_config(tmp_path, profile="empty")
+    reader = InProcessReader(config)
+    try:
+        with Client(config.sockets.kiosk) as kiosk, Client(config.sockets.reception) as reception:
+            kiosk.call("subscribe", events=["step.changed"])
+            reception.call("subscribe", events=["session.aborted"])
+            send_control(config.bench.control, "insert fresh")
+            wait_step(kiosk, "choose_method")
+            assert send_control(config.bench.control, "pull-after 0") == "ok"   # gone at the next APDU
+            kiosk.call("kiosk.choose_method", method="pin")
+            assert reception.next_event(30, name="session.aborted")["params"]["reason"] == "card_removed"
+            send_control(config.bench.control, "insert fresh")
+            wait_step(kiosk, "choose_method")
+            assert kiosk.call("kiosk.current")["step"]["data"]["pin_tries"] == 3
+    finally:
+        reader.close()
