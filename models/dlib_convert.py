@@ -172,8 +172,26 @@ def main(argv: list[str]) -> int:
     for name, _ in found:
         counts[name] = counts.get(name, 0) + 1
     print("layers:", counts)
-    build(found, argv[0] if argv else "models/dlib_resnet.onnx")
+    target = argv[0] if argv else "models/dlib_resnet.onnx"
+    build(found, target)
+    record_in_manifest(target)
     return 0
+
+
+def record_in_manifest(target: str) -> None:
+    """Keep manifest.json's entry for the model in step with the file just written (its SHA-256)."""
+    import hashlib
+    import json
+    from pathlib import Path
+    manifest = Path(target).with_name("manifest.json")
+    if not manifest.exists():
+        return
+    info = json.loads(manifest.read_text())
+    entry = info["models"].get("dlib_resnet")
+    if entry is not None:
+        entry["sha256"] = hashlib.sha256(Path(target).read_bytes()).hexdigest()
+        manifest.write_text(json.dumps(info, indent=2) + "\n")
+        print(f"manifest.json: dlib_resnet sha256 {entry['sha256']}")
 
 
 if __name__ == "__main__":
