@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from ..device.mock.control import send_control
-from .cli_demo import InProcessReader, demo_config
+from .inprocess import InProcessReader, demo_config
 from .rpc.client import Client
 
 

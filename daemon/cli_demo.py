@@ -6,7 +6,6 @@ reception socket receives is printed.
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import tempfile
 import threading
@@ -14,41 +13,8 @@ import time
 from pathlib import Path
 
 from ..device.mock.control import send_control
-from .config import Bench, Config, Devices, Sockets, State
+from .inprocess import InProcessReader, demo_config
 from .rpc.client import Client
-
-
-def demo_config(tmp: Path, camera: str = "bench://holder", profile: str = "fresh") -> Config:
-    return Config(devices=Devices(reader=f"sim://{profile}?state={tmp / 'card'}", camera=camera, cardface="sim"),
-                  sockets=Sockets(reception=str(tmp / "reception.sock"), kiosk=str(tmp / "kiosk.sock")),
-                  state=State(str(tmp / "state")), bench=Bench(control=str(tmp / "bench.sock")))
-
-
-class InProcessReader:
-    """The reader service on its own event-loop thread (for the demo and benchmarks)."""
-
-    def __init__(self, config: Config):
-        from .cli_run import build_face
-        from .service import ReaderService
-        self.loop = asyncio.new_event_loop()
-        self.ready = threading.Event()
-
-        def run():
-            asyncio.set_event_loop(self.loop)
-            self.service = ReaderService(config, face=build_face(config))
-            self.loop.run_until_complete(self.service.start())
-            self.ready.set()
-            self.loop.run_forever()
-
-        self.thread = threading.Thread(target=run, name="reader", daemon=True)
-        self.thread.start()
-        if not self.ready.wait(60):
-            raise RuntimeError("the reader service did not start")
-
-    def close(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.service.stop(), self.loop).result(30)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
 
 
 def _printer(client: Client, stop: threading.Event) -> None:

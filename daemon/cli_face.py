@@ -6,6 +6,7 @@ import resource
 import statistics
 import sys
 import time
+from pathlib import Path
 
 from .face.images import ImageError, load_image
 
@@ -65,7 +66,6 @@ def cmd_detect(args) -> int:
 def cmd_evaluate(args) -> int:
     """Pairs file: one pair a line, ``IMAGE_A<TAB>IMAGE_B<TAB>same|different`` (paths relative to the file)."""
     import numpy as np
-    from pathlib import Path
     from .face.evaluate import equal_error_rate, histogram, rates, summary
     from .face.pipeline import NoFace, SeveralFaces
     pipeline = _pipeline(args)
@@ -120,7 +120,6 @@ def _times(fn, runs: int) -> tuple[float, float]:
 
 
 def cmd_bench_face(args) -> int:
-    from pathlib import Path
     from .face.detect import letterbox
     from .face.onnx_models import manifest
     from .face.pipeline import FacePipeline

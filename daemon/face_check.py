@@ -14,6 +14,7 @@ from typing import AsyncIterator, Callable
 from ..device.camera import Camera, CameraGone, open_camera
 from ..device.camera.bench import check_command
 from ..device.errors import DeviceError
+from .face.images import to_rgb
 from .face.pipeline import FacePipeline
 from .face.verifier import FaceVerifier, Guidance, Verdict
 from .reception import messages as m
@@ -51,8 +52,6 @@ class FaceCheck:
         await self._run(self._load)
 
     async def set_reference(self, photo) -> None:
-        from .face.images import to_rgb
-
         def work():
             self._load()
             self.verifier.set_reference(to_rgb(photo))

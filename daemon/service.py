@@ -16,8 +16,11 @@ import secrets
 from importlib import resources
 from typing import Any
 
+from ..device.camera.bench import check_command
 from ..device.card import MyNumberCard
 from ..device.errors import CardRemoved, DeviceError, PinBlocked, WrongPin
+from ..device.mock.control import serve_control
+from ..device.pin import Pin
 from ..device.transport import open_reader
 from .card_face import CardFaceSource
 from .card_worker import CardWorker, PresenceWatcher
@@ -99,7 +102,6 @@ class ReaderService:
         if self.face is not None:
             await self.face.warm_up()   # READY only once the models are loaded
         if self.config.bench.control:
-            from ..device.mock.control import serve_control
             self._bench_server = serve_control(self.config.bench.control, self._bench_command)
         self.watcher = PresenceWatcher(self.transport, loop, self._on_presence)
         self.watcher.start()
@@ -108,7 +110,6 @@ class ReaderService:
 
     def _bench_command(self, line: str) -> str:
         """Bench control: camera verbs go to the face check, card verbs to the in-process slot (sim://)."""
-        from ..device.camera.bench import check_command
         if check_command(line) is None:
             if self.face is None:
                 return "error face authentication is off on this reader"
@@ -413,7 +414,6 @@ class ReaderService:
         return self._kiosk_input(conn, m.MethodChosen(_now(), params["method"]))
 
     async def _submit_pin(self, conn, params) -> dict:
-        from ..device.pin import Pin
         raw = params.get("pin")
         try:
             pin = Pin(raw if isinstance(raw, str) else "")

@@ -10,7 +10,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from mynareader.daemon.cli_demo import InProcessReader, demo_config
+from mynareader.daemon.inprocess import InProcessReader, demo_config
 from mynareader.daemon.rpc.client import Client
 from mynareader.daemon.service import openrpc_document
 from mynareader.device.mock.control import send_control

@@ -4,7 +4,7 @@ import sys
 import time
 from pathlib import Path
 
-from mynareader.daemon.cli_demo import InProcessReader, demo_config
+from mynareader.daemon.inprocess import InProcessReader, demo_config
 import pytest
 
 from mynareader.daemon.rpc.client import Client, RemoteError
