@@ -80,7 +80,7 @@ class ReaderService:
         self._face_task: asyncio.Task | None = None
         self._tasks: list[asyncio.Task] = []
         self.watcher: PresenceWatcher | None = None
-        self.stopped = asyncio.Event()
+        self._bench_server = None
 
     def _capabilities(self) -> list[str]:
         caps = ["pin", "visual_check", "registration", "consent"]
@@ -120,7 +120,7 @@ class ReaderService:
         return slot.control(line)
 
     async def stop(self) -> None:
-        if getattr(self, "_bench_server", None):
+        if self._bench_server is not None:
             self._bench_server.shutdown()
         for task in self._tasks:
             task.cancel()
@@ -131,7 +131,6 @@ class ReaderService:
         await asyncio.get_running_loop().run_in_executor(None, self.worker.close)
         if self.store:
             self.store.close()
-        self.stopped.set()
 
     def status_line(self) -> str:
         if self.store_error:
