@@ -3,10 +3,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
-from mynareader.daemon.inprocess import InProcessReader, demo_config
 import pytest
 
+from mynareader.daemon.inprocess import InProcessReader, demo_config
 from mynareader.daemon.rpc.client import Client, RemoteError
 from mynareader.device.mock.control import send_control
 
@@ -20,35 +21,44 @@ def wait_step(kiosk, step, timeout=30):
             return event["params"]
 
 
-def test_camera_gone_during_face_offers_pin_and_next_patient_is_served(tmp_path):
+@pytest.fixture
+def bench(tmp_path):
+    """The service in-process on the bench devices, an empty reader, a kiosk following the steps and a
+    reception client receiving every event."""
     config = demo_config(tmp_path, profile="empty")
     reader = InProcessReader(config)
-    try:
-        with Client(config.sockets.kiosk) as kiosk, Client(config.sockets.reception) as reception:
-            kiosk.call("subscribe", events=["step.changed"])
-            reception.call("subscribe", events=["result"])
-            send_control(config.bench.control, "unplug")
-            send_control(config.bench.control, "insert fresh")
-            wait_step(kiosk, "choose_method")
-            kiosk.call("kiosk.choose_method", method="face")
-            step = wait_step(kiosk, "choose_method")
-            assert step["message"] == "face_unavailable" or "face" not in step["options"]
-            step = kiosk.call("kiosk.current")["step"]
-            assert step["options"] == ["pin"] and step["data"]["face_unavailable"] == "camera_unavailable"
-            kiosk.call("kiosk.choose_method", method="pin")
-            wait_step(kiosk, "pin_entry")
-            kiosk.call("kiosk.submit_pin", pin="1234")
-            wait_step(kiosk, "consent")
-            kiosk.call("kiosk.answer", screen="comprehensive", answer="agree")
-            assert reception.next_event(30, name="result")["params"]["identity"]["method"] == "pin"
-            send_control(config.bench.control, "remove")
-            send_control(config.bench.control, "replug")
-            send_control(config.bench.control, "insert fresh")
-            wait_step(kiosk, "choose_method")
-            kiosk.call("kiosk.choose_method", method="face")       # the camera is back: face works again
-            wait_step(kiosk, "consent")
-    finally:
-        reader.close()
+    kiosk, reception = Client(config.sockets.kiosk), Client(config.sockets.reception)
+    kiosk.call("subscribe", events=["step.changed"])
+    reception.call("subscribe")
+    yield SimpleNamespace(config=config, kiosk=kiosk, reception=reception,
+                          control=lambda line: send_control(config.bench.control, line))
+    kiosk.close()
+    reception.close()
+    reader.close()
+
+
+def test_camera_gone_during_face_offers_pin_and_next_patient_is_served(bench):
+    kiosk = bench.kiosk
+    bench.control("unplug")
+    bench.control("insert fresh")
+    wait_step(kiosk, "choose_method")
+    kiosk.call("kiosk.choose_method", method="face")
+    step = wait_step(kiosk, "choose_method")
+    assert step["message"] == "face_unavailable" or "face" not in step["options"]
+    step = kiosk.call("kiosk.current")["step"]
+    assert step["options"] == ["pin"] and step["data"]["face_unavailable"] == "camera_unavailable"
+    kiosk.call("kiosk.choose_method", method="pin")
+    wait_step(kiosk, "pin_entry")
+    kiosk.call("kiosk.submit_pin", pin="1234")
+    wait_step(kiosk, "consent")
+    kiosk.call("kiosk.answer", screen="comprehensive", answer="agree")
+    assert bench.reception.next_event(30, name="result")["params"]["identity"]["method"] == "pin"
+    bench.control("remove")
+    bench.control("replug")
+    bench.control("insert fresh")
+    wait_step(kiosk, "choose_method")
+    kiosk.call("kiosk.choose_method", method="face")       # the camera is back: face works again
+    wait_step(kiosk, "consent")
 
 
 def test_corrupt_store_pauses_identity_checks_but_the_reader_keeps_answering(tmp_path):
@@ -80,46 +90,33 @@ def test_bench_session_prints_figures():
     assert "5 concurrent clients" in out.stdout and "0 errors" in out.stdout
 
 
-def test_one_kiosk_holds_the_patient_screen_until_it_disconnects(tmp_path):
-    config = demo_config(tmp_path, profile="empty")
-    reader = InProcessReader(config)
-    try:
-        first, second = Client(config.sockets.kiosk), Client(config.sockets.kiosk)
-        first.call("subscribe", events=["step.changed"])
-        send_control(config.bench.control, "insert fresh")
-        wait_step(first, "choose_method")
-        first.call("kiosk.choose_method", method="pin")
-        with pytest.raises(RemoteError) as e:
+def test_one_kiosk_holds_the_patient_screen_until_it_disconnects(bench):
+    first, second = bench.kiosk, Client(bench.config.sockets.kiosk)
+    bench.control("insert fresh")
+    wait_step(first, "choose_method")
+    first.call("kiosk.choose_method", method="pin")
+    with pytest.raises(RemoteError) as e:
+        second.call("kiosk.cancel")
+    assert e.value.name == "Busy"
+    first.close()                                          # the claim ends with the connection
+    deadline = time.monotonic() + 10
+    while True:
+        try:
             second.call("kiosk.cancel")
-        assert e.value.name == "Busy"
-        first.close()                                         # the claim ends with the connection
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                second.call("kiosk.cancel")
-                break
-            except RemoteError as exc:
-                assert exc.name == "Busy" and time.monotonic() < deadline
-        assert second.call("kiosk.current")["state"] == "take_card"
-        second.close()
-    finally:
-        reader.close()
+            break
+        except RemoteError as exc:
+            assert exc.name == "Busy" and time.monotonic() < deadline
+    assert second.call("kiosk.current")["state"] == "take_card"
+    second.close()
 
 
-def test_card_pulled_during_a_card_operation_ends_the_session_and_the_next_patient_is_served(tmp_path):
-    config = demo_config(tmp_path, profile="empty")
-    reader = InProcessReader(config)
-    try:
-        with Client(config.sockets.kiosk) as kiosk, Client(config.sockets.reception) as reception:
-            kiosk.call("subscribe", events=["step.changed"])
-            reception.call("subscribe", events=["session.aborted"])
-            send_control(config.bench.control, "insert fresh")
-            wait_step(kiosk, "choose_method")
-            assert send_control(config.bench.control, "pull-after 0") == "ok"   # gone at the next APDU
-            kiosk.call("kiosk.choose_method", method="pin")
-            assert reception.next_event(30, name="session.aborted")["params"]["reason"] == "card_removed"
-            send_control(config.bench.control, "insert fresh")
-            wait_step(kiosk, "choose_method")
-            assert kiosk.call("kiosk.current")["step"]["data"]["pin_tries"] == 3
-    finally:
-        reader.close()
+def test_card_pulled_during_a_card_operation_ends_the_session_and_the_next_patient_is_served(bench):
+    kiosk = bench.kiosk
+    bench.control("insert fresh")
+    wait_step(kiosk, "choose_method")
+    assert bench.control("pull-after 0") == "ok"           # gone at the next APDU
+    kiosk.call("kiosk.choose_method", method="pin")
+    assert bench.reception.next_event(30, name="session.aborted")["params"]["reason"] == "card_removed"
+    bench.control("insert fresh")
+    wait_step(kiosk, "choose_method")
+    assert kiosk.call("kiosk.current")["step"]["data"]["pin_tries"] == 3
