@@ -120,3 +120,23 @@ def test_card_pulled_during_a_card_operation_ends_the_session_and_the_next_patie
     bench.control("insert fresh")
     wait_step(kiosk, "choose_method")
     assert kiosk.call("kiosk.current")["step"]["data"]["pin_tries"] == 3
+
+
+def test_the_dlib_descriptor_can_be_chosen_in_the_configuration(tmp_path):
+    import dataclasses
+    from mynareader.daemon.config import Face
+    config = dataclasses.replace(demo_config(tmp_path, profile="empty"), face=Face(model="dlib_resnet"))
+    reader = InProcessReader(config)
+    try:
+        with Client(config.sockets.kiosk) as kiosk, Client(config.sockets.reception) as reception:
+            kiosk.call("subscribe", events=["step.changed"])
+            reception.call("subscribe", events=["result"])
+            send_control(config.bench.control, "insert fresh")
+            wait_step(kiosk, "choose_method")
+            kiosk.call("kiosk.choose_method", method="face")
+            wait_step(kiosk, "consent")
+            kiosk.call("kiosk.answer", screen="comprehensive", answer="agree")
+            face = reception.next_event(30, name="result")["params"]["identity"]["face"]
+        assert face["model"] == "dlib_resnet" and face["threshold"] == 0.4 and face["score"] >= 0.4
+    finally:
+        reader.close()
