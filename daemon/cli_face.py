@@ -11,23 +11,55 @@ from pathlib import Path
 from .face.images import ImageError, load_image
 
 
-def _pipeline(args):
-    from .face.pipeline import FacePipeline
-    return FacePipeline(getattr(args, "model", None), threads=getattr(args, "threads", 1))
+class FaceCliError(Exception):
+    """A face command's failure: the message names the file or option at fault; ``status`` is the exit code."""
+
+    def __init__(self, message: str, status: int = 1):
+        super().__init__(message)
+        self.status = status
 
 
-def cmd_compare(args) -> int:
+def _pipeline(args, model: str | None = None):
+    from .face.pipeline import FacePipeline, UnknownModel
+    try:
+        return FacePipeline(model or getattr(args, "model", None), threads=getattr(args, "threads", 1))
+    except UnknownModel as exc:
+        raise FaceCliError(str(exc), 2) from None
+
+
+def _load(path) -> "object":
+    try:
+        return load_image(path)
+    except ImageError as exc:
+        raise FaceCliError(f"{path}: {exc}") from None
+
+
+def _describe(pipeline, path, rgb):
     from .face.pipeline import NoFace, SeveralFaces
-    pipeline = _pipeline(args)
     try:
-        a, b = load_image(args.a), load_image(args.b)
-        da = pipeline.describe(a)
-    except (ImageError, NoFace, SeveralFaces) as exc:
-        return _fail(args, f"{args.a}: {exc}")
-    try:
-        db = pipeline.describe(b)
+        return pipeline.describe(rgb)
     except (NoFace, SeveralFaces) as exc:
-        return _fail(args, f"{args.b}: {exc}")
+        raise FaceCliError(f"{path}: {exc}") from None
+
+
+def _failing(fn):
+    """One place where a face command's errors become a message and an exit code (no traceback)."""
+    def run(args) -> int:
+        try:
+            return fn(args)
+        except FaceCliError as exc:
+            if getattr(args, "json", False):
+                print(json.dumps({"error": str(exc)}))
+            print(f"mynareader: {exc}", file=sys.stderr)
+            return exc.status
+    return run
+
+
+@_failing
+def cmd_compare(args) -> int:
+    pipeline = _pipeline(args)
+    da = _describe(pipeline, args.a, _load(args.a))
+    db = _describe(pipeline, args.b, _load(args.b))
     score = pipeline.similarity(da, db)
     out = {"similarity": round(score, 4), "threshold": pipeline.threshold, "match": score >= pipeline.threshold,
            "model": pipeline.model}
@@ -37,20 +69,11 @@ def cmd_compare(args) -> int:
     return 0
 
 
-def _fail(args, message: str) -> int:
-    if getattr(args, "json", False):
-        print(json.dumps({"error": message}))
-    print(f"mynareader: {message}", file=sys.stderr)
-    return 1
-
-
+@_failing
 def cmd_detect(args) -> int:
     from .face.quality import check
     pipeline = _pipeline(args)
-    try:
-        rgb = load_image(args.image)
-    except ImageError as exc:
-        return _fail(args, str(exc))
+    rgb = _load(args.image)
     faces = []
     for face in pipeline.detect(rgb):
         entry = face.as_json()
@@ -63,48 +86,95 @@ def cmd_detect(args) -> int:
     return 0
 
 
-def cmd_evaluate(args) -> int:
-    """Pairs file: one pair a line, ``IMAGE_A<TAB>IMAGE_B<TAB>same|different`` (paths relative to the file)."""
-    import numpy as np
-    from .face.evaluate import equal_error_rate, histogram, rates, summary
-    from .face.pipeline import NoFace, SeveralFaces
-    pipeline = _pipeline(args)
-    base = Path(args.pairs).parent
-    cache, skipped = {}, {}
-    genuine, impostor = [], []
-    for n, line in enumerate(Path(args.pairs).read_text(encoding="utf-8").splitlines(), 1):
+def read_pairs(path: Path) -> list[tuple[str, str, str, str]]:
+    """Lines ``IMAGE_A<TAB>IMAGE_B<TAB>same|different[<TAB>KIND]`` (paths relative to the file; KIND groups the
+    figures, e.g. photo or portrait)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise FaceCliError(f"{path}: {exc.strerror or exc}", 2) from None
+    pairs = []
+    for n, line in enumerate(text.splitlines(), 1):
         if not line.strip() or line.startswith("#"):
             continue
-        a, b, label = line.split("\t")
-        if label not in ("same", "different"):
-            print(f"mynareader: {args.pairs}:{n}: the label is same or different, not {label!r}", file=sys.stderr)
-            return 2
+        cells = line.split("\t")
+        if len(cells) not in (3, 4) or cells[2] not in ("same", "different"):
+            raise FaceCliError(f"{path}:{n}: expected IMAGE_A<TAB>IMAGE_B<TAB>same|different[<TAB>KIND]", 2)
+        pairs.append((cells[0], cells[1], cells[2], cells[3] if len(cells) == 4 else "all"))
+    return pairs
+
+
+def _scores(pipeline, base: Path, pairs, images: dict) -> tuple[dict, dict]:
+    from .face.pipeline import NoFace, SeveralFaces
+    cache, skipped, by_kind = {}, {}, {}
+    for a, b, label, kind in pairs:
         for path in (a, b):
             if path not in cache and path not in skipped:
                 try:
-                    cache[path] = pipeline.describe(load_image(base / path))
+                    if path not in images:
+                        images[path] = load_image(base / path)
+                    cache[path] = pipeline.describe(images[path])
                 except (ImageError, NoFace, SeveralFaces) as exc:
                     skipped[path] = str(exc)
         if a in skipped or b in skipped:
             continue
         score = pipeline.similarity(cache[a], cache[b])
-        (genuine if label == "same" else impostor).append(score)
-    g, i = np.asarray(genuine), np.asarray(impostor)
-    threshold = args.threshold if args.threshold is not None else pipeline.threshold
-    far, frr = rates(g, i, threshold)
-    eer, at = equal_error_rate(g, i)
-    print(f"model {pipeline.model}, threshold {threshold}")
-    print(f"genuine  {summary(g)}")
-    print(f"impostor {summary(i)}")
-    print("genuine scores:")
-    print("\n".join(histogram(g)))
-    print("impostor scores:")
-    print("\n".join(histogram(i)))
-    print(f"at threshold {threshold}: false accepts {far:.2%} ({int(round(far * i.size))}/{i.size}), "
-          f"false rejects {frr:.2%} ({int(round(frr * g.size))}/{g.size})")
-    print(f"equal-error rate {eer:.2%} at threshold {at:.3f}")
-    for path, why in skipped.items():
-        print(f"skipped {path} (and its pairs): {why}")
+        by_kind.setdefault(kind, ([], []))[0 if label == "same" else 1].append(score)
+    return by_kind, skipped
+
+
+@_failing
+def cmd_evaluate(args) -> int:
+    """Figures per model over labelled pairs; the summary line per model is read by scripts: keep its form."""
+    import numpy as np
+    from .face.evaluate import equal_error_rate, histogram, rates, roc, roc_svg, summary, threshold_for_far
+    from .face.onnx_models import manifest
+    path = Path(args.pairs)
+    pairs = read_pairs(path)
+    models = args.model or [manifest()["default_descriptor"]]
+    if models == ["all"]:
+        models = [k for k, v in manifest()["models"].items() if v.get("role") == "descriptor"]
+    pipelines = [_pipeline(args, m) for m in models]
+    images: dict = {}
+    curves = {}
+    for pipeline in pipelines:
+        by_kind, skipped = _scores(pipeline, path.parent, pairs, images)
+        g = np.asarray([s for gk, _ik in by_kind.values() for s in gk])
+        i = np.asarray([s for _gk, ik in by_kind.values() for s in ik])
+        threshold = args.threshold if args.threshold is not None else pipeline.threshold
+        far, frr = rates(g, i, threshold)
+        eer, at = equal_error_rate(g, i)
+        print(f"model {pipeline.model}, threshold {threshold}")
+        print(f"genuine  {summary(g)}")
+        print(f"impostor {summary(i)}")
+        if not args.brief:
+            print("genuine scores:")
+            print("\n".join(histogram(g)))
+            print("impostor scores:")
+            print("\n".join(histogram(i)))
+        print(f"at threshold {threshold}: false accepts {far:.2%} ({int(round(far * i.size))}/{i.size}), "
+              f"false rejects {frr:.2%} ({int(round(frr * g.size))}/{g.size})")
+        print(f"genuine accepts (GAR) {1 - frr:.2%}, false accepts (FAR) {far:.2%} at threshold {threshold}")
+        print(f"equal-error rate {eer:.2%} at threshold {at:.3f}")
+        if args.far_target is not None and g.size and i.size:
+            t = threshold_for_far(g, i, args.far_target)
+            far_t, frr_t = rates(g, i, t)
+            print(f"threshold for false accepts <= {args.far_target:.2%}: {t:.3f} "
+                  f"(GAR {1 - frr_t:.2%}, FAR {far_t:.2%}; {i.size} impostor pairs resolve "
+                  f"{1 / i.size:.3%} at best)")
+        if len(by_kind) > 1:
+            for kind, (gk, ik) in sorted(by_kind.items()):
+                gk, ik = np.asarray(gk), np.asarray(ik)
+                fa, fr = rates(gk, ik, threshold)
+                e, _t = equal_error_rate(gk, ik) if gk.size and ik.size else (float("nan"), 0)
+                print(f"  {kind:<10} genuine {gk.size:>5} accepted {1 - fr:7.2%} | impostor {ik.size:>6} "
+                      f"accepted {fa:6.2%} | EER {e:.2%}")
+        for p, why in skipped.items():
+            print(f"skipped {p} (and its pairs): {why}")
+        curves[f"{pipeline.model} (EER {eer:.1%})"] = roc(g, i)
+    if args.roc:
+        Path(args.roc).write_text(roc_svg(curves, f"ROC over {len(pairs)} pairs of {path.name}"), encoding="utf-8")
+        print(f"ROC written to {args.roc}")
     return 0
 
 
@@ -181,11 +251,17 @@ def register(groups) -> None:
     p = groups["face"].add_parser("detect", help="faces in an image: boxes, keypoints, score, quality flags")
     p.add_argument("image")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--model", help="descriptor model whose alignment the quality gates use")
     p.set_defaults(func=cmd_detect)
     p = groups["face"].add_parser("evaluate", help="FAR/FRR/EER and score distributions over labelled pairs")
     p.add_argument("pairs", help="a file of lines IMAGE_A<TAB>IMAGE_B<TAB>same|different")
     p.add_argument("--threshold", type=float, help="default: the model's own")
-    p.add_argument("--model", help="descriptor model from models/manifest.json")
+    p.add_argument("--model", action="append", help="descriptor model from models/manifest.json; repeat it, "
+                   "or 'all', to compare models on the same pairs (default: the manifest's default)")
+    p.add_argument("--far-target", type=float, help="also print the threshold whose false-accept rate on these "
+                   "impostor pairs is at most this fraction (e.g. 0.001)")
+    p.add_argument("--roc", metavar="FILE.svg", help="write the ROC curves of the models as an SVG plot")
+    p.add_argument("--brief", action="store_true", help="no score histograms")
     p.set_defaults(func=cmd_evaluate)
     p = groups["bench"].add_parser("face", help="latency per stage with 1 and 2 threads, and peak memory")
     p.add_argument("--runs", type=int, default=20)

@@ -60,6 +60,10 @@ def test_manifest_matches_the_files_and_their_signatures():
     for name, entry in info["models"].items():
         path = models_dir() / entry["file"]
         assert hashlib.sha256(path.read_bytes()).hexdigest() == entry["sha256"], name
+        if entry["role"] == "landmarks":     # arrays for numpy, not an ONNX graph
+            with np.load(path) as arrays:
+                assert {k: list(arrays[k].shape) for k in arrays.files} == entry["shape"]
+            continue
         s = session(name)
         assert [(i.name, list(i.shape)) for i in s.get_inputs()] == [(i["name"], i["shape"]) for i in entry["inputs"]]
         assert sorted(o.name for o in s.get_outputs()) == sorted(o["name"] for o in entry["outputs"])
@@ -153,3 +157,25 @@ def test_cli_evaluate_on_labelled_pairs(tmp_path, astronaut):
     assert "genuine  n=6" in out.stdout and "impostor n=3" in out.stdout
     assert "false accepts 0.00% (0/3), false rejects 0.00% (0/6)" in out.stdout
     assert "equal-error rate 0.00%" in out.stdout
+
+
+def test_face_commands_fail_in_one_clear_line(tmp_path):
+    def run(*argv):
+        return subprocess.run([EXE, "face", *argv], capture_output=True, text=True, timeout=120)
+    photo = str(FIXTURES / "astronaut.png")
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text(f"{photo}\t{photo}\tsame\n")
+    for argv in (("compare", photo, photo, "--model", "nosuch"), ("evaluate", str(pairs), "--model", "nosuch")):
+        out = run(*argv)
+        assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+        assert out.stderr.strip().splitlines() == [
+            "mynareader: unknown face model 'nosuch'; known models: dlib_resnet, faceres"]
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not an image")
+    out = run("compare", photo, str(bad))
+    assert out.returncode == 1 and str(bad) in out.stderr and photo not in out.stderr
+    missing = tmp_path / "missing.png"
+    out = run("compare", str(missing), photo)
+    assert out.returncode == 1 and out.stderr.count(str(missing)) == 1 and "no such file" in out.stderr
+    out = run("evaluate", str(tmp_path / "nopairs.tsv"))
+    assert out.returncode == 2 and "nopairs.tsv" in out.stderr and "Traceback" not in out.stderr
