@@ -122,10 +122,11 @@ def test_card_pulled_during_a_card_operation_ends_the_session_and_the_next_patie
     assert kiosk.call("kiosk.current")["step"]["data"]["pin_tries"] == 3
 
 
-def test_the_dlib_descriptor_can_be_chosen_in_the_configuration(tmp_path):
+def test_a_descriptor_other_than_the_default_can_be_chosen_in_the_configuration(tmp_path):
     import dataclasses
     from mynareader.daemon.config import Face
-    config = dataclasses.replace(demo_config(tmp_path, profile="empty"), face=Face(model="dlib_resnet"))
+    from mynareader.daemon.face.onnx_models import manifest
+    config = dataclasses.replace(demo_config(tmp_path, profile="empty"), face=Face(model="faceres"))
     reader = InProcessReader(config)
     try:
         with Client(config.sockets.kiosk) as kiosk, Client(config.sockets.reception) as reception:
@@ -137,6 +138,7 @@ def test_the_dlib_descriptor_can_be_chosen_in_the_configuration(tmp_path):
             wait_step(kiosk, "consent")
             kiosk.call("kiosk.answer", screen="comprehensive", answer="agree")
             face = reception.next_event(30, name="result")["params"]["identity"]["face"]
-        assert face["model"] == "dlib_resnet" and face["threshold"] == 0.4 and face["score"] >= 0.4
+        assert face["model"] == "faceres" != manifest()["default_descriptor"]
+        assert face["threshold"] == manifest()["models"]["faceres"]["threshold"] <= face["score"]
     finally:
         reader.close()

@@ -9,7 +9,7 @@ import dataclasses
 
 import numpy as np
 
-from .align import aligned_crop, template_chip
+from .align import aligned_crop
 from .detect import Detector, Face
 from .dlib_chip import face_chip
 from .landmarks import Box, ShapePredictor
@@ -99,8 +99,6 @@ class FacePipeline:
         a = self.alignment
         if a["kind"] == "dlib5":
             return face_chip(rgb, self.landmarks_for(rgb, face), self.size, a.get("padding", 0.25))
-        if a["kind"] == "template":
-            return template_chip(rgb, face, self.size, a["points"])
         return aligned_crop(rgb, face, self.size, a.get("scale", 1.4))
 
     def landmarks_for(self, rgb: np.ndarray, face: Face) -> np.ndarray:
