@@ -172,7 +172,10 @@ class ReaderService:
         """Give the flow one event and perform what it asks. Inputs it refuses raise Rejected."""
         actions = self.machine.handle(event)
         for action in actions:
-            self._perform(action)
+            try:
+                self._perform(action)
+            except Exception:   # one action's failure must not skip the next (a result, an end, a forget)
+                log.exception("performing %s failed", type(action).__name__, extra={"EVENT": "action_failed"})
 
     def _feed_quietly(self, event: m.Event) -> None:
         """Device results may arrive after the session moved on (removed, cancelled): then they are dropped."""

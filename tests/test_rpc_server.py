@@ -95,6 +95,13 @@ def test_role_comes_from_the_socket(srv):
     (b'{"jsonrpc":"2.0","id":2,"method":"nope"}\n', "MethodNotFound", -32601),
     (b'{"jsonrpc":"2.0","id":3,"method":"echo","params":[1]}\n', "InvalidRequest", -32600),
     (b'{"jsonrpc":"2.0","id":4,"method":"echo","params":{}}\n', "InvalidParams", -32602),
+    # a lone surrogate is valid JSON but not Unicode: refused where it enters, never stored or echoed
+    (b'{"jsonrpc":"2.0","id":5,"method":"echo","params":{"value":"\\ud800"}}\n', "InvalidParams", -32602),
+    (b'{"jsonrpc":"2.0","id":"\\ud800","method":"echo","params":{"value":1}}\n', "InvalidRequest", -32600),
+    (b'{"jsonrpc":"2.0","id":6,"method":"echo","params":{"value":' + b"[" * 5000 + b"]" * 5000 + b'}}\n',
+     "ParseError", -32700),
+    (b'{"jsonrpc":"2.0","id":7,"method":"echo","params":{"value":' + b"[" * 40 + b"]" * 40 + b'}}\n',
+     "ParseError", -32700),
 ])
 def test_malformed_messages_get_typed_errors_and_the_server_lives_on(srv, line, name, code):
     reply = raw_exchange(srv.kiosk, line)
@@ -175,3 +182,22 @@ def test_many_concurrent_clients(srv):
     for t in threads:
         t.join(30)
     assert errors == []
+
+
+def test_a_reply_that_cannot_be_encoded_is_an_error_reply_not_a_hang_up(tmp_path):
+    s = ServerThread(tmp_path)
+
+    async def broken(conn, params):
+        return "\ud800"          # a handler bug: text UTF-8 cannot carry
+    s.server.add("broken", broken, BOTH)
+    try:
+        with Client(s.kiosk) as c:
+            with pytest.raises(RemoteError) as e:
+                c.call("broken")
+            assert e.value.name == "InternalError"
+            assert c.call("echo", value=3) == 3          # the same connection goes on
+        s.broadcast("tick", {"bad": "\ud800"})           # an event that cannot be sent is dropped, logged
+        with Client(s.kiosk) as c:
+            assert c.call("echo", value=4) == 4
+    finally:
+        s.stop()

@@ -142,3 +142,51 @@ def test_a_descriptor_other_than_the_default_can_be_chosen_in_the_configuration(
         assert face["threshold"] == manifest()["models"]["faceres"]["threshold"] <= face["score"]
     finally:
         reader.close()
+
+
+def test_an_event_that_fails_to_go_out_does_not_skip_the_rest_of_the_session(tmp_path):
+    """The result event fails to send: the session still ends, the chip descriptor is still forgotten, and the
+    result is still there for result.last."""
+    config = demo_config(tmp_path, profile="empty")
+    reader = InProcessReader(config)
+    real = reader.service.rpc.broadcast
+
+    def failing(event, params, *args):
+        if event == "result":
+            raise RuntimeError("simulated delivery failure")
+        return real(event, params, *args)
+    reader.service.rpc.broadcast = failing
+    try:
+        with Client(config.sockets.kiosk) as kiosk, Client(config.sockets.reception) as reception:
+            kiosk.call("subscribe", events=["step.changed"])
+            reception.call("subscribe", events=["session.ended"])
+            send_control(config.bench.control, "insert fresh")
+            wait_step(kiosk, "choose_method")
+            kiosk.call("kiosk.choose_method", method="face")
+            wait_step(kiosk, "consent")
+            kiosk.call("kiosk.answer", screen="comprehensive", answer="agree")
+            send_control(config.bench.control, "remove")
+            assert reception.next_event(30, name="session.ended")["params"]["outcome"] == "completed"
+            assert reception.call("result.last")["identity"]["method"] == "face"
+            deadline = time.monotonic() + 10
+            while reader.service.face.verifier.reference is not None and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert reader.service.face.verifier.reference is None
+    finally:
+        reader.close()
+
+
+def test_a_staff_name_that_is_not_valid_unicode_is_refused_and_the_session_goes_on(bench):
+    import json
+    bench.control("insert fresh")
+    wait_step(bench.kiosk, "choose_method")
+    bench.reception.call("session.request_visual")
+    line = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "session.confirm_visual",
+                       "params": {"staff": "\ud800"}})           # ASCII on the wire: \ud800 escaped
+    reply = json.loads(send_control(bench.config.sockets.reception, line))
+    assert reply["error"]["data"]["name"] == "InvalidParams" and "surrogate" in reply["error"]["message"]
+    bench.reception.call("session.confirm_visual", staff="受付 佐藤")
+    wait_step(bench.kiosk, "consent")
+    bench.kiosk.call("kiosk.answer", screen="comprehensive", answer="agree")
+    assert bench.reception.next_event(30, name="result")["params"]["identity"]["method"] == "visual"
+    assert bench.reception.call("result.last")["identity"]["method"] == "visual"

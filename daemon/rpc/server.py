@@ -162,7 +162,12 @@ class RpcServer:
 
     # -- events ----------------------------------------------------------------------------------------
     def broadcast(self, event: str, params: dict, roles: frozenset[Role] = BOTH) -> None:
-        line = codec.notification(event, params)
+        """Never raises: a session's next actions must not depend on whether its events could be sent."""
+        try:
+            line = codec.notification(event, params)
+        except codec.Unencodable:
+            log.error("event %s could not be encoded and was not sent", event, extra={"EVENT": "event_unsent"})
+            return
         for conn in list(self.connections):
             if conn.role in roles and (event in conn.subscriptions or "*" in conn.subscriptions):
                 conn.send(line)
@@ -233,7 +238,13 @@ class RpcServer:
         except Exception:
             log.exception("method failed")
             return codec.error(rid, RpcError())
-        return None if rid is None else codec.result(rid, value)
+        if rid is None:
+            return None
+        try:
+            return codec.result(rid, value)
+        except codec.Unencodable:
+            log.error("the reply to %s could not be encoded", request.method, extra={"EVENT": "reply_unsent"})
+            return codec.error(rid, RpcError("The reader could not encode its reply; it keeps running."))
 
     # -- built-in methods ----------------------------------------------------------------------------------
     async def _hello(self, conn: Connection, params: dict) -> dict:
