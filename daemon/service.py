@@ -55,7 +55,7 @@ class ReaderService:
         self.catalogue = load_catalogue(config.consent.catalogue or None)
         self.store_error: str | None = None
         try:
-            self.store: Store | None = Store(config.state.directory)
+            self.store: Store | None = Store(config.state.directory, config.state.marker_path)
         except StoreError as exc:
             self.store, self.store_error = None, str(exc)
             log.error("state store unavailable: %s", exc, extra={"EVENT": "store_unavailable"})
