@@ -335,6 +335,7 @@ class ReaderService:
         add("session.set_challenge", self._set_challenge, RECEPTION)
         add("session.lift_face_lock", self._lift_face_lock, RECEPTION)
         add("result.last", self._result_last, RECEPTION)
+        add("kiosk.release", self._release_kiosk, RECEPTION)
         add("kiosk.current", self._kiosk_current, KIOSK)
         add("kiosk.choose_method", self._choose_method, KIOSK)
         add("kiosk.submit_pin", self._submit_pin, KIOSK)
@@ -351,7 +352,11 @@ class ReaderService:
         return {"state": self.machine.state}
 
     def _kiosk_input(self, conn, event: m.Event) -> dict:
-        """Only one kiosk client drives the patient screen; the claim ends with its connection."""
+        """Only one kiosk client drives the patient screen. It claims the screen with its first input the flow
+        accepts (a refused input claims nothing), and the claim ends with its connection or when staff release it."""
+        if self.kiosk_holder is not None and self.kiosk_holder is not conn:
+            raise rpc_errors.Busy()
+        reply = self._input(event)
         if self.kiosk_holder is None:
             self.kiosk_holder = conn
 
@@ -359,14 +364,28 @@ class ReaderService:
                 if self.kiosk_holder is conn:
                     self.kiosk_holder = None
             conn.on_close.append(release)
-        elif self.kiosk_holder is not conn:
-            raise rpc_errors.Busy()
-        return self._input(event)
+        return reply
+
+    async def _release_kiosk(self, conn, params) -> dict:
+        """Staff free the patient screen from a kiosk client that holds it but no longer drives it."""
+        held = self.kiosk_holder
+        self.kiosk_holder = None
+        if held is not None:
+            log.warning("staff released the patient screen held by kiosk client %d", held.id,
+                        extra={"EVENT": "kiosk_released"})
+        return {"released": held.id if held is not None else None}
+
+    def _holder_json(self) -> dict | None:
+        held = self.kiosk_holder
+        if held is None:
+            return None
+        return {"client": held.id, "pid": held.peer.pid if held.peer else None}
 
     async def _status(self, conn, params) -> dict:
         return {"state": self.machine.state, "session_id": self.session_id if self.machine.state != "idle" else None,
                 "status": self.status_line(), "reader": {"url": self.transport.url, "fault": self.reader_fault},
                 "store": {"ok": self.store is not None, "error": self.store_error},
+                "kiosk_holder": self._holder_json(),
                 "next_mode": self.next_mode, "capabilities": self._capabilities(),
                 "step": self._show_json(self.current) if self.current and self.machine.state != "idle" else None}
 

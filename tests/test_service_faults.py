@@ -1,4 +1,5 @@
 """The service keeps serving through faults, says what happened, and never lifts a lock because of one."""
+import os
 import subprocess
 import sys
 import time
@@ -190,3 +191,24 @@ def test_a_staff_name_that_is_not_valid_unicode_is_refused_and_the_session_goes_
     bench.kiosk.call("kiosk.answer", screen="comprehensive", answer="agree")
     assert bench.reception.next_event(30, name="result")["params"]["identity"]["method"] == "visual"
     assert bench.reception.call("result.last")["identity"]["method"] == "visual"
+
+
+def test_a_refused_kiosk_input_claims_nothing_and_staff_can_free_a_stale_claim(bench):
+    with Client(bench.config.sockets.kiosk) as stray:
+        with pytest.raises(RemoteError) as e:               # no card yet: refused, and no claim taken
+            stray.call("kiosk.choose_method", method="face")
+        assert e.value.name == "NoSession"
+        assert bench.reception.call("status")["kiosk_holder"] is None
+        bench.control("insert fresh")
+        wait_step(bench.kiosk, "choose_method")
+        stray.call("kiosk.choose_method", method="pin")      # accepted: now the stray client holds the screen
+        holder = bench.reception.call("status")["kiosk_holder"]
+        assert holder is not None and holder["pid"] == os.getpid()
+        with pytest.raises(RemoteError) as e:
+            bench.kiosk.call("kiosk.cancel")
+        assert e.value.name == "Busy"
+        assert bench.reception.call("kiosk.release")["released"] == holder["client"]
+        assert bench.reception.call("status")["kiosk_holder"] is None
+        wait_step(bench.kiosk, "pin_entry")
+        bench.kiosk.call("kiosk.submit_pin", pin="1234")     # the real touchscreen drives it again
+        wait_step(bench.kiosk, "consent")
