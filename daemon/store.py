@@ -164,17 +164,24 @@ class Store:
     def close(self) -> None:
         self.db.close()
 
+    failure: str | None = None      # the last runtime failure, until a later read or write succeeds (status)
+
     def _write(self, sql: str, args: tuple) -> None:
         try:
             self.db.execute(sql, args)
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"writing the state store failed: {exc}") from None
+            self.failure = f"writing the state store failed: {exc}"
+            raise StoreError(self.failure) from None
+        self.failure = None
 
     def _read(self, sql: str, args: tuple) -> list[tuple]:
         try:
-            return self.db.execute(sql, args).fetchall()
+            rows = self.db.execute(sql, args).fetchall()
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"reading the state store failed: {exc}") from None
+            self.failure = f"reading the state store failed: {exc}"
+            raise StoreError(self.failure) from None
+        self.failure = None
+        return rows
 
     # -- identities ---------------------------------------------------------------------------------
     def card_key(self, serial: int) -> str:

@@ -212,3 +212,31 @@ def test_a_refused_kiosk_input_claims_nothing_and_staff_can_free_a_stale_claim(b
         wait_step(bench.kiosk, "pin_entry")
         bench.kiosk.call("kiosk.submit_pin", pin="1234")     # the real touchscreen drives it again
         wait_step(bench.kiosk, "consent")
+
+
+def test_a_store_locked_by_another_process_does_not_freeze_the_reader(bench, tmp_path):
+    """Another program holds SQLite's lock: the session that needs the store ends (fails closed), while status
+    keeps answering and says the store is failing; once the lock is gone the next patient is served."""
+    import sqlite3
+    from mynareader.daemon.store import DB_NAME
+    other = sqlite3.connect(Path(bench.config.state.directory) / DB_NAME, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        bench.control("insert fresh")
+        answered = 0
+        with Client(bench.config.sockets.reception, timeout=1.0) as c:
+            for _ in range(5):                               # while the flow waits on the lock
+                assert c.call("status")["state"] in ("idle", "reading")
+                answered += 1
+            ended = bench.reception.next_event(30, name="session.aborted")["params"]
+            assert ended["reason"] == "store_unavailable"
+            store = c.call("status")["store"]
+            assert store["ok"] is False and "locked" in store["error"]
+        assert answered == 5
+    finally:
+        other.rollback()
+        other.close()
+    bench.control("remove")
+    bench.control("insert fresh")
+    wait_step(bench.kiosk, "choose_method")
+    assert bench.reception.call("status")["store"] == {"ok": True, "error": None}

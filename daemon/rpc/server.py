@@ -285,8 +285,13 @@ class RpcServer:
             if rid is None and not isinstance(err, (ParseError, InvalidRequest, MessageTooLarge)):
                 return None  # a notification gets no reply, not even an error
             return codec.error(rid, err)
-        except (TypeError, KeyError, ValueError) as exc:
-            return codec.error(rid, InvalidParams(f"bad parameters: {exc}"))
+        except KeyError as exc:
+            name = exc.args[0] if exc.args and isinstance(exc.args[0], str) else None
+            return codec.error(rid, InvalidParams(f"missing parameter {name!r}" if name else "a parameter is missing"))
+        except (TypeError, ValueError):
+            log.info("bad parameters for %s", request.method, exc_info=True)
+            return codec.error(rid, InvalidParams("a parameter has the wrong type or value; rpc.discover lists "
+                                                  "what this method takes"))
         except Exception:
             log.exception("method failed")
             return codec.error(rid, RpcError())

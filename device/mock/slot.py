@@ -12,6 +12,8 @@ The vpcd bridge and the PN532 emulator each host one slot; tests steer it with o
 """
 from __future__ import annotations
 
+import collections
+
 import threading
 from pathlib import Path
 from typing import Callable
@@ -28,6 +30,9 @@ class CardPulled(Exception):
     """The card left the field during this exchange."""
 
 
+EXCHANGES_KEPT = 4096
+
+
 class CardSlot:
     def __init__(self, state_dir: Path, profile: str | None = None):
         self.state_dir = Path(state_dir)
@@ -36,8 +41,9 @@ class CardSlot:
         self._pull_after: int | None = None
         self._subscribers: list[Callable[[bool], None]] = []
         self._lock = threading.RLock()
-        # what the card saw and answered, for tests (VERIFY data included: these are test secrets)
-        self.exchanges: list[tuple[bytes, bytes]] = []
+        # what the card saw and answered, for tests (VERIFY data included: these are test secrets); bounded, so a
+        # bench left running for days does not grow (about 4.6 KB per reception)
+        self.exchanges: collections.deque[tuple[bytes, bytes]] = collections.deque(maxlen=EXCHANGES_KEPT)
         if profile:
             self.insert(profile)
 
