@@ -240,3 +240,26 @@ def test_a_store_locked_by_another_process_does_not_freeze_the_reader(bench, tmp
     bench.control("insert fresh")
     wait_step(bench.kiosk, "choose_method")
     assert bench.reception.call("status")["store"] == {"ok": True, "error": None}
+
+
+def test_a_card_that_stops_answering_ends_the_session_with_a_reason(tmp_path):
+    config = demo_config(tmp_path, profile="empty")
+    reader = InProcessReader(config)
+    reader.service.worker.deadline = 1.0
+    control = lambda line: send_control(config.bench.control, line)   # noqa: E731
+    try:
+        with Client(config.sockets.reception) as reception, Client(config.sockets.kiosk) as kiosk:
+            reception.call("subscribe", events=["session.aborted", "reader.fault"])
+            kiosk.call("subscribe", events=["step.changed"])
+            control("hang 3")                         # the first APDU of the next card never comes back in time
+            control("insert fresh")
+            ended = reception.next_event(30, name="session.aborted")["params"]
+            assert ended["reason"] == "card_error"
+            fault = reception.next_event(5, name="reader.fault")["params"]["message"]
+            assert "stopped answering" in fault and "Traceback" not in fault
+            control("remove")
+            time.sleep(2.5)                           # the stuck APDU returns (3 s); a deadline cannot unstick a driver
+            control("insert fresh")                   # the next patient is served once the card answers
+            wait_step(kiosk, "choose_method")
+    finally:
+        reader.close()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import collections
 
 import threading
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -39,6 +40,7 @@ class CardSlot:
         self.card: VirtualCard | None = None
         self._fail_next: int | None = None
         self._pull_after: int | None = None
+        self._hang: float | None = None
         self._subscribers: list[Callable[[bool], None]] = []
         self._lock = threading.RLock()
         # what the card saw and answered, for tests (VERIFY data included: these are test secrets); bounded, so a
@@ -102,6 +104,13 @@ class CardSlot:
                 if pulled:
                     self._notify()
                     raise CardPulled()
+            if self._hang is not None:      # a card that stops answering: the APDU never comes back in time
+                delay, self._hang = self._hang, None
+                self._lock.release()
+                try:
+                    time.sleep(delay)
+                finally:
+                    self._lock.acquire()
             if self._fail_next is not None:
                 status, self._fail_next = self._fail_next, None
                 response = status.to_bytes(2, "big")
@@ -130,6 +139,8 @@ class CardSlot:
                 self.card.set_tries(int(args[0]), which)
             elif verb == "fail" and len(args) == 1:
                 self._fail_next = int(args[0], 16)
+            elif verb == "hang" and len(args) == 1:
+                self._hang = float(args[0])
             elif verb == "pull-after" and len(args) == 1:
                 self._pull_after = int(args[0])
             elif verb == "status" and not args:
