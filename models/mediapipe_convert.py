@@ -20,7 +20,7 @@ from pathlib import Path
 VERSION = "0.10.18"
 MEMBER = "mediapipe/modules/face_landmark/face_landmark.tflite"
 ENTRY = {
-    "role": "landmarks",
+    "role": "mesh",
     "preprocessing": "RGB crop around the face, rotated so the eyes are level, 192x192, NHWC float32, 0..1",
     "notes": "MediaPipe face mesh: 468 landmarks (x, y in crop pixels, z relative depth) and a face-presence logit",
     "source": {"package": "mediapipe", "version": VERSION, "file": MEMBER,
