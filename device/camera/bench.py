@@ -96,7 +96,7 @@ class BenchCamera(Camera):
 
     def _live(self, t: float) -> np.ndarray:
         if self._renderer is None:
-            self._renderer = SceneRenderer(self._faces, self._background)
+            self._renderer = SceneRenderer(self._faces, self._background, self.rng.uniform(0, 3.2))
         scene = self.scene or ("live" if self.face == "holder" else "live-other")
         sway = (self.rng.uniform(-6, 6), self.rng.uniform(-4, 4), self.rng.uniform(-2, 2))
         frame = self._renderer.frame(scene, t, self.cue_word, self.cue_at, sway)

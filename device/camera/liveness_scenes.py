@@ -54,11 +54,11 @@ def turn_profile(t: float, cue_at: float | None, react: float = 0.35) -> float:
 
 
 def blink_profile(t: float, period: float = 2.2, first: float = 0.25) -> float:
-    """Eyelid closure 0..1: a 0.2 s blink every ``period`` seconds, the first at ``first``."""
+    """Eyelid closure 0..1: a 0.3 s blink every ``period`` seconds, the first at ``first``."""
     if t < first:
         return 0.0
     s = (t - first) % period
-    return max(0.0, 1.0 - abs(s - 0.1) / 0.1) if s < 0.2 else 0.0
+    return min(1.0, max(0.0, 1.5 * (1.0 - abs(s - 0.15) / 0.15))) if s < 0.3 else 0.0
 
 
 class Texture:
@@ -164,7 +164,8 @@ def _paper(tex: Texture, border: int, colour: float) -> tuple[np.ndarray, np.nda
 class SceneRenderer:
     """Frames of one scene; ``frame(t, cue, cue_at)`` draws the scene at scene time t."""
 
-    def __init__(self, faces: dict[str, Image.Image], background: np.ndarray):
+    def __init__(self, faces: dict[str, Image.Image], background: np.ndarray, replay_offset: float = 0.0):
+        self.replay_offset = replay_offset
         self.tex = {name: Texture(img, name) for name, img in faces.items()}
         self.background = background.astype(np.float32)
         holder = self.tex["holder"]
@@ -200,8 +201,8 @@ class SceneRenderer:
         dx, dy, roll = sway
         at = (320 + dx, 215 + dy)
         sign = {"left": 1.0, "right": -1.0}.get(cue or "", 0.0)
-        if scene == "replay":        # the recording: cued "left" at 0.8 s, 3.2 s long, looped
-            t, sign, cue_at = t % 3.2, 1.0, 0.8
+        if scene == "replay":        # the recording: cued "left" at 0.8 s, 3.2 s long, looped, started anywhere
+            t, sign, cue_at = (t + self.replay_offset) % 3.2, 1.0, 0.8
         turn = math.radians(TURN_DEG) * sign * turn_profile(t, cue_at)
         if scene in ("live", "live-other", "replay"):
             tex = self.tex["other" if scene == "live-other" else "holder"]
