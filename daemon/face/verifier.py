@@ -106,7 +106,7 @@ class FaceVerifier:
         if sum(s >= threshold for s in self.scores) >= self.matches_needed and \
                 (self.live is None or self.decision is not None):
             return self._verdict(True)
-        if len(self.scores) >= self.frames_for_no:
+        if len(self.scores) >= self.frames_for_no and (self.live is None or self.decision is not None):
             return self._verdict(False)
         return None
 
