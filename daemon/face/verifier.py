@@ -125,5 +125,6 @@ class FaceVerifier:
             live = "passed" if self.decision.live else f"failed: {self.decision.reason}"
         verdict = Verdict(match, max(self.scores, default=0.0), self.pipeline.threshold, self.pipeline.model,
                           len(self.scores), live)
+        self.last_decision = self.decision      # the signals behind the verdict, for the bench report
         self.reset()
         return verdict
