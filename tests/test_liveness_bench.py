@@ -111,7 +111,6 @@ def test_face_check_runs_liveness_by_default_and_rejects_a_print():
 
 
 def test_policy_liveness_off_logs_a_warning(caplog):
-    from mynareader.daemon.config import load
     from mynareader.daemon.cli_run import build_face
     assert Policy().liveness is True and Policy.from_mapping({"liveness": "false"}).liveness is False
     with caplog.at_level(logging.WARNING):
@@ -126,7 +125,7 @@ def test_policy_liveness_off_logs_a_warning(caplog):
 
 def _config(**policy):
     import dataclasses
-    from mynareader.daemon.config import Config, Devices
+    from mynareader.daemon.config import Config
     config = Config()
     return dataclasses.replace(config, devices=dataclasses.replace(config.devices, cardface="sim",
                                                                    camera="bench://holder"),
