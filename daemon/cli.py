@@ -9,7 +9,8 @@ import sys
 from ..device.errors import DeviceError
 
 # modules that add commands; each has register(groups) where groups maps a group name to its subparsers
-_COMMAND_MODULES = ["cli_card", "cli_mock", "cli_mock_pn532", "cli_face", "cli_demo", "cli_client", "cli_run", "cli_kiosk", "cli_bench_session", "cli_store"]
+_COMMAND_MODULES = ["cli_card", "cli_mock", "cli_mock_pn532", "cli_face", "cli_demo", "cli_client", "cli_run",
+                    "cli_kiosk", "cli_bench_session", "cli_store", "cli_liveness"]
 
 GROUPS = {
     "card": "read and check a card on a reader (never consumes a PIN try unless you enter a PIN)",

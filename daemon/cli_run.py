@@ -21,7 +21,8 @@ def build_face(config):
     except ImportError:
         log.warning("face authentication is off: the face pipeline is not installed")
         return None
-    return FaceCheck.from_config(config)
+    from .reception.policy import Policy
+    return FaceCheck.from_config(config, liveness=Policy.from_mapping(config.policy).liveness)
 
 
 async def serve(config) -> int:
