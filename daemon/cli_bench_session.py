@@ -1,5 +1,6 @@
 """``mynareader bench session``: card present -> result, for the face and PIN paths, and protocol round trips
-with many concurrent clients. Runs the real service in-process on the bench devices; prints figures."""
+paced by many concurrent clients while receptions run; ``bench soak``: memory over many receptions. Runs the real
+service in-process on the bench devices; prints figures."""
 from __future__ import annotations
 
 import resource
@@ -59,33 +60,103 @@ def cmd_bench_session(args) -> int:
                 # the service, bench card and bench camera share this process: an upper bound for the daemon alone
                 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
                 print(f"  peak memory (RSS) after the face sessions {peak:.0f} MiB (service + bench devices)")
-            latencies: list[float] = []
-            lock = threading.Lock()
-            errors: list[Exception] = []
+            print(_paced_status(config, args.clients, args.rate, args.seconds, kiosk_path="pin"))
+        finally:
+            reader.close()
+    return 0
 
-            def client(n: int) -> None:
-                try:
-                    with Client(config.sockets.reception) as c:
-                        mine = []
-                        for _ in range(n):
-                            t0 = time.perf_counter()
-                            c.call("status")
-                            mine.append((time.perf_counter() - t0) * 1000)
-                    with lock:
-                        latencies.extend(mine)
-                except Exception as exc:  # reported below, not swallowed
-                    errors.append(exc)
 
-            threads = [threading.Thread(target=client, args=(args.calls,)) for _ in range(args.clients)]
+class _Receptions(threading.Thread):
+    """PIN receptions back to back on the bench card, until stopped: the load the clinic's clients share."""
+
+    def __init__(self, config, limit: int | None = None):
+        super().__init__(daemon=True)
+        self.config, self.limit, self.done, self.rss = config, limit, 0, []
+        self.stop_event = threading.Event()
+        self.error: Exception | None = None
+
+    def run(self) -> None:
+        try:
+            with Client(self.config.sockets.reception) as reception, Client(self.config.sockets.kiosk) as kiosk:
+                reception.call("subscribe", events=["result"])
+                kiosk.call("subscribe", events=["step.changed"])
+                while not self.stop_event.is_set() and (self.limit is None or self.done < self.limit):
+                    _session(self.config, kiosk, reception, "pin")
+                    reception.events.clear()
+                    self.done += 1
+                    if self.done % 100 == 0:
+                        self.rss.append((self.done, _rss_mib()))
+        except Exception as exc:   # reported by the caller
+            self.error = exc
+
+
+def _rss_mib() -> float:
+    """Resident memory now (not the peak): what a leak moves."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize() / (1 << 20)
+
+
+def _paced_status(config, clients: int, rate: float, seconds: float, kiosk_path: str = "pin") -> str:
+    """``clients`` reception clients each asking ``status`` ``rate`` times a second for ``seconds``, while PIN
+    receptions run: sustained paced load, not a burst that fits in the rate limiter's allowance."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+    errors: list[Exception] = []
+    stop_at = time.monotonic() + seconds
+
+    def client() -> None:
+        try:
+            with Client(config.sockets.reception) as c:
+                mine, next_at = [], time.monotonic()
+                while next_at < stop_at:
+                    time.sleep(max(0.0, next_at - time.monotonic()))
+                    t0 = time.perf_counter()
+                    c.call("status")
+                    mine.append((time.perf_counter() - t0) * 1000)
+                    next_at += 1.0 / rate
+            with lock:
+                latencies.extend(mine)
+        except Exception as exc:  # reported below, not swallowed
+            errors.append(exc)
+
+    load = _Receptions(config)
+    load.start()
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    load.stop_event.set()
+    load.join(60)
+    return (f"'status' under {clients} clients x {rate:g}/s for {seconds:g} s during {load.done} PIN receptions: "
+            f"p50 {_percentile(latencies, 0.5):.2f} ms  p99 {_percentile(latencies, 0.99):.2f} ms  "
+            f"max {max(latencies):.1f} ms  ({len(latencies)} calls, {len(errors)} errors)")
+
+
+def cmd_bench_soak(args) -> int:
+    """Receptions back to back: the resident-memory slope per 1,000 receptions, then paced status latency."""
+    with tempfile.TemporaryDirectory(prefix="mynareader-soak-") as tmp:
+        config = demo_config(Path(tmp), profile="empty")
+        reader = InProcessReader(config)
+        try:
             t0 = time.perf_counter()
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
+            load = _Receptions(config, limit=args.receptions)
+            load.run()
+            if load.error:
+                print(f"soak stopped after {load.done} receptions: {load.error}")
+                return 1
             wall = time.perf_counter() - t0
-            print(f"protocol round trip ('status'), {args.clients} concurrent clients x {args.calls} calls: "
-                  f"p50 {_percentile(latencies, 0.5):.2f} ms  p99 {_percentile(latencies, 0.99):.2f} ms  "
-                  f"({len(latencies) / wall:.0f} calls/s, {len(errors)} errors)")
+            points = load.rss[1:] or load.rss       # the first hundred warm caches up
+            if len(points) >= 2:
+                xs, ys = [p[0] for p in points], [p[1] for p in points]
+                mx, my = statistics.fmean(xs), statistics.fmean(ys)
+                slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+                print(f"{load.done} PIN receptions in {wall:.0f} s; resident memory {points[0][1]:.1f} -> "
+                      f"{points[-1][1]:.1f} MiB, slope {slope * 1000:+.2f} MiB per 1,000 receptions "
+                      f"(service + bench devices in one process)")
+            else:
+                print(f"{load.done} receptions: too few for a memory slope (use --receptions >= 300)")
+            print(_paced_status(config, args.clients, args.rate, args.seconds))
         finally:
             reader.close()
     return 0
@@ -94,6 +165,15 @@ def cmd_bench_session(args) -> int:
 def register(groups) -> None:
     p = groups["bench"].add_parser("session", help="card present -> result (face, PIN); protocol round trips")
     p.add_argument("--runs", type=int, default=5)
-    p.add_argument("--clients", type=int, default=50)
-    p.add_argument("--calls", type=int, default=40, help="calls per client (kept under the per-connection rate limit burst)")
+    _paced_args(p)
     p.set_defaults(func=cmd_bench_session)
+    p = groups["bench"].add_parser("soak", help="receptions back to back: memory slope per 1,000, status latency")
+    p.add_argument("--receptions", type=int, default=1000)
+    _paced_args(p)
+    p.set_defaults(func=cmd_bench_soak)
+
+
+def _paced_args(p) -> None:
+    p.add_argument("--clients", type=int, default=50, help="reception clients asking status meanwhile")
+    p.add_argument("--rate", type=float, default=10.0, help="status calls per second per client (limit: 50)")
+    p.add_argument("--seconds", type=float, default=10.0, help="how long the paced clients run")

@@ -84,11 +84,20 @@ def test_corrupt_store_pauses_identity_checks_but_the_reader_keeps_answering(tmp
 
 
 def test_bench_session_prints_figures():
-    out = subprocess.run([EXE, "bench", "session", "--runs", "1", "--clients", "5", "--calls", "5"],
+    out = subprocess.run([EXE, "bench", "session", "--runs", "1", "--clients", "5", "--rate", "5", "--seconds", "2"],
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert "face  median" in out.stdout and "pin   median" in out.stdout
-    assert "5 concurrent clients" in out.stdout and "0 errors" in out.stdout
+    assert "under 5 clients x 5/s for 2 s during" in out.stdout and " 0 errors" in out.stdout
+    paced = out.stdout.split("during ")[1]
+    assert int(paced.split()[0]) >= 1                    # receptions really ran meanwhile
+
+
+def test_bench_soak_prints_a_memory_slope():
+    out = subprocess.run([EXE, "bench", "soak", "--receptions", "300", "--clients", "3", "--rate", "5",
+                          "--seconds", "1"], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "300 PIN receptions" in out.stdout and "MiB per 1,000 receptions" in out.stdout
 
 
 def test_one_kiosk_holds_the_patient_screen_until_it_disconnects(bench):

@@ -46,6 +46,7 @@ class CardSlot:
         # what the card saw and answered, for tests (VERIFY data included: these are test secrets); bounded, so a
         # bench left running for days does not grow (about 4.6 KB per reception)
         self.exchanges: collections.deque[tuple[bytes, bytes]] = collections.deque(maxlen=EXCHANGES_KEPT)
+        self.apdus = 0          # every APDU the card answered, for fault tests that pull at each position
         if profile:
             self.insert(profile)
 
@@ -69,12 +70,14 @@ class CardSlot:
             raise ValueError(f"unknown profile {profile!r}; choose from {', '.join(PROFILES)}")
         with self._lock:
             self.card = VirtualCard(profile, self.state_dir)
-            self._pull_after = self._fail_next = None
         self._notify()
 
     def remove(self) -> None:
+        """Faults armed now (fail, pull-after, hang) apply to the next card placed, so tests can pull it at any
+        APDU from the very first."""
         with self._lock:
             self.card = None
+            self._pull_after = self._fail_next = self._hang = None
         self._notify()
 
     def power_on(self) -> bytes:
@@ -117,6 +120,7 @@ class CardSlot:
             else:
                 response = self.card.process(apdu)
             self.exchanges.append((bytes(apdu), response))
+            self.apdus += 1
             return response
 
     def control(self, line: str) -> str:
@@ -145,6 +149,8 @@ class CardSlot:
                 self._pull_after = int(args[0])
             elif verb == "status" and not args:
                 return "ok " + self.status()
+            elif verb == "apdus" and not args:
+                return f"ok {self.apdus}"
             elif verb == "card-face" and not args:
                 code = getattr(self.card, "check_code_b", None)
                 return f"ok {code}" if code else "error no card with a printed face in the slot"
