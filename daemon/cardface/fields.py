@@ -126,6 +126,7 @@ class Line:
     x: float
     y: float
     score: float
+    box: tuple[float, float, float, float] | None = None   # x0, y0, x1, y1 in card fractions
 
     def __repr__(self) -> str:
         return f"Line(<redacted>, x={self.x:.2f}, y={self.y:.2f}, score={self.score:.2f})"
@@ -142,24 +143,31 @@ class Generation2020:
 
     def parse(self, lines: list[Line]) -> Fields:
         """Fields from the OCR lines of one rectified frame. Raises FieldError with a reason code."""
-        births, expiries, codes = [], [], []
+        return self.parse_with_lines(lines)[0]
+
+    def parse_with_lines(self, lines: list[Line]) -> tuple[Fields, list[Line]]:
+        """The fields and the lines they came from (their boxes let the next frame skip detection)."""
+        births, expiries, codes, used = [], [], [], []
         for line in lines:
             t = normalise(line.text)
             if "生" in t:
                 try:
                     births.append((parse_birth(t), line.score))
+                    used.append(line)
                 except FieldError as exc:
                     if "unreadable" not in str(exc):
                         raise
             if "有効" in t:
                 try:
                     expiries.append((parse_expiry(t), line.score))
+                    used.append(line)
                 except FieldError as exc:
                     if "unreadable" not in str(exc):
                         raise
             x0, x1, y0, y1 = self.code_region
             if x0 <= line.x <= x1 and y0 <= line.y <= y1 and CODE4.match(t):
                 codes.append((parse_code(t), line.score))
+                used.append(line)
         for found, what in ((births, "birth"), (expiries, "expiry"), (codes, "code")):
             if not found:
                 raise FieldError(f"{what}_unreadable")
@@ -170,7 +178,7 @@ class Generation2020:
         (birth, gregorian), expiry, code = births[0][0], expiries[0][0], codes[0][0]
         fields = Fields(self.name, birth, expiry, code, gregorian)
         self.check(fields)
-        return fields
+        return fields, used
 
     @staticmethod
     def check(fields: Fields) -> None:

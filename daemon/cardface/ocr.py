@@ -80,12 +80,31 @@ class Ocr:
 
     def lines(self, card: np.ndarray) -> list[Line]:
         h, w = card.shape[:2]
-        result = self.engine(np.ascontiguousarray(card[:, :, ::-1]))   # rapidocr takes OpenCV's BGR order
+        # every step named on every call: rapidocr keeps the last call's use_* as the next call's default
+        result = self.engine(np.ascontiguousarray(card[:, :, ::-1]), use_det=True, use_cls=False, use_rec=True)
         if result.txts is None or result.boxes is None:
             return []
         out = []
         for text, score, box in zip(result.txts, result.scores, result.boxes):
             box = np.asarray(box, dtype=np.float32)
             cx, cy = box[:, 0].mean() / w, box[:, 1].mean() / h
-            out.append(Line(str(text), float(cx), float(cy), float(score)))
+            extent = (float(box[:, 0].min() / w), float(box[:, 1].min() / h), float(box[:, 0].max() / w),
+                      float(box[:, 1].max() / h))
+            out.append(Line(str(text), float(cx), float(cy), float(score), extent))
+        return out
+
+    def reread(self, card: np.ndarray, boxes: list[Line]) -> list[Line]:
+        """Recognition only, in the boxes another frame of the same card found (a second look, ~50 ms a box)."""
+        h, w = card.shape[:2]
+        out = []
+        for line in boxes:
+            x0, y0, x1, y1 = line.box
+            pad_y, pad_x = (y1 - y0) * 0.25, (y1 - y0) * 0.5
+            crop = card[max(0, int((y0 - pad_y) * h)):min(h, int((y1 + pad_y) * h) + 1),
+                        max(0, int((x0 - pad_x) * w)):min(w, int((x1 + pad_x) * w) + 1)]
+            if crop.size == 0:
+                continue
+            result = self.engine(np.ascontiguousarray(crop[:, :, ::-1]), use_det=False, use_cls=False, use_rec=True)
+            if result.txts:
+                out.append(Line(str(result.txts[0]), line.x, line.y, float(result.scores[0]), line.box))
         return out

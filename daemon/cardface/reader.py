@@ -53,6 +53,7 @@ class FrameRead:
     fields: Fields | None
     reason: str | None
     turned: bool = False
+    lines: list | None = None     # the OCR lines the fields came from (boxes for the next frame)
 
 
 @dataclasses.dataclass(repr=False)
@@ -98,12 +99,21 @@ class CardFaceReader:
         self.ocr, self.generation = ocr, GENERATIONS[generation]
         self.agree, self.max_frames, self.max_seconds = agree, max_frames, max_seconds
 
-    def read_frame(self, frame: np.ndarray) -> FrameRead:
+    def read_frame(self, frame: np.ndarray, layout: list | None = None) -> FrameRead:
+        """One frame. With ``layout`` (the field lines of an earlier frame) recognition runs only in those
+        boxes; if that does not give all fields the frame is read in full."""
         r = rectify(frame)
         if r.card is None or r.problem in ("too_dark", "no_card", "too_far"):
             return FrameRead(None, r.problem, r.turned)
+        if layout:
+            try:
+                fields, used = self.generation.parse_with_lines(self.ocr.reread(r.card, layout))
+                return FrameRead(fields, None, r.turned, used)
+            except FieldError:
+                pass
         try:
-            return FrameRead(self.generation.parse(self.ocr.lines(r.card)), None, r.turned)
+            fields, used = self.generation.parse_with_lines(self.ocr.lines(r.card))
+            return FrameRead(fields, None, r.turned, used)
         except FieldError as exc:
             # glare seen on the card explains the unreadable field better than the parser's reason
             return FrameRead(None, r.problem or str(exc), r.turned)
@@ -115,6 +125,7 @@ class CardFaceReader:
         votes: Counter = Counter()
         seen: set[bytes] = set()
         last_reason = "no_card"
+        layout = None
         n = 0
         for frame in frames:
             digest = hashlib.blake2b(np.ascontiguousarray(frame).data, digest_size=16).digest()
@@ -124,12 +135,13 @@ class CardFaceReader:
                 continue
             seen.add(digest)
             n += 1
-            fr = self.read_frame(frame)
+            fr = self.read_frame(frame, layout)
             if on_frame:
                 on_frame(fr)
             if fr.fields is None:
                 last_reason = fr.reason or "fields_unreadable"
             else:
+                layout = fr.lines
                 votes[self._vote(fr.fields)] += 1
                 top, count = votes.most_common(1)[0]
                 others = sum(votes.values()) - count
