@@ -329,3 +329,10 @@ def random_face(rng: random.Random, today: dt.date | None = None, gregorian: boo
     return PrintedFace(birth, expiry, code, name=f"{rng.choice(SURNAMES)} {rng.choice(GIVEN)}",
                        address=rng.choice(PLACES), sex=rng.choice("男女"),
                        gregorian_birth=rng.random() < 0.15 if gregorian is None else gregorian, note=note)
+
+
+def scene_empty(rng: random.Random, size: tuple[int, int] = (1280, 960)) -> np.ndarray:
+    """The tray with no card on it."""
+    arr = np.asarray(_background(size, rng), dtype=np.float32)
+    arr += np.random.default_rng(rng.randint(0, 2 ** 31)).normal(0, 2, arr.shape)
+    return arr.clip(0, 255).astype(np.uint8)
