@@ -22,7 +22,7 @@ from ..device.camera import _BACKENDS as CAMERA_BACKENDS, CameraGone, open_camer
 from ..device.errors import DeviceError
 from ..device.mock.control import send_control
 from ..device.pin import Pin
-from .cardface.reader import ChipHints, RefusedKeys
+from .cardface.reader import ChipHints, RefusedKeys, frame_problem_reason
 
 log = logging.getLogger(__name__)
 
@@ -136,9 +136,10 @@ class CardFaceSource:
                         return
 
             def on_frame(fr) -> None:
-                if guide is not None and fr.reason and fr.reason not in told:
-                    told.add(fr.reason)
-                    guide(fr.reason)
+                reason = frame_problem_reason(fr.reason) if fr.reason else None
+                if guide is not None and reason and reason not in told:
+                    told.add(reason)
+                    guide(reason)
 
             result = reader.read(frames(), hints, self.refused, on_frame)
         if not result.certain:
