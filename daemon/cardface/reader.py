@@ -34,6 +34,7 @@ GUIDANCE = {
     "blurred": ("カードを動かさずにお待ちください", "Hold the card still"),
     "fields_unreadable": ("カードの表面を上にして置いてください", "Place the card face up"),
     "frames_disagree": ("カードを読み取れませんでした", "The card face could not be read"),
+    "not_confirmed": ("カードを動かさずにお待ちください", "Hold the card still"),
     "chip_disagrees": ("カードを読み取れませんでした", "The card face could not be read"),
     "refused_before": ("カードを読み取れませんでした", "The card face could not be read"),
     "camera_unavailable": ("カードを読み取れませんでした", "The card-face camera is not available"),
@@ -126,11 +127,12 @@ class CardFaceReader:
         seen: set[bytes] = set()
         last_reason = "no_card"
         layout = None
-        n = 0
+        n = repeats = 0
         for frame in frames:
             digest = hashlib.blake2b(np.ascontiguousarray(frame).data, digest_size=16).digest()
             if digest in seen:           # the same pixels again prove nothing
-                if time.monotonic() - t0 > self.max_seconds:
+                repeats += 1
+                if repeats > 2 * self.max_frames or time.monotonic() - t0 > self.max_seconds:
                     break
                 continue
             seen.add(digest)
@@ -149,8 +151,14 @@ class CardFaceReader:
                     return self._conclude(top, hints, refused, n, time.monotonic() - t0)
             if n >= self.max_frames or time.monotonic() - t0 > self.max_seconds:
                 break
-        reason = "frames_disagree" if len(votes) > 1 else frame_problem_reason(last_reason)
-        return ReadResult(False, reason, frames=n, seconds=time.monotonic() - t0)
+        if len(votes) > 1:
+            reason = "frames_disagree"
+        elif votes:
+            reason = "not_confirmed"     # one look read the fields; no second look agreed in time
+        else:
+            reason = frame_problem_reason(last_reason)
+        fields = Fields(*votes.most_common(1)[0][0]) if votes else None
+        return ReadResult(False, reason, fields, frames=n, seconds=time.monotonic() - t0)
 
     @staticmethod
     def _vote(fields: Fields) -> tuple:
