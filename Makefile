@@ -21,6 +21,7 @@ bench: venv
 	$(BIN)/mynareader bench card --reader sim://fresh
 	$(BIN)/mynareader bench face
 	$(BIN)/mynareader bench session
+	$(BIN)/mynareader bench cardface
 
 system:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \

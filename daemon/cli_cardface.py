@@ -12,6 +12,7 @@ import random
 import resource
 import sys
 import time
+from pathlib import Path
 
 from .cardface.fields import GENERATIONS
 
@@ -146,6 +147,29 @@ def cmd_bench(args) -> int:
     return 1 if total["wrong"] else 0
 
 
+def cmd_render(args) -> int:
+    """Synthetic frames of a virtual card's front, for replay:// scenes and for trying ``cardface read``."""
+    from PIL import Image
+    from ..device.mock import card_face_render as cfr
+    from ..device.mock.profiles import PROFILES
+    try:
+        cfr.font_paths()
+    except cfr.FontsMissing as exc:
+        raise CliFail(str(exc)) from None
+    if args.kind not in cfr.KINDS:
+        raise CliFail(f"--kind {args.kind!r}: use one of {', '.join(cfr.KINDS)}")
+    out = Path(args.directory)
+    out.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(args.seed)
+    face = cfr.face_of_profile(PROFILES[args.profile])
+    for i in range(args.frames):
+        frame = cfr.scene(face, rng, cfr.Degradation.random(rng, args.kind))
+        Image.fromarray(frame).save(out / f"card-{i:03d}.jpg", quality=92)
+    print(f"{args.frames} frames of the '{args.profile}' virtual card ({args.kind}) in {out}; "
+          f"use devices.cardface=replay://{out.resolve()}")
+    return 0
+
+
 class _Truth:
     def __init__(self, face):
         self.birth, self.expiry, self.number = face.birth, face.expiry, face.security_code
@@ -180,6 +204,17 @@ def register(groups) -> None:
     p.add_argument("--reveal", action="store_true", help="also print the code (bench tool)")
     p.add_argument("--generation", default="2020", choices=sorted(GENERATIONS), help="card design")
     p.set_defaults(func=_run(cmd_read))
+    r = groups["cardface"].add_parser(
+        "render", help="write synthetic frames of a virtual card's front (for replay:// and 'cardface read')",
+        description="Render camera frames of a virtual card profile's printed front (synthetic: the bench's "
+                    "test card, never a patient's) into DIRECTORY.")
+    r.add_argument("directory")
+    from ..device.mock.profiles import PROFILES
+    r.add_argument("--profile", default="fresh", choices=sorted(PROFILES))
+    r.add_argument("--frames", type=int, default=4)
+    r.add_argument("--kind", default="good", help="camera degradation (as in 'bench cardface'; default good)")
+    r.add_argument("--seed", type=int, default=0)
+    r.set_defaults(func=_run(cmd_render))
     b = groups["bench"].add_parser(
         "cardface", help="card-face OCR over generated cards: exact, uncertain, wrong (must be 0)",
         description="Render cards (all eras, 元年, Gregorian birth dates) under camera degradations and read "

@@ -111,3 +111,36 @@ def test_profiles_print_their_own_chip_dates():
     dates = card_dates(PROFILES["fresh"], dt.date.today())
     assert (face.birth, face.expiry, face.security_code) == (dates.birth, dates.card_expiry, "2285")
     assert "2285" not in repr(face)
+
+
+def test_a_replay_scene_of_the_virtual_card_is_read_through_the_camera_registry(tmp_path):
+    from mynareader.daemon.card_face import CardFaceSource
+    from mynareader.device.mock.profiles import PROFILES
+    from mynareader.device.mock.virtual_card import VirtualCard
+    done = subprocess.run([EXE, "cardface", "render", str(tmp_path / "frames"), "--frames", "3"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    source = CardFaceSource(f"replay://{tmp_path / 'frames'}?loop=0")
+    code, certain = source.read()
+    card = VirtualCard(PROFILES["fresh"], tmp_path / "card")
+    assert certain and code.bytes_for_apdu() == card.check_code_b.encode()
+
+
+def test_a_new_card_generation_is_an_entry_not_a_rewrite(monkeypatch):
+    from mynareader.daemon.cardface import fields as f
+
+    class Next(f.Generation2020):     # e.g. the 2026 design: Gregorian birth date, a 6-digit number
+        name, key_digits, code_digits = "next", 6, 6
+
+        @staticmethod
+        def key(fields):
+            return fields.number
+
+    monkeypatch.setitem(f.GENERATIONS, "next", Next())
+    reader = CardFaceReader(ocr=None, generation="next")
+    lines = [f.Line("1990年 6月 1日生", 0.25, 0.38, 0.99), f.Line("2036年 6月 1日まで有効", 0.25, 0.77, 0.99),
+             f.Line("228519", 0.8, 0.63, 0.99)]
+    fields = reader.generation.parse(lines)
+    assert reader.generation.key(fields) == "228519" and fields.birth_gregorian
+    with pytest.raises(f.FieldError, match="code_unreadable"):
+        reader.generation.parse(lines[:2] + [f.Line("2285", 0.8, 0.63, 0.99)])

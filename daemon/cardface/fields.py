@@ -69,7 +69,6 @@ class Fields:
 BIRTH_ERA = re.compile(rf"(明治|大正|昭和|平成|令和)({_D}{{1,2}}|元)年({_D}{{1,2}})月({_D}{{1,2}})日生")
 BIRTH_GREGORIAN = re.compile(rf"({_D}{{4}})年({_D}{{1,2}})月({_D}{{1,2}})日生")
 EXPIRY = re.compile(rf"({_D}{{4}})年({_D}{{1,2}})月({_D}{{1,2}})日まで有効")
-CODE4 = re.compile(rf"^{_D}{{4}}$")
 
 
 def parse_birth(text: str) -> tuple[dt.date, bool]:
@@ -137,6 +136,7 @@ class Generation2020:
 
     name = "2020"
     key_digits = 14
+    code_digits = 4
     # where the security code is printed: under the photo, right third of the card (card coordinates)
     code_region = (0.66, 0.97, 0.56, 0.74)
     min_score = 0.80
@@ -165,8 +165,8 @@ class Generation2020:
                     if "unreadable" not in str(exc):
                         raise
             x0, x1, y0, y1 = self.code_region
-            if x0 <= line.x <= x1 and y0 <= line.y <= y1 and CODE4.match(t):
-                codes.append((parse_code(t), line.score))
+            if x0 <= line.x <= x1 and y0 <= line.y <= y1 and re.fullmatch(rf"{_D}{{{self.code_digits}}}", t):
+                codes.append((parse_code(t, self.code_digits), line.score))
                 used.append(line)
         for found, what in ((births, "birth"), (expiries, "expiry"), (codes, "code")):
             if not found:
