@@ -22,6 +22,7 @@ from ..device.camera import _BACKENDS as CAMERA_BACKENDS, CameraGone, open_camer
 from ..device.errors import DeviceError
 from ..device.mock.control import send_control
 from ..device.pin import Pin
+from .cardface.ocr import OcrUnavailable
 from .cardface.reader import ChipHints, RefusedKeys, frame_problem_reason
 
 log = logging.getLogger(__name__)
@@ -123,8 +124,8 @@ class CardFaceSource:
         with self._lock:
             try:
                 camera, reader = self._open()
-            except DeviceError as exc:
-                log.warning("card-face camera unavailable: %s", exc)
+            except (DeviceError, OcrUnavailable, ValueError) as exc:
+                log.warning("card-face reader unavailable: %s", exc)
                 return self._uncertain("camera_unavailable")
             told: set[str] = set()
 

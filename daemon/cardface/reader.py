@@ -31,7 +31,6 @@ GUIDANCE = {
     "too_far": ("カード全体が写るよう、トレイの奥まで置いてください", "Put the card fully on the tray"),
     "too_dark": ("カードが暗くて読めません", "The card is too dark to read"),
     "glare": ("光が反射しています。カードを少し動かしてください", "Light reflects on the card: move it slightly"),
-    "blurred": ("カードを動かさずにお待ちください", "Hold the card still"),
     "fields_unreadable": ("カードの表面を上にして置いてください", "Place the card face up"),
     "frames_disagree": ("カードを読み取れませんでした", "The card face could not be read"),
     "not_confirmed": ("カードを動かさずにお待ちください", "Hold the card still"),
