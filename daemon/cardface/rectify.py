@@ -2,7 +2,7 @@
 
 OpenCV (opencv-python-headless, which rapidocr already requires) finds the card's outline; the four corners
 are warped to an 856 x 540 image (10 px/mm), turned so the photo is on the right. What can be told from the
-pixels alone - no card, too far, too dark, glare over the card, blurred - becomes a reason for the patient.
+pixels alone - no card, too far, too dark, glare over the card - becomes a reason for the patient.
 """
 from __future__ import annotations
 
