@@ -85,6 +85,11 @@ def cmd_bench(args) -> int:
     rng = random.Random(args.seed)
     today = dt.date.today()
     kinds = args.kinds.split(",") if args.kinds else cfr.KINDS
+    unknown = [k for k in kinds if k not in cfr.KINDS + cfr.STRESS_KINDS]
+    if unknown:
+        print(f"mynareader: unknown degradation {', '.join(unknown)}; use {', '.join(cfr.KINDS + cfr.STRESS_KINDS)}",
+              file=sys.stderr)
+        return 2
     counts = {k: collections.Counter() for k in kinds}
     reasons = collections.Counter()
     certain_times, first_frame_times = [], []
@@ -156,8 +161,8 @@ def cmd_render(args) -> int:
         cfr.font_paths()
     except cfr.FontsMissing as exc:
         raise CliFail(str(exc)) from None
-    if args.kind not in cfr.KINDS:
-        raise CliFail(f"--kind {args.kind!r}: use one of {', '.join(cfr.KINDS)}")
+    if args.kind not in cfr.KINDS + cfr.STRESS_KINDS:
+        raise CliFail(f"--kind {args.kind!r}: use one of {', '.join(cfr.KINDS + cfr.STRESS_KINDS)}")
     out = Path(args.directory)
     out.mkdir(parents=True, exist_ok=True)
     rng = random.Random(args.seed)

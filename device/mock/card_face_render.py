@@ -210,12 +210,17 @@ class Degradation:
                      jpeg=rng.randint(40, 85), dim=rng.uniform(0.5, 1.0), glare=rng.choice([0, 0, 1]))
         elif kind == "upside_down":
             d.update(upside_down=True)
+        elif kind == "harsh":   # everything at once, near where OCR breaks: where a misread is likeliest
+            d.update(tilt_deg=rng.uniform(12, 25), rotate_deg=rng.uniform(-10, 10), blur=rng.uniform(1.6, 3.0),
+                     noise=rng.uniform(8, 20), jpeg=rng.randint(18, 40), dim=rng.uniform(0.35, 0.7),
+                     glare=rng.choice([0, 1, 2]), scale=rng.uniform(0.6, 0.8))
         elif kind != "good":
             raise ValueError(f"unknown degradation {kind!r}")
         return Degradation(**d)
 
 
 KINDS = ["good", "tilt", "blur", "noise", "jpeg", "glare", "dim", "finger", "far", "mixed", "upside_down"]
+STRESS_KINDS = ["harsh"]      # not in the default bench: ``bench cardface --kinds harsh``
 
 
 def _perspective_coeffs(src: list[tuple[float, float]], dst: list[tuple[float, float]]) -> list[float]:
