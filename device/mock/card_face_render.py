@@ -204,7 +204,7 @@ class Degradation:
         elif kind == "finger":
             d.update(finger=True)
         elif kind == "far":
-            d.update(scale=rng.uniform(0.3, 0.45))
+            d.update(scale=rng.uniform(0.3, 0.42))   # under ~6.5 px/mm: always "too far"
         elif kind == "mixed":
             d.update(tilt_deg=rng.uniform(5, 20), blur=rng.uniform(0.3, 1.5), noise=rng.uniform(2, 10),
                      jpeg=rng.randint(40, 85), dim=rng.uniform(0.5, 1.0), glare=rng.choice([0, 0, 1]))
