@@ -13,7 +13,7 @@ import threading
 from typing import Any, Callable
 
 from ..device.card import MyNumberCard
-from ..device.errors import DeviceError, ReaderUnavailable
+from ..device.errors import DeviceError, ReaderUnavailable, Timeout
 from ..device.transport import Transport, presence_watcher
 
 log = logging.getLogger(__name__)
@@ -22,15 +22,33 @@ log = logging.getLogger(__name__)
 class CardWorker:
     """Runs card operations one at a time on a dedicated thread."""
 
-    def __init__(self, transport: Transport):
+    DEADLINE = 20.0     # seconds: a whole operation (a read is ~25 APDUs, under a second through pcscd)
+
+    def __init__(self, transport: Transport, deadline: float | None = None):
         self.transport = transport
         self.card = MyNumberCard(transport)
+        self.deadline = deadline or self.DEADLINE
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="card")
 
     async def run(self, operation: Callable[[MyNumberCard], Any]) -> Any:
-        """Run ``operation(card)`` on the card thread; device errors propagate as typed exceptions."""
+        """Run ``operation(card)`` on the card thread; device errors propagate as typed exceptions. A card that
+        stops answering ends the operation at the deadline (the thread may stay stuck in the driver; the next
+        operation queues behind it, and the presence watcher still sees the card go)."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, operation, self.card)
+        started = asyncio.Event()
+
+        def work():
+            loop.call_soon_threadsafe(started.set)
+            return operation(self.card)
+        future = loop.run_in_executor(self._pool, work)
+        try:
+            # the clock starts when the operation does: one behind a stuck one waits for it (a deadline of its own)
+            await asyncio.wait_for(started.wait(), self.deadline)
+            return await asyncio.wait_for(future, self.deadline)
+        except asyncio.TimeoutError:
+            log.warning("the card did not answer within %g s", self.deadline, extra={"EVENT": "card_timeout"})
+            raise Timeout(f"the card stopped answering for {self.deadline:g} s; take it off the reader and "
+                          f"place it again") from None
 
     def close(self) -> None:
         self._pool.submit(self.transport.close)

@@ -9,7 +9,8 @@ import sys
 from ..device.errors import DeviceError
 
 # modules that add commands; each has register(groups) where groups maps a group name to its subparsers
-_COMMAND_MODULES = ["cli_card", "cli_mock", "cli_mock_pn532", "cli_face", "cli_demo", "cli_client", "cli_run", "cli_kiosk", "cli_bench_session",
+_COMMAND_MODULES = ["cli_card", "cli_mock", "cli_mock_pn532", "cli_face", "cli_demo", "cli_client", "cli_run",
+                    "cli_kiosk", "cli_bench_session", "cli_store", "cli_liveness",
                     "cli_cardface"]
 
 GROUPS = {
@@ -18,6 +19,7 @@ GROUPS = {
     "face": "face detection and comparison on image files",
     "cardface": "read 照合番号B from photos of a card's front (OCR; see docs/cardface.md)",
     "bench": "measure APDUs, latency and memory; prints figures",
+    "store": "the state store: make it at install, recover it deliberately after a loss",
 }
 
 EPILOG = """\

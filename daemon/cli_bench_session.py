@@ -2,6 +2,7 @@
 with many concurrent clients. Runs the real service in-process on the bench devices; prints figures."""
 from __future__ import annotations
 
+import resource
 import statistics
 import tempfile
 import threading
@@ -55,6 +56,9 @@ def cmd_bench_session(args) -> int:
                 for path in ("face", "pin"):
                     times = [_session(config, kiosk, reception, path) * 1000 for _ in range(args.runs)]
                     print(f"  {path:<5} median {statistics.median(times):7.1f} ms   p90 {_percentile(times, 0.9):7.1f} ms")
+                # the service, bench card and bench camera share this process: an upper bound for the daemon alone
+                peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+                print(f"  peak memory (RSS) after the face sessions {peak:.0f} MiB (service + bench devices)")
             latencies: list[float] = []
             lock = threading.Lock()
             errors: list[Exception] = []

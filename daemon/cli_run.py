@@ -21,7 +21,8 @@ def build_face(config):
     except ImportError:
         log.warning("face authentication is off: the face pipeline is not installed")
         return None
-    return FaceCheck.from_config(config)
+    from .reception.policy import Policy
+    return FaceCheck.from_config(config, liveness=Policy.from_mapping(config.policy).liveness)
 
 
 async def serve(config) -> int:
@@ -58,7 +59,10 @@ def cmd_run(args) -> int:
     except ConfigError as exc:
         print(f"mynareader: configuration error: {exc}", file=sys.stderr)
         return 2
-    setup_logging(config.logging.level)
+    # -v / -vv on the command line win over a quieter configured level (the bench wants them; systemd does not)
+    levels = ["debug", "info", "warning", "error"]
+    wanted = {1: "info", 2: "debug"}.get(min(getattr(args, "verbose", 0), 2), config.logging.level)
+    setup_logging(min(wanted, config.logging.level.lower(), key=levels.index))
     return asyncio.run(serve(config))
 
 

@@ -46,6 +46,11 @@ class Limits:
 @dataclasses.dataclass(frozen=True)
 class State:
     directory: str = "/var/lib/mynareader"
+    marker: str = ""        # outside the directory; "" = beside it, <directory>.store-id (daemon/store.py)
+
+    @property
+    def marker_path(self) -> str:
+        return self.marker or self.directory.rstrip("/") + ".store-id"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import logging
 import time
 from typing import AsyncIterator, Callable
 
@@ -19,33 +20,40 @@ from .face.pipeline import FacePipeline
 from .face.verifier import FaceVerifier, Guidance, Verdict
 from .reception import messages as m
 
+log = logging.getLogger(__name__)
+
 ATTEMPT_SECONDS = 20.0   # an attempt that sees no usable face for this long counts as not matched
 
 
 class FaceCheck:
     def __init__(self, pipeline_factory: Callable[[], FacePipeline], camera_url: str,
-                 attempt_seconds: float = ATTEMPT_SECONDS):
+                 attempt_seconds: float = ATTEMPT_SECONDS, liveness: bool = True):
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="face")
         self._pipeline_factory = pipeline_factory
         self.camera_url = camera_url
         self.attempt_seconds = attempt_seconds
+        self.liveness = liveness
+        if not liveness:
+            log.warning("liveness check is OFF (policy.liveness = false): a printed photo or a screen can pass "
+                        "face authentication; use it only with staff watching the counter")
         self.camera: Camera | None = None
         self.verifier: FaceVerifier | None = None
         self.bench_commands: list[str] = []
         self._cancel = False
 
     @classmethod
-    def from_config(cls, config) -> "FaceCheck":
+    def from_config(cls, config, liveness: bool = True) -> "FaceCheck":
         model = config.face.model or None
         threshold = config.face.threshold or None
-        return cls(lambda: FacePipeline(model, threads=1, threshold=threshold), config.devices.camera)
+        return cls(lambda: FacePipeline(model, threads=1, threshold=threshold), config.devices.camera,
+                   liveness=liveness)
 
     async def _run(self, fn, *args):
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
 
     def _load(self) -> None:
         if self.verifier is None:
-            self.verifier = FaceVerifier(self._pipeline_factory())
+            self.verifier = FaceVerifier(self._pipeline_factory(), liveness=self.liveness)
 
     async def warm_up(self) -> None:
         """Load the models (at start-up, so the first patient does not wait for them)."""
@@ -65,7 +73,11 @@ class FaceCheck:
         return self.camera
 
     def _frame(self) -> Guidance | Verdict | None:
-        return self.verifier.feed(self._open().read())
+        camera = self._open()
+        outcome = self.verifier.feed(camera.read(), camera.frame_time())
+        if isinstance(outcome, Guidance) and outcome.code.startswith("turn_"):
+            camera.cue(outcome.code[len("turn_"):])   # a bench person reads the screen; real cameras ignore it
+        return outcome
 
     async def attempt(self) -> AsyncIterator[Callable]:
         """Yields event factories (call with ``now``): guidance, then one verdict."""
@@ -85,12 +97,14 @@ class FaceCheck:
                 yield lambda now: m.FaceGuidance(now, g.code, g.ja)
             elif isinstance(outcome, Verdict):
                 v = outcome
-                yield lambda now: m.FaceVerdict(now, v.match, v.score, v.threshold, v.model)
+                yield lambda now: m.FaceVerdict(now, v.match, v.score, v.threshold, v.model, v.liveness)
                 return
             if time.monotonic() > deadline:
                 best = max(self.verifier.scores, default=0.0)
                 model, threshold = self.verifier.pipeline.model, self.verifier.pipeline.threshold
-                yield lambda now: m.FaceVerdict(now, False, best, threshold, model)
+                live = "off" if not self.liveness else (
+                    "passed" if self.verifier.decision is not None and self.verifier.decision.live else "failed: timeout")
+                yield lambda now: m.FaceVerdict(now, False, best, threshold, model, live)
                 return
             await asyncio.sleep(0)
 

@@ -7,6 +7,7 @@ runs on the card thread, face work on its own worker; the loop never blocks. Eve
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import base64
 import datetime as dt
 import hashlib
@@ -56,7 +57,7 @@ class ReaderService:
         self.catalogue = load_catalogue(config.consent.catalogue or None)
         self.store_error: str | None = None
         try:
-            self.store: Store | None = Store(config.state.directory)
+            self.store: Store | None = Store(config.state.directory, config.state.marker_path)
         except StoreError as exc:
             self.store, self.store_error = None, str(exc)
             log.error("state store unavailable: %s", exc, extra={"EVENT": "store_unavailable"})
@@ -80,6 +81,8 @@ class ReaderService:
         self.session_id: str | None = None
         self._face_task: asyncio.Task | None = None
         self._tasks: list[asyncio.Task] = []
+        self._pending: set[asyncio.Task] = set()     # fire-and-forget work, kept referenced until done
+        self._flow = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="flow")
         self.watcher: PresenceWatcher | None = None
         self._bench_server = None
 
@@ -137,12 +140,15 @@ class ReaderService:
         await self.rpc.close()
         await asyncio.get_running_loop().run_in_executor(None, self.worker.close)
         self.card_face.close()
+        self._flow.shutdown(wait=True)
         if self.store:
             self.store.close()
 
     def status_line(self) -> str:
         if self.store_error:
             return "Identity checks paused: the state store cannot be read"
+        if self.store is not None and self.store.failure:
+            return "State store failing: sessions end until it answers again"
         if self.reader_fault:
             return f"Reader fault: {self.reader_fault}"
         if self.machine.state == "idle":
@@ -153,7 +159,7 @@ class ReaderService:
         while True:
             await asyncio.sleep(1.0)
             if self.machine.state != "idle":
-                self.feed(m.Tick(_now()))
+                await self._feed_quietly(m.Tick(_now()))
 
     # -- presence -------------------------------------------------------------------------------------
     def _on_presence(self, kind: str, detail: str | None) -> None:
@@ -163,10 +169,10 @@ class ReaderService:
             self.next_mode = "reception"
             self.rpc.broadcast("session.started", {"session_id": self.session_id,
                                                    "mode": "registration" if registration else "reception"})
-            self.feed(m.CardPlaced(_now(), self.session_id, secrets.token_bytes(32), registration))
+            self._spawn(self._feed_quietly(m.CardPlaced(_now(), self.session_id, secrets.token_bytes(32),
+                                                        registration)))
         elif kind == "removed":
-            if self.machine.state != "idle":
-                self.feed(m.CardRemoved(_now()))
+            self._spawn(self._feed_quietly(m.CardRemoved(_now())))
         elif kind == "fault":
             self.reader_fault = detail
             self.rpc.broadcast("reader.fault", {"message": detail})
@@ -175,17 +181,28 @@ class ReaderService:
             self.reader_fault = None
             self.rpc.broadcast("reader.recovered", {})
 
-    # -- the machine ------------------------------------------------------------------------------------
-    def feed(self, event: m.Event) -> None:
-        """Give the flow one event and perform what it asks. Inputs it refuses raise Rejected."""
-        actions = self.machine.handle(event)
-        for action in actions:
-            self._perform(action)
+    def _spawn(self, coro) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
 
-    def _feed_quietly(self, event: m.Event) -> None:
+    # -- the machine ------------------------------------------------------------------------------------
+    async def feed(self, event: m.Event) -> None:
+        """Give the flow one event and perform what it asks. Inputs it refuses raise Rejected.
+
+        The flow consults the store, and SQLite can wait on another process's lock or a stalled SD card: so the
+        flow runs on its own thread (one, so events keep their order) and the event loop keeps answering."""
+        actions = await asyncio.get_running_loop().run_in_executor(self._flow, self.machine.handle, event)
+        for action in actions:
+            try:
+                self._perform(action)
+            except Exception:   # one action's failure must not skip the next (a result, an end, a forget)
+                log.exception("performing %s failed", type(action).__name__, extra={"EVENT": "action_failed"})
+
+    async def _feed_quietly(self, event: m.Event) -> None:
         """Device results may arrive after the session moved on (removed, cancelled): then they are dropped."""
         try:
-            self.feed(event)
+            await self.feed(event)
         except Rejected:
             log.debug("dropped %s in state %s", type(event).__name__, self.machine.state)
 
@@ -204,16 +221,16 @@ class ReaderService:
                                               "METHOD": action.result["identity"]["method"]})
         elif isinstance(action, m.EndSession):
             if self.face is not None:   # the chip photo's descriptor lives for one session only
-                asyncio.get_running_loop().create_task(self.face.end_session())
+                self._spawn(self.face.end_session())
             name = "session.ended" if action.outcome == "completed" else "session.aborted"
             self.rpc.broadcast(name, {"session_id": self.session_id, "outcome": action.outcome,
                                       "reason": action.reason})
             log.info("session %s: %s", action.outcome, action.reason,
                      extra={"EVENT": "session_end", "SESSION_ID": self.session_id, "OUTCOME": action.outcome})
         elif isinstance(action, (m.StartFaceCheck, m.StopFaceCheck)):
-            asyncio.get_running_loop().create_task(self._face_action(action))
+            self._spawn(self._face_action(action))
         else:
-            asyncio.get_running_loop().create_task(self._card_action(action))
+            self._spawn(self._card_action(action))
 
     @staticmethod
     def _show_json(show: m.Show) -> dict:
@@ -228,6 +245,7 @@ class ReaderService:
             # the card left mid-operation: end the session now rather than wait for the presence watcher
             event = m.CardRemoved(_now())
         except DeviceError as exc:
+            log.warning("card fault during %s: %s", type(action).__name__, exc, extra={"EVENT": "card_fault"})
             event = m.CardFailed(_now(), str(exc))
             self.rpc.broadcast("reader.fault", {"message": str(exc)})
         finally:
@@ -236,7 +254,7 @@ class ReaderService:
                 if pin is not None:
                     pin.wipe()
         if event is not None and session == self.session_id:
-            self._feed_quietly(event)
+            await self._feed_quietly(event)
 
     async def _card_operation(self, action: m.Action) -> m.Event | None:
         run = self.worker.run
@@ -278,8 +296,9 @@ class ReaderService:
                 return m.FaceUnavailable(_now(), "no face models are loaded")
             try:
                 await self.face.set_reference(face.photo())
-            except Exception as exc:
-                return m.FaceUnavailable(_now(), str(exc))
+            except Exception:    # the why goes to the log; the patient and staff hear only that face is off
+                log.warning("the chip photo could not be used", exc_info=True, extra={"EVENT": "face_unavailable"})
+                return m.FaceUnavailable(_now(), "the card's photo could not be used")
             return m.FacePhotoRead(_now())
         if isinstance(action, m.QueryPinTries):
             return m.PinTries(_now(), await run(lambda card: card.pin_tries()))
@@ -319,7 +338,7 @@ class ReaderService:
             return
         await self._stop_face()
         if self.face is None:
-            self._feed_quietly(m.FaceUnavailable(_now(), "no face models are loaded"))
+            await self._feed_quietly(m.FaceUnavailable(_now(), "no face models are loaded"))
             return
         self._face_task = asyncio.get_running_loop().create_task(self._face_attempt(self.session_id))
 
@@ -328,14 +347,14 @@ class ReaderService:
             async for outcome in self.face.attempt():
                 if session != self.session_id:
                     return
-                self._feed_quietly(outcome(_now()))
+                await self._feed_quietly(outcome(_now()))
                 if self.machine.state != "face_matching":
                     return
         except asyncio.CancelledError:
             raise
-        except Exception as exc:
-            log.warning("face check failed: %s", exc, extra={"EVENT": "face_unavailable"})
-            self._feed_quietly(m.FaceUnavailable(_now(), str(exc)))
+        except Exception:
+            log.warning("face check failed", exc_info=True, extra={"EVENT": "face_unavailable"})
+            await self._feed_quietly(m.FaceUnavailable(_now(), "the face check failed"))
 
     async def _stop_face(self) -> None:
         task, self._face_task = self._face_task, None
@@ -359,23 +378,28 @@ class ReaderService:
         add("session.set_challenge", self._set_challenge, RECEPTION)
         add("session.lift_face_lock", self._lift_face_lock, RECEPTION)
         add("result.last", self._result_last, RECEPTION)
+        add("kiosk.release", self._release_kiosk, RECEPTION)
         add("kiosk.current", self._kiosk_current, KIOSK)
         add("kiosk.choose_method", self._choose_method, KIOSK)
         add("kiosk.submit_pin", self._submit_pin, KIOSK)
         add("kiosk.answer", self._answer, KIOSK)
         add("kiosk.cancel", self._kiosk_cancel, KIOSK)
 
-    def _input(self, event: m.Event) -> dict:
+    async def _input(self, event: m.Event) -> dict:
         if self.machine.state == "idle":
             raise rpc_errors.NoSession()
         try:
-            self.feed(event)
+            await self.feed(event)
         except Rejected as exc:
             raise rpc_errors.WrongStep(str(exc), state=self.machine.state) from None
         return {"state": self.machine.state}
 
-    def _kiosk_input(self, conn, event: m.Event) -> dict:
-        """Only one kiosk client drives the patient screen; the claim ends with its connection."""
+    async def _kiosk_input(self, conn, event: m.Event) -> dict:
+        """Only one kiosk client drives the patient screen. It claims the screen with its first input the flow
+        accepts (a refused input claims nothing), and the claim ends with its connection or when staff release it."""
+        if self.kiosk_holder is not None and self.kiosk_holder is not conn:
+            raise rpc_errors.Busy()
+        reply = await self._input(event)
         if self.kiosk_holder is None:
             self.kiosk_holder = conn
 
@@ -383,16 +407,34 @@ class ReaderService:
                 if self.kiosk_holder is conn:
                     self.kiosk_holder = None
             conn.on_close.append(release)
-        elif self.kiosk_holder is not conn:
-            raise rpc_errors.Busy()
-        return self._input(event)
+        return reply
+
+    async def _release_kiosk(self, conn, params) -> dict:
+        """Staff free the patient screen from a kiosk client that holds it but no longer drives it."""
+        held = self.kiosk_holder
+        self.kiosk_holder = None
+        if held is not None:
+            log.warning("staff released the patient screen held by kiosk client %d", held.id,
+                        extra={"EVENT": "kiosk_released"})
+        return {"released": held.id if held is not None else None}
+
+    def _holder_json(self) -> dict | None:
+        held = self.kiosk_holder
+        if held is None:
+            return None
+        return {"client": held.id, "pid": held.peer.pid if held.peer else None}
 
     async def _status(self, conn, params) -> dict:
         return {"state": self.machine.state, "session_id": self.session_id if self.machine.state != "idle" else None,
                 "status": self.status_line(), "reader": {"url": self.transport.url, "fault": self.reader_fault},
-                "store": {"ok": self.store is not None, "error": self.store_error},
+                "store": self._store_json(),
+                "kiosk_holder": self._holder_json(),
                 "next_mode": self.next_mode, "capabilities": self._capabilities(),
                 "step": self._show_json(self.current) if self.current and self.machine.state != "idle" else None}
+
+    def _store_json(self) -> dict:
+        failure = self.store_error or (self.store.failure if self.store is not None else None)
+        return {"ok": failure is None, "error": failure}
 
     async def _mode_set(self, conn, params) -> dict:
         mode = params["mode"]
@@ -402,29 +444,29 @@ class ReaderService:
         return {"next_mode": mode}
 
     async def _cancel(self, conn, params) -> dict:
-        return self._input(m.Cancelled(_now(), "staff"))
+        return await self._input(m.Cancelled(_now(), "staff"))
 
     async def _kiosk_cancel(self, conn, params) -> dict:
-        return self._kiosk_input(conn, m.Cancelled(_now(), "patient"))
+        return await self._kiosk_input(conn, m.Cancelled(_now(), "patient"))
 
     async def _request_visual(self, conn, params) -> dict:
-        return self._input(m.VisualCheckRequested(_now()))
+        return await self._input(m.VisualCheckRequested(_now()))
 
     async def _confirm_visual(self, conn, params) -> dict:
         staff = params.get("staff", "")
         if not isinstance(staff, str) or not 1 <= len(staff) <= 64:
             raise rpc_errors.InvalidParams("staff: who confirmed, 1-64 characters (a name or staff code)")
-        return self._input(m.VisualConfirmed(_now(), staff))
+        return await self._input(m.VisualConfirmed(_now(), staff))
 
     async def _lift_face_lock(self, conn, params) -> dict:
-        return self._input(m.FaceLockLifted(_now(), str(params.get("staff", ""))[:64] or "staff"))
+        return await self._input(m.FaceLockLifted(_now(), str(params.get("staff", ""))[:64] or "staff"))
 
     async def _set_challenge(self, conn, params) -> dict:
         try:
             nonce = base64.b64decode(params["nonce"], validate=True)
         except (ValueError, TypeError):
             raise rpc_errors.InvalidParams("nonce: base64 of 16-64 random bytes") from None
-        return self._input(m.ChallengeSet(_now(), nonce))
+        return await self._input(m.ChallengeSet(_now(), nonce))
 
     async def _result_last(self, conn, params) -> dict:
         if self.last_result is None:
@@ -437,7 +479,7 @@ class ReaderService:
         return {"state": self.machine.state, "step": self._show_json(self.current)}
 
     async def _choose_method(self, conn, params) -> dict:
-        return self._kiosk_input(conn, m.MethodChosen(_now(), params["method"]))
+        return await self._kiosk_input(conn, m.MethodChosen(_now(), params["method"]))
 
     async def _submit_pin(self, conn, params) -> dict:
         raw = params.get("pin")
@@ -448,10 +490,10 @@ class ReaderService:
         finally:
             params.pop("pin", None)
         try:
-            return self._kiosk_input(conn, m.PinEntered(_now(), pin, bool(params.get("confirm_last_try"))))
+            return await self._kiosk_input(conn, m.PinEntered(_now(), pin, bool(params.get("confirm_last_try"))))
         except Exception:
             pin.wipe()
             raise
 
     async def _answer(self, conn, params) -> dict:
-        return self._kiosk_input(conn, m.ConsentAnswered(_now(), str(params["screen"]), str(params["answer"])))
+        return await self._kiosk_input(conn, m.ConsentAnswered(_now(), str(params["screen"]), str(params["answer"])))

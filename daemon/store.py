@@ -1,22 +1,33 @@
 """Rules that outlive a session: per-card failure counters and lockouts, reader-wide rate limits, an audit trail.
 
-SQLite in WAL mode with synchronous=FULL, under the state directory. Cards are keyed by a salted hash of the
-certificate serial (the salt is made once, beside the database); nothing personal is stored.
+SQLite with a rollback journal and synchronous=FULL, under the state directory: a write is in the main database
+file when it returns (in WAL mode a lock could live only in the -wal file, which a backup of the database alone
+loses). Cards are keyed by a salted hash of the certificate serial (the salt is made once, beside the database);
+nothing personal is stored.
+
 A store that is missing, unreadable or corrupt is an error to report, never silently recreated: recreating it
-would lift every lockout. The reader then refuses identity checks until staff fix it.
+would lift every lockout. A first start is told apart from a lost store by the marker, a file kept outside the
+state directory (``[state] marker``) that records the fingerprint of the store's salt when the store is made. A
+marker without its store is a lost store; the way back is the deliberate ``mynareader store recover``.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import secrets
 import sqlite3
+import time
 from pathlib import Path
 
+log = logging.getLogger(__name__)
+
 SCHEMA_VERSION = 1
+STORE_LOCK_WAIT = 2.0       # seconds SQLite waits for another process's lock before a write fails
 DB_NAME = "state.sqlite3"
 SALT_NAME = "card-key.salt"
+SQLITE_HEADER = b"SQLite format 3\x00"
 
 _SCHEMA = """
 CREATE TABLE failures (card TEXT NOT NULL, kind TEXT NOT NULL, session TEXT NOT NULL, at REAL NOT NULL);
@@ -31,15 +42,26 @@ class StoreError(Exception):
     """The store cannot be trusted; identity checks must stop until staff repair it."""
 
     advice = ("The reader's state store cannot be read. Identity checks are paused so no card lock is lifted "
-              "by mistake; ask your IT contact to check the state directory.")
+              "by mistake; ask your IT contact to check the state directory (docs/install-pi.md, 'The state "
+              "store').")
+
+
+def fingerprint(salt: bytes) -> str:
+    return hashlib.sha256(b"mynareader store " + salt).hexdigest()[:32]
 
 
 class Store:
-    def __init__(self, directory: str | Path):
+    def __init__(self, directory: str | Path, marker: str | Path | None = None):
         self.dir = Path(directory)
+        self.marker = Path(marker) if marker else None
         db, salt = self.dir / DB_NAME, self.dir / SALT_NAME
         try:
+            recorded = self._marker_fingerprint()
             if not db.exists() and not salt.exists():
+                if recorded is not None:
+                    raise StoreError(f"the state store in {self.dir} is gone, but {self.marker} says this reader "
+                                     f"made one: refusing to start afresh (that would lift every lockout); to "
+                                     f"start a new store on purpose run 'mynareader store recover'")
                 self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
                 self._create(db, salt)
             elif not db.exists() or not salt.exists():
@@ -49,19 +71,61 @@ class Store:
             self.salt = salt.read_bytes()
             if len(self.salt) != 32:
                 raise StoreError(f"{salt} is damaged")
-            self.db = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=FULL")
+            if recorded is not None and recorded != fingerprint(self.salt):
+                raise StoreError(f"the state store in {self.dir} is not the one {self.marker} records (replaced or "
+                                 f"restored from another reader?); to adopt it on purpose run "
+                                 f"'mynareader store recover --adopt'")
+            self._check_header(db)
+            self.db = sqlite3.connect(db, isolation_level=None, check_same_thread=False, timeout=STORE_LOCK_WAIT)
             check = self.db.execute("PRAGMA quick_check").fetchone()[0]
             if check != "ok":
                 raise StoreError(f"{db} failed its integrity check: {check}")
             version = self.db.execute("PRAGMA user_version").fetchone()[0]
             if version != SCHEMA_VERSION:
                 raise StoreError(f"{db} has schema {version}, this reader expects {SCHEMA_VERSION}")
+            # only now, checked, may the file be written to (the journal mode lives in its header)
+            self.db.execute("PRAGMA journal_mode=DELETE")
+            self.db.execute("PRAGMA synchronous=FULL")
+            if recorded is None:
+                self._write_marker(required=False)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{db} cannot be read: {exc}") from None
         except OSError as exc:
             raise StoreError(f"the state directory {self.dir} cannot be used: {exc}") from None
+
+    def _marker_fingerprint(self) -> str | None:
+        if self.marker is None or not self.marker.exists():
+            return None
+        text = self.marker.read_text(encoding="ascii", errors="replace").strip()
+        if len(text) != 32:
+            raise StoreError(f"the store marker {self.marker} is damaged; run 'mynareader store recover --adopt' "
+                             f"if the state store is the right one")
+        return text
+
+    def _write_marker(self, required: bool) -> None:
+        """Record this store's fingerprint outside the state directory. A store adopted without a marker keeps
+        working when the marker cannot be written (a warning); a new store may not go without one."""
+        if self.marker is None:
+            return
+        try:
+            self.marker.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.marker.with_name(self.marker.name + ".tmp")
+            tmp.write_text(fingerprint(self.salt) + "\n", encoding="ascii")
+            os.replace(tmp, self.marker)
+        except OSError as exc:
+            if required:
+                raise
+            log.warning("the store marker %s cannot be written (%s): a lost store could not be told apart from "
+                        "a first start; run 'mynareader store init' as root", self.marker, exc.strerror or exc)
+
+    @staticmethod
+    def _check_header(db: Path) -> None:
+        """SQLite would quietly turn an empty or foreign file into a new database: look before it touches it."""
+        with open(db, "rb") as f:
+            head = f.read(len(SQLITE_HEADER))
+        if head != SQLITE_HEADER:
+            what = "empty" if not head else "not an SQLite database"
+            raise StoreError(f"{db} is {what}; refusing to start afresh (that would lift lockouts)")
 
     @staticmethod
     def _create(db: Path, salt: Path) -> None:
@@ -76,20 +140,48 @@ class Store:
         conn.close()
         os.replace(tmp, salt)
 
+    @classmethod
+    def recover(cls, directory: str | Path, marker: str | Path | None, adopt: bool, at: float) -> "Store":
+        """The deliberate way back: adopt the store that is there (rewrite the marker), or set the damaged or
+        missing store aside (renamed, never deleted) and start a new one, which lifts every lockout."""
+        d = Path(directory)
+        if adopt:
+            if marker and Path(marker).exists():
+                Path(marker).unlink()
+            store = cls(d, marker)
+        else:
+            stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(at))
+            for name in (DB_NAME, SALT_NAME, DB_NAME + "-journal", DB_NAME + "-wal", DB_NAME + "-shm"):
+                if (d / name).exists():
+                    os.replace(d / name, d / f"{name}.set-aside-{stamp}")
+            if marker and Path(marker).exists():
+                Path(marker).unlink()
+            store = cls(d, marker)
+        store._write_marker(required=True)
+        store.audit(at, None, "store_recovered", adopted=adopt)
+        return store
+
     def close(self) -> None:
         self.db.close()
+
+    failure: str | None = None      # the last runtime failure, until a later read or write succeeds (status)
 
     def _write(self, sql: str, args: tuple) -> None:
         try:
             self.db.execute(sql, args)
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"writing the state store failed: {exc}") from None
+            self.failure = f"writing the state store failed: {exc}"
+            raise StoreError(self.failure) from None
+        self.failure = None
 
     def _read(self, sql: str, args: tuple) -> list[tuple]:
         try:
-            return self.db.execute(sql, args).fetchall()
+            rows = self.db.execute(sql, args).fetchall()
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"reading the state store failed: {exc}") from None
+            self.failure = f"reading the state store failed: {exc}"
+            raise StoreError(self.failure) from None
+        self.failure = None
+        return rows
 
     # -- identities ---------------------------------------------------------------------------------
     def card_key(self, serial: int) -> str:

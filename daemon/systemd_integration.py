@@ -74,7 +74,10 @@ class PrivacyFilter(logging.Filter):
 class _KeyValueFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         fields = " ".join(f"{k}={getattr(record, k)}" for k in _FIELDS if getattr(record, k, None) is not None)
-        return f"{record.levelname} {record.name}: {record.getMessage()}" + (f" [{fields}]" if fields else "")
+        line = f"{record.levelname} {record.name}: {record.getMessage()}" + (f" [{fields}]" if fields else "")
+        if record.exc_info:      # the traceback is what a developer needs from the log; users never see it
+            line += "\n" + self.formatException(record.exc_info)
+        return line
 
 
 def setup_logging(level: str = "info") -> str:

@@ -60,11 +60,18 @@ def test_manifest_matches_the_files_and_their_signatures():
     for name, entry in info["models"].items():
         path = models_dir() / entry["file"]
         assert hashlib.sha256(path.read_bytes()).hexdigest() == entry["sha256"], name
+        if entry["role"] == "landmarks":     # arrays for numpy, not an ONNX graph
+            with np.load(path) as arrays:
+                assert {k: list(arrays[k].shape) for k in arrays.files} == entry["shape"]
+            continue
         s = session(name)
         assert [(i.name, list(i.shape)) for i in s.get_inputs()] == [(i["name"], i["shape"]) for i in entry["inputs"]]
         assert sorted(o.name for o in s.get_outputs()) == sorted(o["name"] for o in entry["outputs"])
-    assert info["models"]["faceres"]["threshold"] == 0.5
-    assert info["models"]["dlib_resnet"]["threshold"] == 0.4          # dlib's distance 0.6
+    descriptors = {k: v for k, v in info["models"].items() if v["role"] == "descriptor"}
+    assert info["default_descriptor"] in descriptors
+    assert all(0 < v["threshold"] < 1 for v in descriptors.values())
+    # the default's threshold is one a development set chose, and the manifest says on what
+    assert {"target", "set", "measured", "limits"} <= set(descriptors[info["default_descriptor"]]["threshold_basis"])
     assert info["models"]["dlib_resnet"]["source"]["licence"].startswith("CC0")
 
 
@@ -117,7 +124,7 @@ def test_cli_compare_and_detect(tmp_path):
     out = subprocess.run([EXE, "face", "compare", str(FIXTURES / "astronaut.png"), str(ASSETS / "holder.png"),
                           "--json"], capture_output=True, text=True, timeout=120)
     result = json.loads(out.stdout)
-    assert out.returncode == 0 and result["match"] and result["model"] == "faceres"
+    assert out.returncode == 0 and result["match"] and result["model"] == manifest()["default_descriptor"]
     assert set(result) == {"similarity", "threshold", "match", "model"}
     blank = tmp_path / "blank.png"
     Image.new("RGB", (200, 200), (90, 90, 90)).save(blank)
@@ -153,3 +160,35 @@ def test_cli_evaluate_on_labelled_pairs(tmp_path, astronaut):
     assert "genuine  n=6" in out.stdout and "impostor n=3" in out.stdout
     assert "false accepts 0.00% (0/3), false rejects 0.00% (0/6)" in out.stdout
     assert "equal-error rate 0.00%" in out.stdout
+
+
+def test_face_commands_fail_in_one_clear_line(tmp_path):
+    def run(*argv):
+        return subprocess.run([EXE, "face", *argv], capture_output=True, text=True, timeout=120)
+    photo = str(FIXTURES / "astronaut.png")
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text(f"{photo}\t{photo}\tsame\n")
+    for argv in (("compare", photo, photo, "--model", "nosuch"), ("evaluate", str(pairs), "--model", "nosuch")):
+        out = run(*argv)
+        assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+        assert out.stderr.strip().splitlines() == [
+            "mynareader: unknown face model 'nosuch'; known models: dlib_resnet, faceres"]
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not an image")
+    out = run("compare", photo, str(bad))
+    assert out.returncode == 1 and str(bad) in out.stderr and photo not in out.stderr
+    missing = tmp_path / "missing.png"
+    out = run("compare", str(missing), photo)
+    assert out.returncode == 1 and out.stderr.count(str(missing)) == 1 and "no such file" in out.stderr
+    out = run("evaluate", str(tmp_path / "nopairs.tsv"))
+    assert out.returncode == 2 and "nopairs.tsv" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_boxes_inside_a_better_face_are_not_more_faces():
+    """A face filling the frame also fires anchors on its own features; those boxes are not a second person."""
+    from mynareader.daemon.face.detect import nms
+    big = (0.95, np.array([0, 0, 200, 200], np.float32), None)
+    inner = (0.6, np.array([60, 40, 160, 140], np.float32), None)        # IoU 0.25, wholly inside
+    beside = (0.9, np.array([210, 0, 400, 200], np.float32), None)       # a neighbour's face
+    kept = nms([inner, big, beside])
+    assert [k[0] for k in kept] == [0.95, 0.9]

@@ -1,6 +1,8 @@
 """The live verifier on the bench camera: verdicts, guidance, small movements, a camera that goes away."""
 import pytest
 
+from mynareader.daemon.face.onnx_models import manifest
+
 from mynareader.daemon.face.images import load_image
 from mynareader.daemon.face.pipeline import FacePipeline
 from mynareader.daemon.face.verifier import FaceVerifier, Guidance, Verdict
@@ -30,7 +32,7 @@ def run(verifier, camera, frames=20):
 def test_holder_matches_and_other_does_not(verifier):
     cam = open_camera("bench://holder?seed=1")
     (verdict,) = run(verifier, cam)
-    assert verdict.match and verdict.score >= verdict.threshold and verdict.model == "faceres"
+    assert verdict.match and verdict.score >= verdict.threshold and verdict.model == manifest()["default_descriptor"]
     cam.control("show other")
     verdict = run(verifier, cam)[-1]
     assert isinstance(verdict, Verdict) and not verdict.match and verdict.frames == 8

@@ -95,6 +95,13 @@ def test_role_comes_from_the_socket(srv):
     (b'{"jsonrpc":"2.0","id":2,"method":"nope"}\n', "MethodNotFound", -32601),
     (b'{"jsonrpc":"2.0","id":3,"method":"echo","params":[1]}\n', "InvalidRequest", -32600),
     (b'{"jsonrpc":"2.0","id":4,"method":"echo","params":{}}\n', "InvalidParams", -32602),
+    # a lone surrogate is valid JSON but not Unicode: refused where it enters, never stored or echoed
+    (b'{"jsonrpc":"2.0","id":5,"method":"echo","params":{"value":"\\ud800"}}\n', "InvalidParams", -32602),
+    (b'{"jsonrpc":"2.0","id":"\\ud800","method":"echo","params":{"value":1}}\n', "InvalidRequest", -32600),
+    (b'{"jsonrpc":"2.0","id":6,"method":"echo","params":{"value":' + b"[" * 5000 + b"]" * 5000 + b'}}\n',
+     "ParseError", -32700),
+    (b'{"jsonrpc":"2.0","id":7,"method":"echo","params":{"value":' + b"[" * 40 + b"]" * 40 + b'}}\n',
+     "ParseError", -32700),
 ])
 def test_malformed_messages_get_typed_errors_and_the_server_lives_on(srv, line, name, code):
     reply = raw_exchange(srv.kiosk, line)
@@ -175,3 +182,116 @@ def test_many_concurrent_clients(srv):
     for t in threads:
         t.join(30)
     assert errors == []
+
+
+def test_a_reply_that_cannot_be_encoded_is_an_error_reply_not_a_hang_up(tmp_path):
+    s = ServerThread(tmp_path)
+
+    async def broken(conn, params):
+        return "\ud800"          # a handler bug: text UTF-8 cannot carry
+    s.server.add("broken", broken, BOTH)
+    try:
+        with Client(s.kiosk) as c:
+            with pytest.raises(RemoteError) as e:
+                c.call("broken")
+            assert e.value.name == "InternalError"
+            assert c.call("echo", value=3) == 3          # the same connection goes on
+        s.broadcast("tick", {"bad": "\ud800"})           # an event that cannot be sent is dropped, logged
+        with Client(s.kiosk) as c:
+            assert c.call("echo", value=4) == 4
+    finally:
+        s.stop()
+
+
+def _error_line(sock) -> dict:
+    sock.settimeout(10)
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return json.loads(data)
+
+
+def _connect(path):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(path)
+    return s
+
+
+def test_a_flood_on_the_kiosk_socket_leaves_reception_its_own_connections(tmp_path):
+    s = ServerThread(tmp_path, Limits(max_connections=20))
+    held = []
+    try:
+        for _ in range(20):
+            c = _connect(s.kiosk)
+            c.sendall(b'{"jsonrpc":"2.0","id":1,"method":"hello"}\n')
+            _error_line(c)
+            held.append(c)
+        extra = _connect(s.kiosk)
+        reply = _error_line(extra)
+        assert reply["error"]["data"]["name"] == "TooManyClients" and reply["error"]["code"] == 1008
+        extra.close()
+        with Client(s.reception) as c:                 # the clinic software is not locked out
+            assert c.call("echo", value=1) == 1
+    finally:
+        for c in held:
+            c.close()
+        s.stop()
+
+
+@pytest.mark.parametrize("first", [b"", b'{"jsonrpc":"2.0","id":1,"met'])
+def test_silent_and_half_sent_connections_time_out(tmp_path, first):
+    s = ServerThread(tmp_path, Limits(first_message_timeout=0.3, message_timeout=0.3))
+    try:
+        c = _connect(s.kiosk)
+        if first:
+            c.sendall(first)
+        reply = _error_line(c)
+        assert reply["error"]["data"]["name"] == "TimedOut"
+        assert c.recv(10) == b""                       # and the reader hung up
+        c.close()
+    finally:
+        s.stop()
+
+
+def test_a_quiet_subscriber_is_not_timed_out(tmp_path):
+    s = ServerThread(tmp_path, Limits(first_message_timeout=0.2, message_timeout=0.2))
+    try:
+        with Client(s.reception) as c:
+            c.call("subscribe", events=["tick"])
+            import time
+            time.sleep(0.6)                            # longer than both deadlines, with nothing sent
+            s.broadcast("tick", {"n": 1})
+            assert c.next_event(5, name="tick")["params"] == {"n": 1}
+    finally:
+        s.stop()
+
+
+def test_unread_events_are_bounded_across_all_clients(tmp_path):
+    limit = 256 * 1024
+    s = ServerThread(tmp_path, Limits(max_queued_total=limit))
+    sleepers = []
+    try:
+        for _ in range(8):                              # subscribe, then never read again
+            c = _connect(s.reception)
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            c.sendall(b'{"jsonrpc":"2.0","id":1,"method":"subscribe","params":{"events":["tick"]}}\n')
+            _error_line(c)
+            sleepers.append(c)
+        payload = "x" * 16000
+        for i in range(200):
+            s.broadcast("tick", {"n": i, "pad": payload})
+        queued = asyncio.run_coroutine_threadsafe(_queued(s.server), s.loop).result(10)
+        assert queued <= limit + 64 * 1024             # bounded (one message of slack)
+        with Client(s.reception) as c:                  # and the reader still serves
+            assert c.call("echo", value=2) == 2
+    finally:
+        for c in sleepers:
+            c.close()
+        s.stop()
+
+
+async def _queued(server):
+    return sum(c.queued() for c in server.connections)

@@ -1,4 +1,5 @@
 """The service keeps serving through faults, says what happened, and never lifts a lock because of one."""
+import os
 import subprocess
 import sys
 import time
@@ -122,10 +123,11 @@ def test_card_pulled_during_a_card_operation_ends_the_session_and_the_next_patie
     assert kiosk.call("kiosk.current")["step"]["data"]["pin_tries"] == 3
 
 
-def test_the_dlib_descriptor_can_be_chosen_in_the_configuration(tmp_path):
+def test_a_descriptor_other_than_the_default_can_be_chosen_in_the_configuration(tmp_path):
     import dataclasses
     from mynareader.daemon.config import Face
-    config = dataclasses.replace(demo_config(tmp_path, profile="empty"), face=Face(model="dlib_resnet"))
+    from mynareader.daemon.face.onnx_models import manifest
+    config = dataclasses.replace(demo_config(tmp_path, profile="empty"), face=Face(model="faceres"))
     reader = InProcessReader(config)
     try:
         with Client(config.sockets.kiosk) as kiosk, Client(config.sockets.reception) as reception:
@@ -137,6 +139,127 @@ def test_the_dlib_descriptor_can_be_chosen_in_the_configuration(tmp_path):
             wait_step(kiosk, "consent")
             kiosk.call("kiosk.answer", screen="comprehensive", answer="agree")
             face = reception.next_event(30, name="result")["params"]["identity"]["face"]
-        assert face["model"] == "dlib_resnet" and face["threshold"] == 0.4 and face["score"] >= 0.4
+        assert face["model"] == "faceres" != manifest()["default_descriptor"]
+        assert face["threshold"] == manifest()["models"]["faceres"]["threshold"] <= face["score"]
+    finally:
+        reader.close()
+
+
+def test_an_event_that_fails_to_go_out_does_not_skip_the_rest_of_the_session(tmp_path):
+    """The result event fails to send: the session still ends, the chip descriptor is still forgotten, and the
+    result is still there for result.last."""
+    config = demo_config(tmp_path, profile="empty")
+    reader = InProcessReader(config)
+    real = reader.service.rpc.broadcast
+
+    def failing(event, params, *args):
+        if event == "result":
+            raise RuntimeError("simulated delivery failure")
+        return real(event, params, *args)
+    reader.service.rpc.broadcast = failing
+    try:
+        with Client(config.sockets.kiosk) as kiosk, Client(config.sockets.reception) as reception:
+            kiosk.call("subscribe", events=["step.changed"])
+            reception.call("subscribe", events=["session.ended"])
+            send_control(config.bench.control, "insert fresh")
+            wait_step(kiosk, "choose_method")
+            kiosk.call("kiosk.choose_method", method="face")
+            wait_step(kiosk, "consent")
+            kiosk.call("kiosk.answer", screen="comprehensive", answer="agree")
+            send_control(config.bench.control, "remove")
+            assert reception.next_event(30, name="session.ended")["params"]["outcome"] == "completed"
+            assert reception.call("result.last")["identity"]["method"] == "face"
+            deadline = time.monotonic() + 10
+            while reader.service.face.verifier.reference is not None and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert reader.service.face.verifier.reference is None
+    finally:
+        reader.close()
+
+
+def test_a_staff_name_that_is_not_valid_unicode_is_refused_and_the_session_goes_on(bench):
+    import json
+    bench.control("insert fresh")
+    wait_step(bench.kiosk, "choose_method")
+    bench.reception.call("session.request_visual")
+    line = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "session.confirm_visual",
+                       "params": {"staff": "\ud800"}})           # ASCII on the wire: \ud800 escaped
+    reply = json.loads(send_control(bench.config.sockets.reception, line))
+    assert reply["error"]["data"]["name"] == "InvalidParams" and "surrogate" in reply["error"]["message"]
+    bench.reception.call("session.confirm_visual", staff="受付 佐藤")
+    wait_step(bench.kiosk, "consent")
+    bench.kiosk.call("kiosk.answer", screen="comprehensive", answer="agree")
+    assert bench.reception.next_event(30, name="result")["params"]["identity"]["method"] == "visual"
+    assert bench.reception.call("result.last")["identity"]["method"] == "visual"
+
+
+def test_a_refused_kiosk_input_claims_nothing_and_staff_can_free_a_stale_claim(bench):
+    with Client(bench.config.sockets.kiosk) as stray:
+        with pytest.raises(RemoteError) as e:               # no card yet: refused, and no claim taken
+            stray.call("kiosk.choose_method", method="face")
+        assert e.value.name == "NoSession"
+        assert bench.reception.call("status")["kiosk_holder"] is None
+        bench.control("insert fresh")
+        wait_step(bench.kiosk, "choose_method")
+        stray.call("kiosk.choose_method", method="pin")      # accepted: now the stray client holds the screen
+        holder = bench.reception.call("status")["kiosk_holder"]
+        assert holder is not None and holder["pid"] == os.getpid()
+        with pytest.raises(RemoteError) as e:
+            bench.kiosk.call("kiosk.cancel")
+        assert e.value.name == "Busy"
+        assert bench.reception.call("kiosk.release")["released"] == holder["client"]
+        assert bench.reception.call("status")["kiosk_holder"] is None
+        wait_step(bench.kiosk, "pin_entry")
+        bench.kiosk.call("kiosk.submit_pin", pin="1234")     # the real touchscreen drives it again
+        wait_step(bench.kiosk, "consent")
+
+
+def test_a_store_locked_by_another_process_does_not_freeze_the_reader(bench, tmp_path):
+    """Another program holds SQLite's lock: the session that needs the store ends (fails closed), while status
+    keeps answering and says the store is failing; once the lock is gone the next patient is served."""
+    import sqlite3
+    from mynareader.daemon.store import DB_NAME
+    other = sqlite3.connect(Path(bench.config.state.directory) / DB_NAME, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        bench.control("insert fresh")
+        answered = 0
+        with Client(bench.config.sockets.reception, timeout=1.0) as c:
+            for _ in range(5):                               # while the flow waits on the lock
+                assert c.call("status")["state"] in ("idle", "reading")
+                answered += 1
+            ended = bench.reception.next_event(30, name="session.aborted")["params"]
+            assert ended["reason"] == "store_unavailable"
+            store = c.call("status")["store"]
+            assert store["ok"] is False and "locked" in store["error"]
+        assert answered == 5
+    finally:
+        other.rollback()
+        other.close()
+    bench.control("remove")
+    bench.control("insert fresh")
+    wait_step(bench.kiosk, "choose_method")
+    assert bench.reception.call("status")["store"] == {"ok": True, "error": None}
+
+
+def test_a_card_that_stops_answering_ends_the_session_with_a_reason(tmp_path):
+    config = demo_config(tmp_path, profile="empty")
+    reader = InProcessReader(config)
+    reader.service.worker.deadline = 1.0
+    control = lambda line: send_control(config.bench.control, line)   # noqa: E731
+    try:
+        with Client(config.sockets.reception) as reception, Client(config.sockets.kiosk) as kiosk:
+            reception.call("subscribe", events=["session.aborted", "reader.fault"])
+            kiosk.call("subscribe", events=["step.changed"])
+            control("hang 3")                         # the first APDU of the next card never comes back in time
+            control("insert fresh")
+            ended = reception.next_event(30, name="session.aborted")["params"]
+            assert ended["reason"] == "card_error"
+            fault = reception.next_event(5, name="reader.fault")["params"]["message"]
+            assert "stopped answering" in fault and "Traceback" not in fault
+            control("remove")
+            time.sleep(2.5)                           # the stuck APDU returns (3 s); a deadline cannot unstick a driver
+            control("insert fresh")                   # the next patient is served once the card answers
+            wait_step(kiosk, "choose_method")
     finally:
         reader.close()

@@ -49,9 +49,9 @@ def test_missing_half_of_the_store_is_an_error(tmp_path, missing):
         Store(tmp_path)
 
 
-def test_wal_and_full_sync(tmp_path):
+def test_rollback_journal_and_full_sync(tmp_path):
     s = Store(tmp_path)
-    assert s.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert s.db.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
     assert s.db.execute("PRAGMA synchronous").fetchone()[0] == 2       # FULL
     s.close()
 
@@ -72,3 +72,92 @@ def test_unreadable_schema_version_is_an_error(tmp_path):
     conn.close()
     with pytest.raises(StoreError, match="schema 99"):
         Store(tmp_path)
+
+
+def _marker(tmp_path):
+    return tmp_path / "state.store-id"
+
+
+def test_an_emptied_state_directory_is_a_lost_store_not_a_first_start(tmp_path):
+    d, marker = tmp_path / "state", _marker(tmp_path)
+    s = Store(d, marker)
+    key = s.card_key(7)
+    for i in range(3):
+        s.record_failure(key, "face", f"s{i}", 100.0 + i)
+    s.close()
+    assert marker.exists()
+    for f in d.iterdir():
+        f.unlink()
+    with pytest.raises(StoreError, match="store recover"):
+        Store(d, marker)
+    assert list(d.iterdir()) == []                 # nothing was made in its place
+
+
+def test_recover_is_deliberate_and_sets_the_old_files_aside(tmp_path):
+    d, marker = tmp_path / "state", _marker(tmp_path)
+    Store(d, marker).close()
+    (d / DB_NAME).write_bytes(b"")                 # damaged
+    with pytest.raises(StoreError):
+        Store(d, marker)
+    fresh = Store.recover(d, marker, adopt=False, at=1000.0)
+    assert ("store_recovered", {"adopted": False}) in fresh.audit_events()
+    fresh.close()
+    assert sorted(p.name.split(".set-aside-")[0] for p in d.glob("*.set-aside-*")) == [SALT_NAME, DB_NAME]
+    Store(d, marker).close()                       # and the new store opens from now on
+
+
+def test_a_store_from_elsewhere_is_refused_until_adopted(tmp_path):
+    d, marker = tmp_path / "state", _marker(tmp_path)
+    Store(d, marker).close()
+    other = tmp_path / "other"
+    Store(other).close()
+    for name in (DB_NAME, SALT_NAME):
+        (d / name).write_bytes((other / name).read_bytes())
+    with pytest.raises(StoreError, match="adopt"):
+        Store(d, marker)
+    Store.recover(d, marker, adopt=True, at=5.0).close()
+    Store(d, marker).close()
+
+
+def test_a_written_lock_is_in_the_database_file_itself(tmp_path):
+    """A backup that copies state.sqlite3 alone (no journal, no -wal) keeps every lock written before it."""
+    d = tmp_path / "state"
+    s = Store(d)
+    key = s.card_key(99)
+    for i in range(3):
+        s.record_failure(key, "face", f"s{i}", 10.0 + i)
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for name in (DB_NAME, SALT_NAME):              # copied while the store is still open
+        (copy / name).write_bytes((d / name).read_bytes())
+    s.close()
+    assert not list(copy.glob("*-wal"))
+    again = Store(copy)
+    assert again.face_locked(key, 3, since=0)
+    again.close()
+
+
+def test_an_empty_database_file_is_refused_and_left_untouched(tmp_path):
+    d = tmp_path / "state"
+    Store(d).close()
+    (d / DB_NAME).write_bytes(b"")
+    with pytest.raises(StoreError, match="empty"):
+        Store(d)
+    assert (d / DB_NAME).stat().st_size == 0
+
+
+def test_recover_command_asks_before_it_lifts_lockouts(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+    exe = str(Path(sys.executable).with_name("mynareader"))
+    d = tmp_path / "state"
+    Store(d, _marker(tmp_path)).close()
+    for f in d.iterdir():
+        f.unlink()
+    args = [exe, "store", "recover", "--set", f"state.directory={d}"]
+    out = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "--yes" in out.stderr and not any(d.iterdir())
+    out = subprocess.run(args + ["--yes"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    Store(d, _marker(tmp_path)).close()

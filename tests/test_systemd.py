@@ -136,3 +136,32 @@ def test_stderr_log_lines_carry_fields_and_no_personal_data(tmp_path):
     record = logging.LogRecord("x", logging.INFO, "f", 1, "number %s", ("123456789012",), None)
     PrivacyFilter().filter(record)
     assert "123456789012" not in record.getMessage()
+
+
+def test_stderr_log_lines_keep_the_traceback():
+    import logging
+    from mynareader.daemon.systemd_integration import _KeyValueFormatter
+    try:
+        raise KeyError("the real cause")
+    except KeyError:
+        import sys
+        record = logging.LogRecord("mynareader", logging.ERROR, "f", 1, "method failed", (), sys.exc_info())
+    text = _KeyValueFormatter().format(record)
+    assert text.startswith("ERROR mynareader: method failed")
+    assert "Traceback" in text and "KeyError: 'the real cause'" in text
+
+
+def test_bench_control_socket_is_0600_whatever_the_umask(tmp_path):
+    import os
+    import stat
+    from mynareader.device.mock.control import serve_control
+    old = os.umask(0)
+    try:
+        server = serve_control(tmp_path / "c.sock", lambda line: "ok")
+    finally:
+        os.umask(old)
+    try:
+        assert stat.S_IMODE(os.stat(tmp_path / "c.sock").st_mode) == 0o600
+    finally:
+        server.shutdown()
+        server.server_close()

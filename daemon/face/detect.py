@@ -10,6 +10,7 @@ from PIL import Image
 INPUT = 256
 MIN_SCORE = 0.5          # 0.2 admits objects (reference/faces.md)
 NMS_IOU = 0.3
+NESTED = 0.6         # share of a box inside a better one that makes it part of that face
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,19 +76,30 @@ def decode(raw: np.ndarray, min_score: float = MIN_SCORE) -> list[tuple[float, n
     return nms(found)
 
 
-def iou(a: np.ndarray, b: np.ndarray) -> float:
+def _inter(a: np.ndarray, b: np.ndarray) -> float:
     x0, y0 = max(a[0], b[0]), max(a[1], b[1])
     x1, y1 = min(a[2], b[2]), min(a[3], b[3])
-    inter = max(0.0, x1 - x0) * max(0.0, y1 - y0)
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return max(0.0, x1 - x0) * max(0.0, y1 - y0)
+
+
+def _area(a: np.ndarray) -> float:
+    return float((a[2] - a[0]) * (a[3] - a[1]))
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    inter = _inter(a, b)
+    union = _area(a) + _area(b) - inter
     return inter / union if union > 0 else 0.0
 
 
-def nms(found: list, threshold: float = NMS_IOU) -> list:
+def nms(found: list, threshold: float = NMS_IOU, inside: float = NESTED) -> list:
+    """Highest score first; a box is dropped when it overlaps a kept one (IoU) or lies mostly inside it: a face
+    that fills the frame also fires anchors on its own eyes and mouth, and those boxes are small beside it."""
     found = sorted(found, key=lambda f: -f[0])
     kept: list = []
     for cand in found:
-        if all(iou(cand[1], k[1]) < threshold for k in kept):
+        box = cand[1]
+        if all(iou(box, k[1]) < threshold and _inter(box, k[1]) < inside * _area(box) for k in kept):
             kept.append(cand)
     return kept
 

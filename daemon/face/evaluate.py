@@ -34,3 +34,59 @@ def histogram(scores: np.ndarray, bins: int = 10, width: int = 40) -> list[str]:
     top = max(1, counts.max())
     return [f"  {edges[i]:.1f}-{edges[i + 1]:.1f} {'#' * int(round(width * c / top)):<{width}} {c}"
             for i, c in enumerate(counts)]
+
+
+def roc(genuine: np.ndarray, impostor: np.ndarray) -> list[tuple[float, float, float]]:
+    """(threshold, FAR, GAR) at every observed score, from the strictest threshold to the most lenient."""
+    points = []
+    for t in np.unique(np.concatenate([genuine, impostor]))[::-1]:
+        far, frr = rates(genuine, impostor, float(t))
+        points.append((float(t), far, 1.0 - frr))
+    return points
+
+
+def threshold_for_far(genuine: np.ndarray, impostor: np.ndarray, target: float) -> float:
+    """The most lenient observed threshold whose false-accept rate on these impostors is at most ``target``."""
+    best = float(np.max(impostor)) + 1e-6 if impostor.size else 0.0
+    for t, far, _gar in roc(genuine, impostor):
+        if far <= target:
+            best = t
+    return best
+
+
+def roc_svg(curves: dict[str, list[tuple[float, float, float]]], title: str) -> str:
+    """A small ROC plot (GAR against FAR on a log axis from 0.01% to 100%) as standalone SVG text."""
+    w, h, left, bottom, top, right = 520, 360, 60, 40, 30, 150
+    pw, ph = w - left - right, h - top - bottom
+    lo, hi = -4.0, 0.0   # log10 FAR
+
+    def xy(far: float, gar: float) -> tuple[float, float]:
+        x = (min(max(np.log10(max(far, 1e-4)), lo), hi) - lo) / (hi - lo)
+        return left + x * pw, top + (1 - gar) * ph
+
+    colours = ["#1f4e9c", "#c0392b", "#2e7d32", "#6a1b9a", "#ef6c00"]
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" '
+           f'font-size="11"><rect width="{w}" height="{h}" fill="white"/>',
+           f'<text x="{left}" y="18" font-size="13">{title}</text>',
+           f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="#444"/>']
+    for e in range(int(lo), int(hi) + 1):
+        x = left + (e - lo) / (hi - lo) * pw
+        out.append(f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{top + ph}" stroke="#ddd"/>')
+        out.append(f'<text x="{x:.1f}" y="{top + ph + 14}" text-anchor="middle">{10.0 ** e * 100:g}%</text>')
+    for g in (0.0, 0.25, 0.5, 0.75, 1.0):
+        y = top + (1 - g) * ph
+        out.append(f'<line x1="{left}" y1="{y:.1f}" x2="{left + pw}" y2="{y:.1f}" stroke="#ddd"/>')
+        out.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{g:.0%}</text>')
+    out.append(f'<text x="{left + pw / 2}" y="{h - 6}" text-anchor="middle">false accepts (impostor pairs)</text>')
+    out.append(f'<text x="14" y="{top + ph / 2}" transform="rotate(-90 14 {top + ph / 2})" '
+               f'text-anchor="middle">genuine accepts</text>')
+    for i, (name, points) in enumerate(curves.items()):
+        pts = [xy(1e-4, 0.0)] + [xy(far, gar) for _t, far, gar in points] + [xy(1.0, 1.0)]
+        path = " ".join(f"{x:.1f},{y:.1f}" for x, y in pts)
+        c = colours[i % len(colours)]
+        out.append(f'<polyline points="{path}" fill="none" stroke="{c}" stroke-width="2"/>')
+        out.append(f'<line x1="{left + pw + 10}" y1="{top + 12 + 16 * i}" x2="{left + pw + 28}" '
+                   f'y2="{top + 12 + 16 * i}" stroke="{c}" stroke-width="2"/>')
+        out.append(f'<text x="{left + pw + 32}" y="{top + 16 + 16 * i}">{name}</text>')
+    out.append("</svg>")
+    return "\n".join(out) + "\n"

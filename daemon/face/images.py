@@ -29,7 +29,7 @@ def load_image(source: str | Path | bytes) -> np.ndarray:
         img = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
         img.load()
     except FileNotFoundError:
-        raise ImageError(f"{source}: no such file") from None
+        raise ImageError("no such file") from None
     except Exception as exc:
         hint = "" if jp2_supported() else " (this Pillow has no JPEG 2000 support)"
         raise ImageError(f"cannot read the image: {exc}{hint}") from None

@@ -9,9 +9,11 @@ import dataclasses
 
 import numpy as np
 
-from .align import aligned_crop, template_chip
+from .align import aligned_crop
 from .detect import Detector, Face
-from .onnx_models import manifest, session
+from .dlib_chip import face_chip
+from .landmarks import Box, ShapePredictor
+from .onnx_models import manifest, session, verify_file
 
 
 class NoFace(ValueError):
@@ -42,10 +44,38 @@ def faceres_similarity(a: np.ndarray, b: np.ndarray) -> float:
 SIMILARITIES = {"human-faceres": faceres_similarity, "dlib-distance": dlib_similarity}
 
 
+def keypoint_features(face: Face) -> tuple[np.ndarray, np.ndarray]:
+    """The eyes' midpoint, and what places dlib's box from there: the eye-to-eye, eyes-to-mouth and eyes-to-nose
+    vectors and the box width (BlazeFace's keypoints are steadier than its box)."""
+    k = face.keypoints
+    eyes = (k[0] + k[1]) / 2
+    v, m, n = k[1] - k[0], k[3] - eyes, k[2] - eyes
+    return eyes, np.array([v[0], v[1], m[0], m[1], n[0], n[1], face.box[2] - face.box[0]])
+
+
+def dlib_box(face: Face, mapping: dict) -> Box:
+    """The box dlib's HOG detector would draw around this BlazeFace face: the landmark cascade starts from its mean
+    shape placed in that box. A linear map of the keypoint features (centre offset from the eyes, side), fitted
+    against dlib's boxes by models/dlib_landmarks_equivalence.py --calibrate."""
+    eyes, features = keypoint_features(face)
+    dx, dy, side = features @ np.asarray(mapping["coef"], dtype=np.float64)
+    side = max(2, int(round(side)))
+    left, top = int(round(eyes[0] + dx - side / 2)), int(round(eyes[1] + dy - side / 2))
+    return Box(left, top, left + side - 1, top + side - 1)
+
+
+class UnknownModel(ValueError):
+    pass
+
+
 class FacePipeline:
-    def __init__(self, descriptor: str | None = None, threads: int = 1, threshold: float | None = None):
+    def __init__(self, descriptor: str | None = None, threads: int = 1, threshold: float | None = None,
+                 box_mapping: dict | None = None):
         info = manifest()
         self.model = descriptor or info["default_descriptor"]
+        known = sorted(k for k, v in info["models"].items() if v.get("role") == "descriptor")
+        if self.model not in known:
+            raise UnknownModel(f"unknown face model {self.model!r}; known models: {', '.join(known)}")
         entry = info["models"][self.model]
         self.detector = Detector(session("blazeface", threads))
         self.session = session(self.model, threads)
@@ -55,6 +85,11 @@ class FacePipeline:
         self.similarity_fn = SIMILARITIES[entry["similarity"]]
         self.threshold = threshold or float(entry["threshold"])
         self.alignment = entry.get("alignment", {"kind": "square", "scale": 1.4})
+        self.landmarks: ShapePredictor | None = None
+        if self.alignment["kind"] == "dlib5":
+            marks = info["models"][self.alignment["landmarks"]]
+            self.landmarks = ShapePredictor.load(verify_file(self.alignment["landmarks"]))
+            self.box_mapping = box_mapping or marks["box_mapping"]
 
     def detect(self, rgb: np.ndarray) -> list[Face]:
         return self.detector.detect(rgb)
@@ -62,9 +97,13 @@ class FacePipeline:
     def crop(self, rgb: np.ndarray, face: Face) -> np.ndarray:
         """The descriptor's input: the alignment its manifest entry names."""
         a = self.alignment
-        if a["kind"] == "template":
-            return template_chip(rgb, face, self.size, a["points"])
+        if a["kind"] == "dlib5":
+            return face_chip(rgb, self.landmarks_for(rgb, face), self.size, a.get("padding", 0.25))
         return aligned_crop(rgb, face, self.size, a.get("scale", 1.4))
+
+    def landmarks_for(self, rgb: np.ndarray, face: Face) -> np.ndarray:
+        """dlib's 5 landmarks for a detected face (whole pixels)."""
+        return self.landmarks(rgb, dlib_box(face, self.box_mapping))
 
     def describe_crop(self, crop: np.ndarray) -> Descriptor:
         (vec,) = self.session.run([self.output], {self.input: crop.astype(np.float32)[None]})

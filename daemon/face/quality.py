@@ -28,6 +28,11 @@ GUIDANCE = {
     "too_bright": ("明るすぎます。", "There is too much light."),
     "blurry": ("動かずにカメラを見てください。", "Please hold still and look at the camera."),
     "look_at_camera": ("正面からカメラを見てください。", "Please look straight at the camera."),
+    # liveness cues (liveness.py): left and right are the patient's own; the kiosk shows and speaks them
+    "turn_left": ("まばたきをしてから、顔をゆっくり左に向けてください。",
+                  "Blink, then slowly turn your head to your left."),
+    "turn_right": ("まばたきをしてから、顔をゆっくり右に向けてください。",
+                   "Blink, then slowly turn your head to your right."),
 }
 
 

@@ -6,9 +6,11 @@ gate only produce guidance. The chip photo's descriptor is computed once per ses
 from __future__ import annotations
 
 import dataclasses
+import time
 
 import numpy as np
 
+from .liveness import Cue, Decision, LivenessCheck, Settings
 from .pipeline import Descriptor, FacePipeline
 from .quality import GUIDANCE, Gates, check
 
@@ -27,6 +29,7 @@ class Verdict:
     threshold: float
     model: str
     frames: int           # good frames that were compared
+    liveness: str = "off"  # "passed", "failed: <reason>" (liveness.Decision), or "off"
 
 
 def guidance(code: str) -> Guidance:
@@ -36,9 +39,14 @@ def guidance(code: str) -> Guidance:
 
 class FaceVerifier:
     def __init__(self, pipeline: FacePipeline, matches_needed: int = 2, frames_for_no: int = 8,
-                 gates: Gates = Gates()):
+                 gates: Gates = Gates(), liveness: bool = False, liveness_settings: Settings = Settings()):
         self.pipeline = pipeline
         self.matches_needed, self.frames_for_no, self.gates = matches_needed, frames_for_no, gates
+        self.liveness_settings = liveness_settings
+        self.mesh = None
+        if liveness:
+            from .mesh import FaceMesh
+            self.mesh = FaceMesh()
         self.reference: Descriptor | None = None
         self.reset()
 
@@ -54,9 +62,17 @@ class FaceVerifier:
     def reset(self) -> None:
         self.scores: list[float] = []
         self.last_guidance: str | None = None
+        # a new random cue and moment for every attempt
+        self.live = LivenessCheck(self.liveness_settings) if self.mesh is not None else None
+        self.decision: Decision | None = None
 
-    def feed(self, rgb: np.ndarray) -> Guidance | Verdict | None:
-        """One frame: guidance when the frame is not usable, a verdict when sure, else None (keep going)."""
+    @property
+    def liveness(self) -> bool:
+        return self.mesh is not None
+
+    def feed(self, rgb: np.ndarray, now: float | None = None) -> Guidance | Verdict | None:
+        """One frame (taken at ``now``, seconds): guidance when the frame is not usable or a liveness cue is due,
+        a verdict when sure, else None (keep going). With liveness on, no match counts before it has passed."""
         if self.reference is None:
             raise RuntimeError("set_reference() first")
         if float(rgb.mean()) < 12:
@@ -67,6 +83,19 @@ class FaceVerifier:
         if len(faces) > 1:
             return self._guide("one_person")
         face = faces[0]
+        if self.live is not None and self.decision is None:
+            points, presence = self.mesh(rgb, face)
+            if presence < 0.5:
+                return self._guide("no_face")
+            out = self.live.feed(points, time.monotonic() if now is None else now)
+            if isinstance(out, Cue):
+                return self._guide(out.code)
+            if isinstance(out, Decision):
+                self.decision = out
+                if not out.live:
+                    return self._verdict(False)
+            elif self.live.turning:
+                return None       # turned on purpose: neither guidance nor a comparison
         crop = self.pipeline.crop(rgb, face)
         problems = check(face, crop, self.gates)
         if problems:
@@ -74,9 +103,10 @@ class FaceVerifier:
         score = self.pipeline.similarity(self.reference, self.pipeline.describe_crop(crop))
         self.scores.append(score)
         threshold = self.pipeline.threshold
-        if sum(s >= threshold for s in self.scores) >= self.matches_needed:
+        if sum(s >= threshold for s in self.scores) >= self.matches_needed and \
+                (self.live is None or self.decision is not None):
             return self._verdict(True)
-        if len(self.scores) >= self.frames_for_no:
+        if len(self.scores) >= self.frames_for_no and (self.live is None or self.decision is not None):
             return self._verdict(False)
         return None
 
@@ -87,6 +117,14 @@ class FaceVerifier:
         return guidance(code)
 
     def _verdict(self, match: bool) -> Verdict:
-        verdict = Verdict(match, max(self.scores), self.pipeline.threshold, self.pipeline.model, len(self.scores))
+        if self.live is None:
+            live = "off"
+        elif self.decision is None:
+            live = "pending"          # a no-match before the liveness check ended
+        else:
+            live = "passed" if self.decision.live else f"failed: {self.decision.reason}"
+        verdict = Verdict(match, max(self.scores, default=0.0), self.pipeline.threshold, self.pipeline.model,
+                          len(self.scores), live)
+        self.last_decision = self.decision      # the signals behind the verdict, for the bench report
         self.reset()
         return verdict

@@ -51,6 +51,7 @@ class Reception:
         self.pin_tries: int | None = None
         self.kenmen_tries: int | None = None
         self.face_attempts = 0
+        self.face_failures: list[dict[str, Any]] = []   # failed face verdicts, for the result event
         self.face_blocked: str | None = None      # why face is not offered, or None
         self.pin_blocked: str | None = None
         self.pin_failures = 0
@@ -222,13 +223,21 @@ class Reception:
         return [m.Show("face_matching", "face_guidance", e.text, e.text, (), {"code": e.code})]
 
     def _face_verdict(self, e: m.FaceVerdict) -> list[m.Action]:
-        evidence = {"model": e.model, "score": round(e.score, 4), "threshold": e.threshold}
+        evidence = {"model": e.model, "score": round(e.score, 4), "threshold": e.threshold,
+                    "liveness": e.liveness}
         if e.match:
             self._audit(e.now, "identity_confirmed", method="face", **evidence)
             return [m.StopFaceCheck(), *self._identified(e.now, "face", face=evidence)]
+        # a failed liveness check is a failed face attempt like a mismatch: same count, same lockout
+        spoof = e.liveness.startswith("failed")
+        self.face_failures.append({"attempt": self.face_attempts,
+                                   "outcome": "liveness_failed" if spoof else "no_match", "liveness": e.liveness})
+        if spoof:
+            self._audit(e.now, "face_liveness_failed", attempt=self.face_attempts, reason=e.liveness)
         if self.face_attempts < self.policy.face_tries_per_session:
             self.face_attempts += 1
-            return [self._show("face_matching", "face_retry", attempt=self.face_attempts),
+            return [self._show("face_matching", "face_liveness_failed" if spoof else "face_retry",
+                               attempt=self.face_attempts),
                     m.StartFaceCheck(self.face_attempts)]
         self.store.record_failure(self.card_key, "face", self.session_id, e.now.timestamp())
         self._audit(e.now, "face_failed", attempts=self.face_attempts, **evidence)
@@ -402,6 +411,8 @@ class Reception:
                             "not_after": cert.not_after.isoformat(), "der": _b64(cert.der)},
             "catalogue_version": self.catalogue.version,
         }
+        if self.face_failures:     # staff see a failed liveness check ("liveness_failed") here
+            result["face_failures"] = list(self.face_failures)
         if not self.registration:
             result["consents"] = list(self.consents)
             result["provided_without_consent"] = [

@@ -85,6 +85,7 @@ class FaceVerdict(Event):
     score: float
     threshold: float
     model: str
+    liveness: str = "off"             # "passed" | "failed: <reason>" | "pending" | "off"
 
 
 @dataclasses.dataclass(frozen=True)

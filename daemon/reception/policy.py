@@ -31,6 +31,7 @@ class Policy:
     grace_months: int = 3
     grace_from_month_end: bool = True
     ask_prescription_form: bool = False    # ask 紙/電子 prescription after consent
+    liveness: bool = True                  # presentation-attack check before a face match counts; off logs a warning
 
     @property
     def certificates(self) -> CertificatePolicy:

@@ -24,6 +24,10 @@ TEXTS: dict[str, tuple[str, str]] = {
                   "Please look at the camera. The picture is taken when your face fits the frame."),
     "face_retry": ("顔を確認できませんでした。もう一度カメラを見てください。",
                    "Your face could not be matched. Please look at the camera again."),
+    "face_liveness_failed": ("ご本人の確認ができませんでした。写真や画面は使わず、ご本人がカメラの前で画面の指示どおりに"
+                             "まばたきと顔の向きを変えてください。",
+                             "We could not confirm a live person. Without a photo or a screen, please stand in front "
+                             "of the camera yourself, blink and turn your head as the screen asks."),
     "face_failed": ("顔認証ができませんでした。暗証番号または職員による確認を選んでください。",
                     "Face authentication did not succeed. Choose the PIN or confirmation by staff."),
     "pin_entry": ("4桁の暗証番号を入力してください。", "Enter your 4-digit PIN."),

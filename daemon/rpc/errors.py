@@ -44,6 +44,10 @@ WrongStep = _error("WrongStep", 1004, "client", "The session is not at a step th
 RateLimited = _error("RateLimited", 1005, "client", "Too many requests on this connection; slow down.")
 MessageTooLarge = _error("MessageTooLarge", 1006, "client", "The message is larger than the reader accepts.")
 NoResult = _error("NoResult", 1007, "client", "No result has been produced yet.")
+TooManyClients = _error("TooManyClients", 1008, "client",
+                        "Too many clients are connected to this socket; close idle connections and try again.")
+TimedOut = _error("TimedOut", 1009, "client",
+                  "The connection sent nothing in time, or left a message unfinished; it is closed.")
 
 # device, card and store faults
 CardRemoved = _error("CardRemoved", 2001, "device", "The card was taken off the reader; the session ended.")

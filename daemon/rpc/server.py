@@ -20,7 +20,7 @@ from typing import Any, Awaitable, Callable
 
 from . import codec
 from .errors import (InvalidParams, InvalidRequest, MessageTooLarge, MethodNotFound, NotPermitted, ParseError,
-                     RateLimited, RpcError)
+                     RateLimited, RpcError, TimedOut, TooManyClients)
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +40,11 @@ class Limits:
     max_message: int = codec.MAX_MESSAGE
     rate_per_second: float = 50.0      # sustained requests per connection
     burst: int = 100
-    max_connections: int = 256
+    max_connections: int = 256         # per socket (role): a flood on the kiosk socket leaves reception its own
     max_queued_bytes: int = 1 << 20    # a client that stops reading its events is dropped past this
+    max_queued_total: int = 16 << 20   # all clients together: the largest backlog is dropped past this
+    first_message_timeout: float = 30.0  # a new connection says something (hello, subscribe) within this
+    message_timeout: float = 30.0      # a message once started is finished within this
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,11 +89,13 @@ class Connection:
         self.max_queued = limits.max_queued_bytes
         self.closed = False
 
+    def queued(self) -> int:
+        return 0 if self.closed else self.writer.transport.get_write_buffer_size()
+
     def send(self, data: bytes) -> None:
         if self.closed:
             return
-        transport = self.writer.transport
-        if transport.get_write_buffer_size() > self.max_queued:
+        if self.queued() > self.max_queued:
             log.warning("dropping %s client %d: it does not read its messages", self.role.value, self.id)
             self.close()
             return
@@ -99,7 +104,7 @@ class Connection:
     def close(self) -> None:
         if not self.closed:
             self.closed = True
-            self.writer.close()
+            self.writer.transport.abort()   # drop what is queued now: memory comes back at once
 
 
 def peer_credentials(sock: socket.socket) -> PeerCred | None:
@@ -137,8 +142,7 @@ class RpcServer:
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
         old = os.umask(0o777 & ~mode)
         try:
-            server = await asyncio.start_unix_server(lambda r, w: self._client(r, w, role), path=path,
-                                                     limit=self.limits.max_message + 2)
+            server = await asyncio.start_unix_server(lambda r, w: self._client(r, w, role), path=path)
         finally:
             os.umask(old)
         os.chmod(path, mode)
@@ -148,8 +152,7 @@ class RpcServer:
 
     async def listen_socket(self, sock: socket.socket, role: Role) -> None:
         """Serve a socket systemd passed us (socket activation)."""
-        server = await asyncio.start_unix_server(lambda r, w: self._client(r, w, role), sock=sock,
-                                                 limit=self.limits.max_message + 2)
+        server = await asyncio.start_unix_server(lambda r, w: self._client(r, w, role), sock=sock)
         self._servers.append(server)
 
     async def close(self) -> None:
@@ -162,19 +165,40 @@ class RpcServer:
 
     # -- events ----------------------------------------------------------------------------------------
     def broadcast(self, event: str, params: dict, roles: frozenset[Role] = BOTH) -> None:
-        line = codec.notification(event, params)
+        """Never raises: a session's next actions must not depend on whether its events could be sent."""
+        try:
+            line = codec.notification(event, params)
+        except codec.Unencodable:
+            log.error("event %s could not be encoded and was not sent", event, extra={"EVENT": "event_unsent"})
+            return
         for conn in list(self.connections):
             if conn.role in roles and (event in conn.subscriptions or "*" in conn.subscriptions):
                 conn.send(line)
+        self._bound_backlog()
+
+    def _bound_backlog(self) -> None:
+        """Many clients that each stay under their own limit must not add up to the reader's memory."""
+        total = sum(c.queued() for c in self.connections)
+        while total > self.limits.max_queued_total:
+            worst = max(self.connections, key=Connection.queued)
+            total -= worst.queued()
+            log.warning("dropping %s client %d: clients together hold too many unread messages",
+                        worst.role.value, worst.id)
+            worst.close()
+            self.connections.discard(worst)
 
     # -- one client ------------------------------------------------------------------------------------
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, role: Role) -> None:
         sock = writer.get_extra_info("socket")
         peer = peer_credentials(sock) if sock is not None else None
         conn = Connection(role, writer, peer, self.limits)
-        if len(self.connections) >= self.limits.max_connections:
-            conn.send(codec.error(None, RpcError("Too many clients are connected to the reader.")))
-            conn.close()
+        if sum(1 for c in self.connections if c.role is role) >= self.limits.max_connections:
+            log.warning("refused a %s client (pid=%s): %d connections already", role.value,
+                        peer.pid if peer else "?", self.limits.max_connections,
+                        extra={"EVENT": "client_refused", "ROLE": role.value})
+            conn.send(codec.error(None, TooManyClients(
+                f"the {role.value} socket already has {self.limits.max_connections} connections")))
+            await self._flush_and_close(conn)
             return
         self.connections.add(conn)
         log.info("%s client %d connected (pid=%s uid=%s)", role.value, conn.id,
@@ -182,21 +206,7 @@ class RpcServer:
                  extra={"EVENT": "client_connected", "ROLE": role.value,
                         "PEER_UID": peer.uid if peer else None})
         try:
-            while not conn.closed:
-                try:
-                    line = await reader.readuntil(b"\n")
-                except asyncio.IncompleteReadError:
-                    break
-                except asyncio.LimitOverrunError:
-                    # cannot find where the oversized message ends: say why, then hang up
-                    conn.send(codec.error(None, MessageTooLarge(
-                        f"messages are limited to {self.limits.max_message} bytes")))
-                    break
-                if line.strip():
-                    reply = await self._dispatch(conn, line)
-                    if reply:
-                        conn.send(reply)
-                        await writer.drain()
+            await self._serve(conn, reader, writer)
         except (ConnectionError, OSError):
             pass
         finally:
@@ -208,6 +218,53 @@ class RpcServer:
                 except Exception:
                     log.exception("releasing what client %d held failed", conn.id)
             log.info("%s client %d disconnected", role.value, conn.id, extra={"EVENT": "client_disconnected"})
+
+    async def _serve(self, conn: Connection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Lines in, replies out. A connection that says nothing at first, or stalls inside a message, is closed
+        after a deadline (a silent subscriber is fine once it has spoken)."""
+        buf = bytearray()
+        loop = asyncio.get_running_loop()
+        deadline: float | None = loop.time() + self.limits.first_message_timeout
+        while not conn.closed:
+            timeout = None if deadline is None else max(0.0, deadline - loop.time())
+            try:
+                chunk = await asyncio.wait_for(reader.read(65536), timeout)
+            except asyncio.TimeoutError:
+                why = "left a message unfinished" if buf else "sent nothing"
+                log.warning("closing %s client %d: it %s", conn.role.value, conn.id, why,
+                            extra={"EVENT": "client_timed_out"})
+                conn.send(codec.error(None, TimedOut(f"the connection {why} for "
+                                                     f"{self.limits.message_timeout:g} s; it is closed")))
+                await self._flush_and_close(conn)
+                return
+            if not chunk:
+                return
+            buf += chunk
+            while b"\n" in buf and not conn.closed:
+                line, _, rest = bytes(buf).partition(b"\n")
+                buf = bytearray(rest)
+                if line.strip():
+                    reply = await self._dispatch(conn, line)
+                    if reply:
+                        conn.send(reply)
+                        await writer.drain()
+            if len(buf) > self.limits.max_message:
+                # cannot find where the oversized message ends: say why, then hang up
+                conn.send(codec.error(None, MessageTooLarge(f"messages are limited to {self.limits.max_message} "
+                                                            f"bytes")))
+                await self._flush_and_close(conn)
+                return
+            deadline = loop.time() + self.limits.message_timeout if buf else None
+
+    @staticmethod
+    async def _flush_and_close(conn: Connection) -> None:
+        """Let a last error reply go out (briefly: a client that does not read gets no more time), then close."""
+        try:
+            await asyncio.wait_for(conn.writer.drain(), 1.0)
+        except (asyncio.TimeoutError, ConnectionError, OSError):
+            pass
+        conn.closed = True
+        conn.writer.close()
 
     async def _dispatch(self, conn: Connection, line: bytes) -> bytes | None:
         rid = None
@@ -228,12 +285,23 @@ class RpcServer:
             if rid is None and not isinstance(err, (ParseError, InvalidRequest, MessageTooLarge)):
                 return None  # a notification gets no reply, not even an error
             return codec.error(rid, err)
-        except (TypeError, KeyError, ValueError) as exc:
-            return codec.error(rid, InvalidParams(f"bad parameters: {exc}"))
+        except KeyError as exc:
+            name = exc.args[0] if exc.args and isinstance(exc.args[0], str) else None
+            return codec.error(rid, InvalidParams(f"missing parameter {name!r}" if name else "a parameter is missing"))
+        except (TypeError, ValueError):
+            log.info("bad parameters for %s", request.method, exc_info=True)
+            return codec.error(rid, InvalidParams("a parameter has the wrong type or value; rpc.discover lists "
+                                                  "what this method takes"))
         except Exception:
             log.exception("method failed")
             return codec.error(rid, RpcError())
-        return None if rid is None else codec.result(rid, value)
+        if rid is None:
+            return None
+        try:
+            return codec.result(rid, value)
+        except codec.Unencodable:
+            log.error("the reply to %s could not be encoded", request.method, extra={"EVENT": "reply_unsent"})
+            return codec.error(rid, RpcError("The reader could not encode its reply; it keeps running."))
 
     # -- built-in methods ----------------------------------------------------------------------------------
     async def _hello(self, conn: Connection, params: dict) -> dict:

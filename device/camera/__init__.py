@@ -41,6 +41,13 @@ class Camera(abc.ABC):
     def read(self) -> np.ndarray:
         """The next frame as RGB uint8 (H x W x 3). Raises CameraGone."""
 
+    def frame_time(self) -> float:
+        """When the last frame was taken, in seconds (the bench camera keeps its own scene clock)."""
+        return time.monotonic()
+
+    def cue(self, word: str) -> None:
+        """What the patient's screen just asked ("left"/"right"); only bench people act on it."""
+
     def control(self, line: str) -> str:
         return f"error this camera takes no commands ({line.split()[0] if line.split() else ''})"
 

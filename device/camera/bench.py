@@ -7,6 +7,12 @@ the bench control socket or in-process through ``control()``:
     dark                the light goes out       noface      nobody in front of the camera
     two-faces           two people in the frame  unplug      the camera disappears (reads fail)
     replug              it comes back
+    scene NAME          a liveness scene (liveness_scenes.py): live, live-other, print, print-bent, screen,
+                        replay, mask; ``show`` returns to the plain faces
+    cue left|right      what the patient's screen asks (FaceCheck passes it on; live people follow it)
+
+A single face is a live person: it blinks and turns on the cue. The scene clock runs at ``fps`` (15 when 0), by
+frame count, so a scene plays the same on a slow machine.
 """
 from __future__ import annotations
 
@@ -19,10 +25,12 @@ import numpy as np
 from PIL import Image
 
 from . import Camera, CameraGone
+from .liveness_scenes import SCENES, SceneRenderer
 
 ASSETS = Path(__file__).resolve().parent.parent / "mock" / "assets"
 FACES = {"holder": "holder.png", "other": "other.jpg"}
 SIZE = (640, 480)
+SCENE_FPS = 15.0
 
 
 def _face_image(name: str) -> Image.Image:
@@ -43,6 +51,9 @@ class BenchCamera(Camera):
         ys, xs = np.mgrid[0:SIZE[1], 0:SIZE[0]]
         self._background = np.stack([90 + 60 * xs / SIZE[0], 100 + 40 * ys / SIZE[1],
                                      110 + 0 * xs], -1).astype(np.uint8)
+        self.scene: str | None = None
+        self.frames, self.cue_word, self.cue_at = 0, None, None
+        self._renderer: SceneRenderer | None = None
 
     @classmethod
     def from_url(cls, url: str) -> "BenchCamera":
@@ -67,13 +78,31 @@ class BenchCamera(Camera):
         self.pace()
         if not self.plugged:
             raise CameraGone()
-        scene = Image.fromarray(self._background)
+        t = self.frames / (self.fps or SCENE_FPS)
+        self.frames += 1
         if self.mode in ("face", "dark"):
-            self._paste(scene, self.face, SIZE[0] // 2)
-        elif self.mode == "two-faces":
+            return self._live(t)
+        scene = Image.fromarray(self._background)
+        if self.mode == "two-faces":
             self._paste(scene, "holder", SIZE[0] // 4 + 10)
             self._paste(scene, "other", 3 * SIZE[0] // 4 - 10)
         frame = np.asarray(scene, dtype=np.uint8)
+        if self.mode == "dark":
+            frame = (frame * 0.03).astype(np.uint8)
+        return frame
+
+    def frame_time(self) -> float:
+        return self.frames / (self.fps or SCENE_FPS)
+
+    def cue(self, word: str) -> None:
+        self.cue_word, self.cue_at = word, self.frame_time()
+
+    def _live(self, t: float) -> np.ndarray:
+        if self._renderer is None:
+            self._renderer = SceneRenderer(self._faces, self._background, self.rng.uniform(0, 3.2))
+        scene = self.scene or ("live" if self.face == "holder" else "live-other")
+        sway = (self.rng.uniform(-6, 6), self.rng.uniform(-4, 4), self.rng.uniform(-2, 2))
+        frame = self._renderer.frame(scene, t, self.cue_word, self.cue_at, sway)
         if self.mode == "dark":
             frame = (frame * 0.03).astype(np.uint8)
         return frame
@@ -84,7 +113,11 @@ class BenchCamera(Camera):
             return problem
         verb, *args = line.split()
         if verb == "show":
-            self.mode, self.face = "face", args[0]
+            self.mode, self.face, self.scene = "face", args[0], None
+        elif verb == "scene":
+            self.mode, self.scene = "face", args[0]
+        elif verb == "cue":
+            self.cue(args[0])
         elif verb in ("dark", "noface", "two-faces"):
             self.mode = verb
         else:
@@ -97,7 +130,9 @@ def check_command(line: str) -> str | None:
     words = line.split()
     verb, args = (words[0], words[1:]) if words else ("", [])
     if (verb == "show" and len(args) == 1 and args[0] in FACES) or \
-            (verb in ("dark", "noface", "two-faces", "unplug", "replug") and not args):
+            (verb in ("dark", "noface", "two-faces", "unplug", "replug") and not args) or \
+            (verb == "scene" and len(args) == 1 and args[0] in SCENES) or \
+            (verb == "cue" and len(args) == 1 and args[0] in ("left", "right")):
         return None
     return f"error unknown camera command {line.strip()!r}; use show holder|other, dark, noface, two-faces, " \
-           f"unplug, replug"
+           f"unplug, replug, scene {'|'.join(SCENES)}, cue left|right"

@@ -32,7 +32,12 @@ def serve_control(path: str | Path, handler: Callable[[str], str]) -> socketserv
                 self.wfile.write(reply.encode() + b"\n")
                 self.wfile.flush()
 
-    server = socketserver.ThreadingUnixStreamServer(path, Handler)
+    old = os.umask(0o177)        # the bench controls a card: only its owner may reach it, whatever the umask
+    try:
+        server = socketserver.ThreadingUnixStreamServer(path, Handler)
+    finally:
+        os.umask(old)
+    os.chmod(path, 0o600)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, name="mock-control", daemon=True).start()
     return server

@@ -12,7 +12,10 @@ The vpcd bridge and the PN532 emulator each host one slot; tests steer it with o
 """
 from __future__ import annotations
 
+import collections
+
 import threading
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -28,16 +31,21 @@ class CardPulled(Exception):
     """The card left the field during this exchange."""
 
 
+EXCHANGES_KEPT = 4096
+
+
 class CardSlot:
     def __init__(self, state_dir: Path, profile: str | None = None):
         self.state_dir = Path(state_dir)
         self.card: VirtualCard | None = None
         self._fail_next: int | None = None
         self._pull_after: int | None = None
+        self._hang: float | None = None
         self._subscribers: list[Callable[[bool], None]] = []
         self._lock = threading.RLock()
-        # what the card saw and answered, for tests (VERIFY data included: these are test secrets)
-        self.exchanges: list[tuple[bytes, bytes]] = []
+        # what the card saw and answered, for tests (VERIFY data included: these are test secrets); bounded, so a
+        # bench left running for days does not grow (about 4.6 KB per reception)
+        self.exchanges: collections.deque[tuple[bytes, bytes]] = collections.deque(maxlen=EXCHANGES_KEPT)
         if profile:
             self.insert(profile)
 
@@ -96,6 +104,13 @@ class CardSlot:
                 if pulled:
                     self._notify()
                     raise CardPulled()
+            if self._hang is not None:      # a card that stops answering: the APDU never comes back in time
+                delay, self._hang = self._hang, None
+                self._lock.release()
+                try:
+                    time.sleep(delay)
+                finally:
+                    self._lock.acquire()
             if self._fail_next is not None:
                 status, self._fail_next = self._fail_next, None
                 response = status.to_bytes(2, "big")
@@ -124,6 +139,8 @@ class CardSlot:
                 self.card.set_tries(int(args[0]), which)
             elif verb == "fail" and len(args) == 1:
                 self._fail_next = int(args[0], 16)
+            elif verb == "hang" and len(args) == 1:
+                self._hang = float(args[0])
             elif verb == "pull-after" and len(args) == 1:
                 self._pull_after = int(args[0])
             elif verb == "status" and not args:
