@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # Debian packages: pcscd + vpcd for the virtual reader, OpenSC for the interoperability tests,
-# libpcsclite-dev/swig to build pyscard, python3-venv/-dev for the virtual environment.
-APT_PACKAGES := pcscd vsmartcard-vpcd opensc libpcsclite-dev swig pkg-config python3-venv python3-dev systemd
+# libpcsclite-dev/swig to build pyscard, python3-venv/-dev for the virtual environment,
+# Japanese fonts for the synthetic card faces (device/mock/card_face_render.py).
+APT_PACKAGES := pcscd vsmartcard-vpcd opensc libpcsclite-dev swig pkg-config python3-venv python3-dev systemd \
+	fonts-ipaexfont-gothic fonts-noto-cjk
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test bench system venv clean
@@ -19,6 +21,7 @@ bench: venv
 	$(BIN)/mynareader bench card --reader sim://fresh
 	$(BIN)/mynareader bench face
 	$(BIN)/mynareader bench session
+	$(BIN)/mynareader bench cardface
 
 system:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \

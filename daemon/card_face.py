@@ -1,33 +1,102 @@
-"""Where 照合番号B comes from: the card-face source (a scanner with OCR on a real reader; the bench here).
+"""Where 照合番号B comes from: the card-face source (docs/cardface.md).
 
 A source returns (code, certain). The flow verifies 照合番号B only when ``certain`` is true, so a source that
 is unsure must say so rather than guess: a misread that is submitted burns one of the card's 10 tries.
 
-    none            no card-face scanner: face authentication is not offered
-    sim             the virtual card on a sim:// reader (the demo)
-    control:PATH    the bench mock's control socket ("card-face" command), e.g. a vpcd or PN532 mock
+    none            no card-face camera: face authentication is not offered
+    CAMERA URL      a camera looking at the card on the tray, read by OCR (daemon/cardface): any URL the
+                    camera registry opens - v4l2:///dev/video2, picamera2://1, replay://DIR, bench://card
+    sim             the virtual card on a sim:// reader tells its code (bench shortcut, no OCR)
+    control:PATH    the bench mock's control socket tells the code ("card-face" command; no OCR)
+
+Privacy: frames and OCR text stay in memory; the log says only "card face: certain" or "uncertain (reason)".
 """
 from __future__ import annotations
 
+import logging
+import threading
+import urllib.parse
+from typing import Callable, Iterator
+
+from ..device.camera import _BACKENDS as CAMERA_BACKENDS, CameraGone, open_camera
+from ..device.errors import DeviceError
 from ..device.mock.control import send_control
 from ..device.pin import Pin
+from .cardface.ocr import OcrUnavailable
+from .cardface.reader import ChipHints, RefusedKeys, frame_problem_reason
+
+log = logging.getLogger(__name__)
 
 
 class CardFaceUnavailable(Exception):
     pass
 
 
+def spec_problem(spec: str) -> str | None:
+    """None when ``spec`` names a card-face source, else what is wrong (for the configuration's message)."""
+    if spec in ("none", "sim") or (spec.startswith("control:") and len(spec) > len("control:")):
+        return None
+    scheme = urllib.parse.urlsplit(spec).scheme
+    if "://" in spec and scheme in CAMERA_BACKENDS:
+        return None
+    return (f"{spec!r} is not one of none, sim, control:PATH or a camera URL ("
+            + ", ".join(s + "://" for s in CAMERA_BACKENDS) + ")")
+
+
 class CardFaceSource:
     def __init__(self, spec: str, transport=None):
+        problem = spec_problem(spec)
+        if problem:
+            raise ValueError(f"card-face source {problem}")
         self.spec, self.transport = spec, transport
-        if spec not in ("none", "sim") and not spec.startswith("control:"):
-            raise ValueError(f"card-face source {spec!r}: use none, sim or control:PATH")
+        self.is_camera = "://" in spec
+        self.refused = RefusedKeys()
+        self.last_reason: str | None = None
+        self._camera = None
+        self._reader = None
+        self._lock = threading.Lock()    # one read at a time: the camera and the OCR engine are not shared
 
     @property
     def available(self) -> bool:
         return self.spec != "none"
 
-    def read(self) -> tuple[Pin | None, bool]:
+    # -- the camera and OCR, opened on first use (or by warm_up) -----------------------------------------------
+    def warm_up(self) -> None:
+        """Load the OCR models and open the camera now, so the first patient does not wait for them."""
+        if self.is_camera:
+            with self._lock:
+                self._open()
+
+    def _open(self):
+        if self._reader is None:
+            from .cardface.ocr import Ocr
+            from .cardface.reader import CardFaceReader
+            self._reader = CardFaceReader(Ocr())
+        if self._camera is None:
+            camera = open_camera(self.spec)
+            follow = getattr(camera, "follow", None)
+            slot = getattr(self.transport, "slot", None)
+            if follow is not None and slot is not None:   # the bench card camera shows the sim:// slot's card
+                follow(lambda: getattr(slot.card, "profile", None) if slot.card is not None else None)
+            self._camera = camera
+        return self._camera, self._reader
+
+    def control(self, line: str) -> str:
+        """A bench command for the card-face camera (``cardface MODE``)."""
+        if not self.is_camera:
+            return "error the card-face source is not a camera"
+        with self._lock:
+            camera, _ = self._open()
+            return camera.control(line)
+
+    def close(self) -> None:
+        if self._camera is not None:
+            self._camera.close()
+            self._camera = None
+
+    # -- reading ------------------------------------------------------------------------------------------------
+    def read(self, hints: ChipHints | None = None,
+             guide: Callable[[str], None] | None = None) -> tuple[Pin | None, bool]:
         """Blocking: the code and whether the source is certain of every digit."""
         if self.spec == "sim":
             card = getattr(getattr(self.transport, "slot", None), "card", None)
@@ -35,8 +104,51 @@ class CardFaceSource:
         elif self.spec.startswith("control:"):
             reply = send_control(self.spec[len("control:"):], "card-face")
             code = reply[3:] if reply.startswith("ok ") else None
+        elif self.is_camera:
+            return self._read_camera(hints, guide)
         else:
-            raise CardFaceUnavailable("no card-face scanner is configured")
+            raise CardFaceUnavailable("no card-face camera is configured")
         if not code:
-            return None, False
+            return self._uncertain("no_card")
+        if (hints.serial if hints else None, code) in self.refused:
+            return self._uncertain("refused_before")
+        self.last_reason = None
         return Pin(code, min_len=14, max_len=14), True
+
+    def _uncertain(self, reason: str) -> tuple[None, bool]:
+        self.last_reason = reason
+        log.info("card face: uncertain (%s)", reason, extra={"EVENT": "card_face", "REASON": reason})
+        return None, False
+
+    def _read_camera(self, hints, guide) -> tuple[Pin | None, bool]:
+        with self._lock:
+            try:
+                camera, reader = self._open()
+            except (DeviceError, OcrUnavailable, ValueError) as exc:
+                log.warning("card-face reader unavailable: %s", exc)
+                return self._uncertain("camera_unavailable")
+            told: set[str] = set()
+
+            def frames() -> Iterator:
+                while True:
+                    try:
+                        yield camera.read()
+                    except CameraGone:
+                        return
+
+            def on_frame(fr) -> None:
+                reason = frame_problem_reason(fr.reason) if fr.reason else None
+                if guide is not None and reason and reason not in told:
+                    told.add(reason)
+                    guide(reason)
+
+            result = reader.read(frames(), hints, self.refused, on_frame)
+        if not result.certain:
+            return self._uncertain(result.reason or "fields_unreadable")
+        self.last_reason = None
+        log.info("card face: certain", extra={"EVENT": "card_face"})
+        return Pin(result.key, min_len=len(result.key), max_len=len(result.key)), True
+
+    def record_refused(self, code: Pin, hints: ChipHints | None) -> None:
+        """The card refused ``code``: never send it to this card again (kept as a salted digest in memory)."""
+        self.refused.add(hints.serial if hints else None, code.bytes_for_apdu().decode("ascii"))

@@ -1,11 +1,13 @@
 """``mynareader demo``: a full reception on the bench devices, with embedded defaults and no hardware.
 
 The real service runs in this process with the virtual card (sim://), the bench camera showing the card
-holder's face and the bench card-face source. A scripted patient uses the kiosk socket; everything the
+holder's face and a bench camera over the card tray whose frames of the card's printed face are read by OCR
+(bench://card, docs/cardface.md): 照合番号B comes from the camera, as on a real reader. A scripted patient uses the kiosk socket; everything the
 reception socket receives is printed.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import tempfile
 import threading
@@ -49,7 +51,8 @@ def _wait_state(kiosk: Client, state: str, timeout: float = 20.0) -> dict:
 def cmd_demo(args) -> int:
     with tempfile.TemporaryDirectory(prefix="mynareader-demo-") as tmp:
         config = demo_config(Path(tmp))
-        print("Starting the reader with the virtual card, the bench camera and the bench card-face source...")
+        config = dataclasses.replace(config, devices=dataclasses.replace(config.devices, cardface="bench://card"))
+        print("Starting the reader with the virtual card, the bench camera and the card-face camera (OCR)...")
         reader = InProcessReader(config)
         stop = threading.Event()
         with Client(config.sockets.reception) as reception, Client(config.sockets.kiosk) as kiosk:
@@ -58,7 +61,7 @@ def cmd_demo(args) -> int:
             printer.start()
             bench = config.bench.control
 
-            print("\n--- Patient 1 places the card and chooses face authentication")
+            print("\n--- Patient 1 places the card and chooses face authentication; the card face is read by OCR")
             _wait_state(kiosk, "choose_method")
             kiosk.call("kiosk.choose_method", method="face")
             _wait_state(kiosk, "consent")

@@ -24,7 +24,7 @@ class ConfigError(ValueError):
 class Devices:
     reader: str = "pcsc://"                 # see `mynareader --help` for reader URLs
     camera: str = "v4l2:///dev/video0"      # replay://DIR?fps=N on a bench, picamera2://0 on a Pi camera
-    cardface: str = "none"                  # where 照合番号B comes from: none | sim | control:PATH (card_face.py)
+    cardface: str = "none"                  # where 照合番号B comes from: none | camera URL | sim | control:PATH
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,9 +120,11 @@ def _coerce(section: str, key: str, value: Any, kind: type, source: str) -> Any:
     choices = _CHOICES.get((section, key))
     if choices and value not in choices:
         raise ConfigError(f"{where}: {value!r} is not one of {', '.join(choices)}")
-    if (section, key) == ("devices", "cardface") and value not in ("none", "sim") \
-            and not value.startswith("control:"):
-        raise ConfigError(f"{where}: {value!r} is not one of none, sim, control:PATH")
+    if (section, key) == ("devices", "cardface"):
+        from .card_face import spec_problem
+        problem = spec_problem(value)
+        if problem:
+            raise ConfigError(f"{where}: {problem}")
     if (section, key) == ("sockets", "mode"):
         try:
             mode = int(value, 8)

@@ -24,6 +24,7 @@ from ..device.mock.control import serve_control
 from ..device.pin import Pin
 from ..device.transport import open_reader
 from .card_face import CardFaceSource
+from .cardface.reader import GUIDANCE, ChipHints
 from .card_worker import CardWorker, PresenceWatcher
 from .config import Config
 from .reception import messages as m
@@ -104,6 +105,10 @@ class ReaderService:
                 await self.rpc.listen_path(path, role, self.config.socket_mode, group or None)
         if self.face is not None:
             await self.face.warm_up()   # READY only once the models are loaded
+            try:
+                await loop.run_in_executor(None, self.card_face.warm_up)
+            except Exception as exc:    # reported again at each read; the PIN still works
+                log.warning("card-face reader unavailable: %s", exc)
         if self.config.bench.control:
             self._bench_server = serve_control(self.config.bench.control, self._bench_command)
         self.watcher = PresenceWatcher(self.transport, loop, self._on_presence)
@@ -113,6 +118,8 @@ class ReaderService:
 
     def _bench_command(self, line: str) -> str:
         """Bench control: camera verbs go to the face check, card verbs to the in-process slot (sim://)."""
+        if line.split()[:1] == ["cardface"]:
+            return self.card_face.control(line)
         if check_command(line) is None:
             if self.face is None:
                 return "error face authentication is off on this reader"
@@ -132,6 +139,7 @@ class ReaderService:
             await asyncio.get_running_loop().run_in_executor(None, self.watcher.stop)
         await self.rpc.close()
         await asyncio.get_running_loop().run_in_executor(None, self.worker.close)
+        self.card_face.close()
         self._flow.shutdown(wait=True)
         if self.store:
             self.store.close()
@@ -266,15 +274,22 @@ class ReaderService:
             return await run(read)
         if isinstance(action, m.RequestCardFaceCode):
             loop = asyncio.get_running_loop()
+            hints, session = self._chip_hints(), self.session_id
+
+            def guide(reason: str) -> None:   # from the reading thread: tell the patient what to change
+                loop.call_soon_threadsafe(self._card_face_guidance, session, reason)
             try:
-                code, certain = await loop.run_in_executor(None, self.card_face.read)
+                code, certain = await loop.run_in_executor(None, self.card_face.read, hints, guide)
             except Exception as exc:
                 log.warning("card-face source failed: %s", exc)
                 code, certain = None, False
             return m.CardFaceCode(_now(), code, certain)
         if isinstance(action, m.VerifyKenmen):
-            return await self._verify(lambda card: card.verify_kenmen_b(action.code),
-                                      m.KenmenVerified, m.KenmenRejected)
+            event = await self._verify(lambda card: card.verify_kenmen_b(action.code),
+                                       m.KenmenVerified, m.KenmenRejected)
+            if isinstance(event, m.KenmenRejected):   # this code is never sent to this card again
+                self.card_face.record_refused(action.code, self._chip_hints())
+            return event
         if isinstance(action, m.ReadFacePhoto):
             face = await run(lambda card: card.read_card_face())
             if self.face is None:
@@ -293,6 +308,18 @@ class ReaderService:
             digest = hashlib.sha256(action.nonce).digest()
             return m.Signed(_now(), await run(lambda card: card.sign_digest(digest)))
         raise AssertionError(f"unhandled action {action!r}")
+
+    def _chip_hints(self) -> ChipHints | None:
+        """What the chip showed before any VERIFY, to cross-check the printed card face."""
+        cert = self.machine.certificate
+        return ChipHints(cert.serial, cert.not_after) if cert is not None else None
+
+    def _card_face_guidance(self, session: str | None, reason: str) -> None:
+        if session != self.session_id or self.machine.state != "face_code":
+            return
+        ja, en = GUIDANCE.get(reason, GUIDANCE["fields_unreadable"])
+        self.rpc.broadcast("guidance", {"session_id": session, "step": "face_code", "message": "card_face_guidance",
+                                        "ja": ja, "en": en, "options": [], "data": {"code": reason}})
 
     async def _verify(self, operation, accepted, rejected) -> m.Event:
         """One VERIFY on the card thread, as the flow's accepted or rejected event (0 tries left: blocked)."""

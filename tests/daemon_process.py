@@ -16,7 +16,7 @@ EXE = str(Path(sys.executable).with_name("mynareader"))
 
 
 class BenchDaemon:
-    def __init__(self, tmp: Path, profile: str = "empty"):
+    def __init__(self, tmp: Path, profile: str = "empty", settings: dict[str, str] | None = None):
         self.tmp = tmp
         self.card_control = str(tmp / "card.sock")
         self.bench_control = str(tmp / "bench.sock")
@@ -24,10 +24,12 @@ class BenchDaemon:
         self.mock = subprocess.Popen([EXE, "mock", "card", "--profile", profile, "--state", str(tmp / "card"),
                                       "--control", self.card_control], stdout=subprocess.PIPE, text=True)
         assert "served to vpcd" in self.mock.stdout.readline()
+        overrides = settings
         settings = {"devices.reader": "pcsc://?reader=Virtual PCD", "devices.camera": "bench://holder",
                     "devices.cardface": f"control:{self.card_control}", "state.directory": str(tmp / "state"),
                     "sockets.reception": self.reception_path, "sockets.kiosk": self.kiosk_path,
                     "bench.control": self.bench_control}
+        settings.update({k: v.replace("{card_control}", self.card_control) for k, v in (overrides or {}).items()})
         args = [EXE, "run"]
         for key, value in settings.items():
             args += ["--set", f"{key}={value}"]

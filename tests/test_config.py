@@ -22,7 +22,8 @@ def test_layers_file_then_environment_then_command_line(tmp_path):
     ("[devices]\nrreader='x'\n", "unknown key devices.rreader"),
     ("[limits]\nmax_message='big'\n", "limits.max_message"),
     ("[sockets]\nmode='0666'\n", "every local user"),
-    ("[devices]\ncardface='ocr'\n", "not one of none, sim, control:PATH"),
+    ("[devices]\ncardface='ocr'\n", "not one of none, sim, control:PATH or a camera URL .*v4l2://"),
+    ("[devices]\ncardface='usb:///dev/video2'\n", "not one of none, sim, control:PATH or a camera URL"),
     ("[devices\n", "not valid TOML"),
 ])
 def test_bad_files_name_the_key_and_what_is_allowed(tmp_path, text, message):
@@ -30,6 +31,14 @@ def test_bad_files_name_the_key_and_what_is_allowed(tmp_path, text, message):
     f.write_text(text)
     with pytest.raises(ConfigError, match=message.replace("[", r"\[")):
         config.load(str(f), {})
+
+
+@pytest.mark.parametrize("source", ["none", "sim", "control:/run/mock.sock", "v4l2:///dev/video2", "picamera2://1",
+                                    "replay:///var/lib/frames", "bench://card"])
+def test_card_face_sources_are_camera_urls_or_the_bench_sources(tmp_path, source):
+    f = tmp_path / "ok.toml"
+    f.write_text(f"[devices]\ncardface = '{source}'\n")
+    assert config.load(str(f), {}).devices.cardface == source
 
 
 def test_missing_given_file_is_an_error(tmp_path):

@@ -1,6 +1,7 @@
 """Cameras chosen by URL, imported lazily (the Pi's camera stack comes from the OS):
 
     bench://holder?fps=10      a synthetic scene with the bench card holder's face (steerable, see bench.py)
+    bench://card               the card tray from above, showing the virtual card's printed face (bench_card.py)
     replay://DIR?fps=N         images from a folder, in name order, looping
     v4l2:///dev/video0         a USB/V4L2 camera through OpenCV (opencv-python-headless)
     picamera2://0              the Raspberry Pi camera through picamera2 (the OS's python3-picamera2)

@@ -59,6 +59,9 @@ class BenchCamera(Camera):
     def from_url(cls, url: str) -> "BenchCamera":
         parts = urllib.parse.urlsplit(url)
         face = parts.netloc or "holder"
+        if face == "card":   # the card tray seen from above, for the card-face reader
+            from .bench_card import BenchCardCamera
+            return BenchCardCamera.from_url(url)
         if face not in FACES:
             raise ValueError(f"bench camera face {face!r}: use {', '.join(FACES)}")
         q = dict(urllib.parse.parse_qsl(parts.query))

@@ -1,0 +1,198 @@
+"""The printed fields of the card front and the key built from them, per card generation. Pure code.
+
+A generation is a parser (OCR lines -> fields) plus a key builder (fields -> the VERIFY data). The 2020 design
+is the one in use; the 2026 design (Gregorian birth date, a 6-digit number instead of 照合番号B) is a new entry
+in ``GENERATIONS`` when its layout is published, not a rewrite.
+
+The parser anchors on 「生」 and 「まで有効」 (the 追記欄 can carry other dates) and forgives the usual OCR slips:
+full-width digits, stray spaces, O/o/D for 0, I/l/| for 1, 目 or 曰 for 日, 元 for year 1.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+import unicodedata
+
+from ...device.cardface import ERAS, check_code_b
+
+# era name -> (first day, last day); a year outside an era's span is a misread, not a date
+ERA_SPANS = {"明治": (dt.date(1868, 1, 25), dt.date(1912, 7, 29)), "大正": (dt.date(1912, 7, 30), dt.date(1926, 12, 24)),
+             "昭和": (dt.date(1926, 12, 25), dt.date(1989, 1, 7)), "平成": (dt.date(1989, 1, 8), dt.date(2019, 4, 30)),
+             "令和": (dt.date(2019, 5, 1), dt.date(9999, 12, 31))}
+assert set(ERA_SPANS) == {name for _start, name in ERAS}
+
+# characters OCR gives for digits in a digit-only position
+# Only the slips that are unambiguous in a digit-only position are undone; a letter that could be one of
+# several digits (S/5, B/8, Z/2) leaves the field unread rather than guessed.
+_DIGIT_SLIPS = str.maketrans({"O": "0", "o": "0", "D": "0", "〇": "0", "I": "1", "l": "1", "|": "1", "i": "1"})
+_KANJI_SLIPS = str.maketrans({"目": "日", "曰": "日", "臼": "日", "迄": "まで"})
+_D = r"[0-9OoD〇Il|i]"   # what may stand for a digit before the slips are undone
+
+
+class FieldError(ValueError):
+    """The text does not give a field (missing, or not a real date). The message is a reason code."""
+
+
+def normalise(text: str) -> str:
+    """NFKC (full-width digits and letters to ASCII), no spaces, the usual kanji slips undone."""
+    text = unicodedata.normalize("NFKC", text)
+    text = re.sub(r"\s+", "", text)
+    return text.translate(_KANJI_SLIPS)
+
+
+def _num(raw: str) -> int:
+    return int(raw.translate(_DIGIT_SLIPS))
+
+
+def _date(year: int, month: int, day: int, what: str) -> dt.date:
+    try:
+        return dt.date(year, month, day)
+    except ValueError:
+        raise FieldError(f"{what}_not_a_date") from None
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class Fields:
+    """What was read from one card front. repr hides the values: they must not reach logs."""
+
+    generation: str
+    birth: dt.date
+    expiry: dt.date
+    number: str           # 2020: the 4-digit security code; 2026: the 6-digit number
+    birth_gregorian: bool = False
+
+    def __repr__(self) -> str:
+        return f"Fields({self.generation}, <redacted>)"
+
+
+BIRTH_ERA = re.compile(rf"(明治|大正|昭和|平成|令和)({_D}{{1,2}}|元)年({_D}{{1,2}})月({_D}{{1,2}})日生")
+BIRTH_GREGORIAN = re.compile(rf"({_D}{{4}})年({_D}{{1,2}})月({_D}{{1,2}})日生")
+EXPIRY = re.compile(rf"({_D}{{4}})年({_D}{{1,2}})月({_D}{{1,2}})日まで有効")
+
+
+def parse_birth(text: str) -> tuple[dt.date, bool]:
+    """The birth date from the line ending in 生: (date, printed in the Gregorian calendar)."""
+    t = normalise(text)
+    m = BIRTH_ERA.search(t)
+    if m:
+        era, year_raw, month, day = m.groups()
+        year = 1 if year_raw == "元" else _num(year_raw)
+        first, last = ERA_SPANS[era]
+        if year < 1:
+            raise FieldError("birth_not_a_date")
+        born = _date(first.year + year - 1, _num(month), _num(day), "birth")
+        if not first <= born <= last:
+            raise FieldError("birth_outside_era")
+        return born, False
+    m = BIRTH_GREGORIAN.search(t)
+    if m:
+        born = _date(_num(m.group(1)), _num(m.group(2)), _num(m.group(3)), "birth")
+        if born < ERA_SPANS["明治"][0]:
+            raise FieldError("birth_outside_era")
+        return born, True
+    raise FieldError("birth_unreadable")
+
+
+def parse_expiry(text: str) -> dt.date:
+    m = EXPIRY.search(normalise(text))
+    if not m:
+        raise FieldError("expiry_unreadable")
+    return _date(_num(m.group(1)), _num(m.group(2)), _num(m.group(3)), "expiry")
+
+
+def parse_code(text: str, digits: int = 4) -> str:
+    t = normalise(text)
+    if not re.fullmatch(rf"{_D}{{{digits}}}", t):
+        raise FieldError("code_unreadable")
+    return t.translate(_DIGIT_SLIPS)
+
+
+def is_birthday(day: dt.date, birth: dt.date) -> bool:
+    """True when ``day`` falls on the birthday (29 Feb births: 28 Feb or 1 Mar in common years)."""
+    if (day.month, day.day) == (birth.month, birth.day):
+        return True
+    if (birth.month, birth.day) == (2, 29):
+        return (day.month, day.day) in ((2, 28), (3, 1))
+    return False
+
+
+@dataclasses.dataclass(frozen=True)
+class Line:
+    """One line of OCR text with its box centre in card coordinates (0..1 across, 0..1 down) and its score."""
+
+    text: str
+    x: float
+    y: float
+    score: float
+    box: tuple[float, float, float, float] | None = None   # x0, y0, x1, y1 in card fractions
+
+    def __repr__(self) -> str:
+        return f"Line(<redacted>, x={self.x:.2f}, y={self.y:.2f}, score={self.score:.2f})"
+
+
+class Generation2020:
+    """The card issued since 2016: era birth date (Gregorian for foreign residents), 4-digit security code."""
+
+    name = "2020"
+    key_digits = 14
+    code_digits = 4
+    # where the security code is printed: under the photo, right third of the card (card coordinates)
+    code_region = (0.66, 0.97, 0.56, 0.74)
+    min_score = 0.80
+
+    def parse(self, lines: list[Line]) -> Fields:
+        """Fields from the OCR lines of one rectified frame. Raises FieldError with a reason code."""
+        return self.parse_with_lines(lines)[0]
+
+    def parse_with_lines(self, lines: list[Line]) -> tuple[Fields, list[Line]]:
+        """The fields and the lines they came from (their boxes let the next frame skip detection)."""
+        births, expiries, codes, used = [], [], [], []
+        for line in lines:
+            t = normalise(line.text)
+            if "生" in t:
+                try:
+                    births.append((parse_birth(t), line.score))
+                    used.append(line)
+                except FieldError as exc:
+                    if "unreadable" not in str(exc):
+                        raise
+            if "有効" in t:
+                try:
+                    expiries.append((parse_expiry(t), line.score))
+                    used.append(line)
+                except FieldError as exc:
+                    if "unreadable" not in str(exc):
+                        raise
+            x0, x1, y0, y1 = self.code_region
+            if x0 <= line.x <= x1 and y0 <= line.y <= y1 and re.fullmatch(rf"{_D}{{{self.code_digits}}}", t):
+                codes.append((parse_code(t, self.code_digits), line.score))
+                used.append(line)
+        for found, what in ((births, "birth"), (expiries, "expiry"), (codes, "code")):
+            if not found:
+                raise FieldError(f"{what}_unreadable")
+            if len({value for value, _ in found}) > 1:
+                raise FieldError(f"{what}_ambiguous")
+            if min(score for _, score in found) < self.min_score:
+                raise FieldError(f"{what}_low_confidence")
+        (birth, gregorian), expiry, code = births[0][0], expiries[0][0], codes[0][0]
+        fields = Fields(self.name, birth, expiry, code, gregorian)
+        self.check(fields)
+        return fields, used
+
+    @staticmethod
+    def check(fields: Fields) -> None:
+        """What holds on every genuine card: the card expires on a birthday, after the holder was born."""
+        if not is_birthday(fields.expiry, fields.birth):
+            raise FieldError("expiry_not_on_birthday")
+        if not fields.birth < fields.expiry or fields.expiry.year - fields.birth.year > 130:
+            raise FieldError("dates_implausible")
+
+    @staticmethod
+    def key(fields: Fields) -> str:
+        """照合番号B: era YYMMDD of the birth date + the expiry's year + the security code."""
+        return check_code_b(fields.birth, fields.expiry.year, fields.number)
+
+
+GENERATIONS = {g.name: g for g in [Generation2020()]}
+DEFAULT_GENERATION = "2020"

@@ -1,0 +1,187 @@
+"""From camera frames to a certain 照合番号B, or to the reason there is none. Never a guess.
+
+A read is certain only when all of these hold:
+  1. at least two distinct frames (a frozen camera repeating one frame is no second look) give the same
+     fields, and no frame gave different ones that outweigh them;
+  2. the fields parse to real dates within their era, and the card's expiry falls on the birthday;
+  3. what the chip shows without a key agrees: the user-authentication certificate (read before any VERIFY)
+     expires on a birthday too, so its month and day must be the birth date's, and it cannot outlive the card;
+  4. the resulting key is not one this card has already refused.
+Anything less returns the reason, which the service turns into guidance for the patient.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import secrets
+import time
+from collections import Counter
+from typing import Callable, Iterable
+
+import numpy as np
+
+from ..clock import JST
+from .fields import DEFAULT_GENERATION, GENERATIONS, FieldError, Fields, is_birthday
+from .rectify import rectify
+
+# reasons a frame or a read is uncertain, each with what the patient is told (ja, en)
+GUIDANCE = {
+    "no_card": ("カードの表面を上にして、トレイに置いてください", "Place the card face up on the tray"),
+    "too_far": ("カード全体が写るよう、トレイの奥まで置いてください", "Put the card fully on the tray"),
+    "too_dark": ("カードが暗くて読めません", "The card is too dark to read"),
+    "glare": ("光が反射しています。カードを少し動かしてください", "Light reflects on the card: move it slightly"),
+    "fields_unreadable": ("カードの表面を上にして置いてください", "Place the card face up"),
+    "frames_disagree": ("カードを読み取れませんでした", "The card face could not be read"),
+    "not_confirmed": ("カードを動かさずにお待ちください", "Hold the card still"),
+    "chip_disagrees": ("カードを読み取れませんでした", "The card face could not be read"),
+    "refused_before": ("カードを読み取れませんでした", "The card face could not be read"),
+    "camera_unavailable": ("カードを読み取れませんでした", "The card-face camera is not available"),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class ChipHints:
+    """What the chip revealed before any VERIFY: the user-auth certificate's serial and notAfter."""
+
+    serial: int
+    cert_not_after: dt.datetime
+
+
+@dataclasses.dataclass
+class FrameRead:
+    fields: Fields | None
+    reason: str | None
+    turned: bool = False
+    lines: list | None = None     # the OCR lines the fields came from (boxes for the next frame)
+
+
+@dataclasses.dataclass(repr=False)
+class ReadResult:
+    certain: bool
+    reason: str | None
+    fields: Fields | None = None
+    key: str | None = None           # the VERIFY data, only when certain
+    frames: int = 0
+    seconds: float = 0.0
+
+    def __repr__(self) -> str:
+        return f"ReadResult(certain={self.certain}, reason={self.reason}, frames={self.frames})"
+
+
+def frame_problem_reason(reason: str) -> str:
+    """Collapse per-field parser reasons into the patient-facing reason."""
+    if reason in GUIDANCE:
+        return reason
+    return "fields_unreadable"
+
+
+class RefusedKeys:
+    """Keys a card refused, kept as salted digests in memory for the daemon's life, so none is sent twice."""
+
+    def __init__(self) -> None:
+        self._salt = secrets.token_bytes(16)
+        self._seen: set[bytes] = set()
+
+    def _digest(self, serial: int | None, key: str) -> bytes:
+        return hashlib.sha256(self._salt + str(serial).encode() + b"/" + key.encode()).digest()
+
+    def add(self, serial: int | None, key: str) -> None:
+        self._seen.add(self._digest(serial, key))
+
+    def __contains__(self, item: tuple[int | None, str]) -> bool:
+        return self._digest(*item) in self._seen
+
+
+class CardFaceReader:
+    def __init__(self, ocr, generation: str = DEFAULT_GENERATION, agree: int = 2, max_frames: int = 6,
+                 max_seconds: float = 8.0):
+        self.ocr, self.generation = ocr, GENERATIONS[generation]
+        self.agree, self.max_frames, self.max_seconds = agree, max_frames, max_seconds
+
+    def read_frame(self, frame: np.ndarray, layout: list | None = None) -> FrameRead:
+        """One frame. With ``layout`` (the field lines of an earlier frame) recognition runs only in those
+        boxes; if that does not give all fields the frame is read in full."""
+        r = rectify(frame)
+        if r.card is None or r.problem in ("too_dark", "no_card", "too_far"):
+            return FrameRead(None, r.problem, r.turned)
+        if layout:
+            try:
+                fields, used = self.generation.parse_with_lines(self.ocr.reread(r.card, layout))
+                return FrameRead(fields, None, r.turned, used)
+            except FieldError:
+                pass
+        try:
+            fields, used = self.generation.parse_with_lines(self.ocr.lines(r.card))
+            return FrameRead(fields, None, r.turned, used)
+        except FieldError as exc:
+            # glare seen on the card explains the unreadable field better than the parser's reason
+            return FrameRead(None, r.problem or str(exc), r.turned)
+
+    def read(self, frames: Iterable[np.ndarray], hints: ChipHints | None = None,
+             refused: RefusedKeys | None = None, on_frame: Callable[[FrameRead], None] | None = None) -> ReadResult:
+        """Read frames until a certain read, or the frame/time budget runs out."""
+        t0 = time.monotonic()
+        votes: Counter = Counter()
+        seen: set[bytes] = set()
+        last_reason = "no_card"
+        layout = None
+        n = repeats = 0
+        for frame in frames:
+            digest = hashlib.blake2b(np.ascontiguousarray(frame).data, digest_size=16).digest()
+            if digest in seen:           # the same pixels again prove nothing
+                repeats += 1
+                if repeats > 2 * self.max_frames or time.monotonic() - t0 > self.max_seconds:
+                    break
+                continue
+            seen.add(digest)
+            n += 1
+            fr = self.read_frame(frame, layout)
+            if on_frame:
+                on_frame(fr)
+            if fr.fields is None:
+                last_reason = fr.reason or "fields_unreadable"
+            else:
+                layout = fr.lines
+                votes[self._vote(fr.fields)] += 1
+                top, count = votes.most_common(1)[0]
+                others = sum(votes.values()) - count
+                if count >= self.agree + 2 * others:
+                    return self._conclude(top, hints, refused, n, time.monotonic() - t0)
+            if n >= self.max_frames or time.monotonic() - t0 > self.max_seconds:
+                break
+        if len(votes) > 1:
+            reason = "frames_disagree"
+        elif votes:
+            reason = "not_confirmed"     # one look read the fields; no second look agreed in time
+        else:
+            reason = frame_problem_reason(last_reason)
+        fields = Fields(*votes.most_common(1)[0][0]) if votes else None
+        return ReadResult(False, reason, fields, frames=n, seconds=time.monotonic() - t0)
+
+    @staticmethod
+    def _vote(fields: Fields) -> tuple:
+        return (fields.generation, fields.birth, fields.expiry, fields.number, fields.birth_gregorian)
+
+    def _conclude(self, vote: tuple, hints: ChipHints | None, refused: RefusedKeys | None, n: int,
+                  seconds: float) -> ReadResult:
+        fields = Fields(*vote)
+        problem = chip_disagreement(fields, hints)
+        if problem:
+            return ReadResult(False, "chip_disagrees", frames=n, seconds=seconds)
+        key = self.generation.key(fields)
+        if refused is not None and (hints.serial if hints else None, key) in refused:
+            return ReadResult(False, "refused_before", frames=n, seconds=seconds)
+        return ReadResult(True, None, fields, key, n, seconds)
+
+
+def chip_disagreement(fields: Fields, hints: ChipHints | None) -> str | None:
+    """Why the chip's key-free data contradicts the printed fields, or None."""
+    if hints is None:
+        return None
+    cert_end = hints.cert_not_after.astimezone(JST).date()
+    if not is_birthday(cert_end, fields.birth):
+        return "certificate_not_on_birthday"
+    if cert_end.year > fields.expiry.year:
+        return "certificate_outlives_card"
+    return None

@@ -1,0 +1,146 @@
+"""The OCR reader on generated card faces: exact when certain, and never certain on too little evidence."""
+import dataclasses
+import datetime as dt
+import json
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mynareader.daemon.cardface import ocr as ocr_mod
+from mynareader.daemon.cardface.fields import GENERATIONS
+from mynareader.daemon.cardface.reader import CardFaceReader, ChipHints, RefusedKeys
+from mynareader.device.mock import card_face_render as cfr
+
+EXE = str(Path(sys.executable).with_name("mynareader"))
+FACE = cfr.PrintedFace(dt.date(1980, 2, 17), dt.date(2035, 2, 17), "2285", note="2024年 4月 1日 転入")
+CERT_END = dt.datetime(2030, 2, 17, 14, 59, 59, tzinfo=dt.timezone.utc)
+
+
+@pytest.fixture(scope="module")
+def reader():
+    return CardFaceReader(ocr_mod.Ocr())
+
+
+def frames(face, kind="good", seed=0, n=6):
+    rng = random.Random(seed)
+    return [cfr.scene(face, rng, cfr.Degradation.random(rng, kind)) for _ in range(n)]
+
+
+def test_the_reference_card_reads_exactly_from_two_frames(reader):
+    result = reader.read(iter(frames(FACE, "good")), ChipHints(1, CERT_END))
+    assert result.certain and result.key == "55021720352285" and result.frames == 2
+    tilted = reader.read(iter(frames(FACE, "tilt")), ChipHints(1, CERT_END))
+    assert tilted.certain and tilted.key == "55021720352285" and tilted.frames >= 2
+
+
+@pytest.mark.parametrize("face", [
+    cfr.PrintedFace(dt.date(1989, 3, 1), dt.date(2031, 3, 1), "0417"),                         # 平成元年
+    cfr.PrintedFace(dt.date(1985, 4, 3), dt.date(2033, 4, 3), "9061", gregorian_birth=True),   # foreign resident
+    cfr.PrintedFace(dt.date(2019, 5, 1), dt.date(2029, 5, 1), "1100"),                         # 令和元年
+])
+def test_gannen_and_gregorian_faces(reader, face):
+    result = reader.read(iter(frames(face, seed=3)))
+    expected = GENERATIONS["2020"].key(cfr_truth(face))
+    assert result.certain and result.key == expected
+
+
+def cfr_truth(face):
+    from mynareader.daemon.cardface.fields import Fields
+    return Fields("2020", face.birth, face.expiry, face.security_code)
+
+
+def test_one_frame_or_the_same_frame_repeated_is_never_certain(reader):
+    one = frames(FACE, n=1)
+    assert reader.read(iter(one)).reason == "not_confirmed"
+    frozen = reader.read(iter(one * 5))                  # a frozen camera repeats one frame: no second look
+    assert not frozen.certain and frozen.reason == "not_confirmed" and frozen.frames == 1
+
+
+def test_a_certificate_that_does_not_end_on_the_printed_birthday_stops_the_read(reader):
+    other_day = ChipHints(1, CERT_END + dt.timedelta(days=3))
+    result = reader.read(iter(frames(FACE, n=2)), other_day)
+    assert not result.certain and result.reason == "chip_disagrees" and result.key is None
+
+
+def test_a_refused_key_is_not_read_as_certain_again(reader):
+    refused = RefusedKeys()
+    refused.add(7, "55021720352285")
+    assert reader.read(iter(frames(FACE, n=2)), ChipHints(7, CERT_END), refused).reason == "refused_before"
+    assert reader.read(iter(frames(FACE, n=2)), ChipHints(8, CERT_END), refused).certain   # another card
+
+
+def test_no_card_and_a_card_too_far_are_reasons(reader):
+    rng = random.Random(1)
+    assert reader.read(iter([cfr.scene_empty(rng) for _ in range(3)])).reason == "no_card"
+    assert reader.read(iter(frames(FACE, "far", n=3))).reason == "too_far"
+
+
+def test_models_are_checked_against_their_pinned_hashes(monkeypatch):
+    assert set(ocr_mod.check_models()) == {"det", "rec", "cls"}
+    name, _ = ocr_mod.MODELS["rec"]
+    monkeypatch.setitem(ocr_mod.MODELS, "rec", (name, "0" * 64))
+    with pytest.raises(ocr_mod.OcrUnavailable, match="not the pinned one"):
+        ocr_mod.Ocr()
+
+
+def test_cli_read_json_keeps_the_code_behind_reveal(tmp_path):
+    paths = []
+    for i, frame in enumerate(frames(FACE, n=2)):
+        paths.append(tmp_path / f"frame{i}.png")     # synthetic bench frames, written only for the command
+        from PIL import Image
+        Image.fromarray(frame).save(paths[-1])
+    plain = subprocess.run([EXE, "cardface", "read", "--json", *map(str, paths)], capture_output=True, text=True)
+    out = json.loads(plain.stdout)
+    assert plain.returncode == 0 and out["certain"] is True and out["reason"] is None and "code" not in out
+    assert "2285" not in plain.stdout and "55021720352285" not in plain.stdout
+    shown = json.loads(subprocess.run([EXE, "cardface", "read", "--json", "--reveal", *map(str, paths)],
+                                      capture_output=True, text=True).stdout)
+    assert shown["code"] == "55021720352285"
+    one = subprocess.run([EXE, "cardface", "read", "--json", str(paths[0])], capture_output=True, text=True)
+    assert one.returncode == 1 and json.loads(one.stdout)["reason"] == "not_confirmed"
+    bad = subprocess.run([EXE, "cardface", "read", str(tmp_path)], capture_output=True, text=True)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr and "not an image" in bad.stderr
+
+
+def test_profiles_print_their_own_chip_dates():
+    from mynareader.device.mock.profiles import PROFILES, card_dates
+    face = cfr.face_of_profile(PROFILES["fresh"])
+    dates = card_dates(PROFILES["fresh"], dt.date.today())
+    assert (face.birth, face.expiry, face.security_code) == (dates.birth, dates.card_expiry, "2285")
+    assert "2285" not in repr(face)
+
+
+def test_a_replay_scene_of_the_virtual_card_is_read_through_the_camera_registry(tmp_path):
+    from mynareader.daemon.card_face import CardFaceSource
+    from mynareader.device.mock.profiles import PROFILES
+    from mynareader.device.mock.virtual_card import VirtualCard
+    done = subprocess.run([EXE, "cardface", "render", str(tmp_path / "frames"), "--frames", "3"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    source = CardFaceSource(f"replay://{tmp_path / 'frames'}?loop=0")
+    code, certain = source.read()
+    card = VirtualCard(PROFILES["fresh"], tmp_path / "card")
+    assert certain and code.bytes_for_apdu() == card.check_code_b.encode()
+
+
+def test_a_new_card_generation_is_an_entry_not_a_rewrite(monkeypatch):
+    from mynareader.daemon.cardface import fields as f
+
+    class Next(f.Generation2020):     # e.g. the 2026 design: Gregorian birth date, a 6-digit number
+        name, key_digits, code_digits = "next", 6, 6
+
+        @staticmethod
+        def key(fields):
+            return fields.number
+
+    monkeypatch.setitem(f.GENERATIONS, "next", Next())
+    reader = CardFaceReader(ocr=None, generation="next")
+    lines = [f.Line("1990年 6月 1日生", 0.25, 0.38, 0.99), f.Line("2036年 6月 1日まで有効", 0.25, 0.77, 0.99),
+             f.Line("228519", 0.8, 0.63, 0.99)]
+    fields = reader.generation.parse(lines)
+    assert reader.generation.key(fields) == "228519" and fields.birth_gregorian
+    with pytest.raises(f.FieldError, match="code_unreadable"):
+        reader.generation.parse(lines[:2] + [f.Line("2285", 0.8, 0.63, 0.99)])
