@@ -82,6 +82,7 @@ class ReaderService:
         self._face_task: asyncio.Task | None = None
         self._tasks: list[asyncio.Task] = []
         self._pending: set[asyncio.Task] = set()     # fire-and-forget work, kept referenced until done
+        self._presence_lock = asyncio.Lock()
         self._flow = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="flow")
         self.watcher: PresenceWatcher | None = None
         self._bench_server = None
@@ -163,16 +164,24 @@ class ReaderService:
 
     # -- presence -------------------------------------------------------------------------------------
     def _on_presence(self, kind: str, detail: str | None) -> None:
+        self._spawn(self._presence(kind, detail))
+
+    async def _presence(self, kind: str, detail: str | None) -> None:
+        """One presence change at a time, in order: a swap's removal must end the old session (with its id)
+        before the new card's session begins (asyncio.Lock wakes waiters first come, first served)."""
+        async with self._presence_lock:
+            await self._presence_change(kind, detail)
+
+    async def _presence_change(self, kind: str, detail: str | None) -> None:
         if kind == "present":
             self.session_id = secrets.token_hex(8)
             registration = self.next_mode == "registration"
             self.next_mode = "reception"
             self.rpc.broadcast("session.started", {"session_id": self.session_id,
                                                    "mode": "registration" if registration else "reception"})
-            self._spawn(self._feed_quietly(m.CardPlaced(_now(), self.session_id, secrets.token_bytes(32),
-                                                        registration)))
+            await self._feed_quietly(m.CardPlaced(_now(), self.session_id, secrets.token_bytes(32), registration))
         elif kind == "removed":
-            self._spawn(self._feed_quietly(m.CardRemoved(_now())))
+            await self._feed_quietly(m.CardRemoved(_now()))
         elif kind == "fault":
             self.reader_fault = detail
             self.rpc.broadcast("reader.fault", {"message": detail})
@@ -238,12 +247,14 @@ class ReaderService:
                 "options": list(show.options), "data": show.data}
 
     async def _card_action(self, action: m.Action) -> None:
-        session = self.session_id
+        session, removed = self.session_id, False
         try:
             event = await self._card_operation(action)
         except CardRemoved:
-            # the card left mid-operation: end the session now rather than wait for the presence watcher
+            # the card left mid-operation, or another PC/SC program reset it: end the session now rather than
+            # wait for the presence watcher
             event = m.CardRemoved(_now())
+            removed = True
         except DeviceError as exc:
             log.warning("card fault during %s: %s", type(action).__name__, exc, extra={"EVENT": "card_fault"})
             event = m.CardFailed(_now(), str(exc))
@@ -255,6 +266,12 @@ class ReaderService:
                     pin.wipe()
         if event is not None and session == self.session_id:
             await self._feed_quietly(event)
+            if removed and self.watcher is not None and await asyncio.get_running_loop().run_in_executor(
+                    None, self.watcher.watcher.card_present):
+                # still on the reader: it was reset, not taken. The watcher saw no change, so this card would sit
+                # there unserved; treat it as placed again
+                log.info("the card was reset while on the reader: a new session", extra={"EVENT": "card_reset"})
+                self._on_presence("present", None)
 
     async def _card_operation(self, action: m.Action) -> m.Event | None:
         run = self.worker.run

@@ -28,6 +28,7 @@ class SimTransport(Transport):
         self.slot = slot
         self._changed = threading.Condition()
         self._connected = False
+        self._seen_generation = slot.generation
         slot.subscribe(self._on_change)
 
     @classmethod
@@ -70,5 +71,15 @@ class SimTransport(Transport):
         return self.slot.present
 
     def wait_for_change(self, present: bool, timeout: float) -> bool:
+        """A swap (removed and another placed between two looks) counts as a change: the caller then sees the
+        slot empty-then-full, so one patient's session ends before the next begins."""
         with self._changed:
-            return self._changed.wait_for(lambda: self.slot.present != present, timeout)
+            seen = self._seen_generation
+            changed = self._changed.wait_for(
+                lambda: self.slot.present != present or (present and self.slot.generation != seen), timeout)
+            if changed and self.slot.present == present:      # a swap: report the removal first
+                self._seen_generation = self.slot.generation
+                return True
+            if changed:
+                self._seen_generation = self.slot.generation
+            return changed

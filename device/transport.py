@@ -99,6 +99,13 @@ class SpyTransport(Transport):
         self.inner, self.url = inner, "spy+" + inner.url
         self.stats = inner.stats
 
+    def __getattr__(self, name: str):
+        # the spy adds logging and hides nothing: what the wrapped transport offers (a sim:// slot for the bench
+        # commands and the card-face source, a PN532's firmware version) stays reachable through it
+        if name == "inner":
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
     def transmit(self, command: bytes) -> bytes:
         resp = self.inner.transmit(command)
         log.info("APDU > %s  < %s", apdu_mod.redact(command), resp[-2:].hex().upper()

@@ -272,3 +272,33 @@ def test_a_card_that_stops_answering_ends_the_session_with_a_reason(tmp_path):
             wait_step(kiosk, "choose_method")
     finally:
         reader.close()
+
+
+def test_a_card_swap_faster_than_the_watcher_ends_one_session_and_starts_the_next(bench):
+    bench.control("insert fresh")
+    first = wait_step(bench.kiosk, "choose_method")["session_id"]
+    assert bench.control("swap last-try") == "ok"     # another card in the same instant: never seen empty
+    ended = bench.reception.next_event(30, name="session.aborted")["params"]
+    assert ended["session_id"] == first and ended["reason"] == "card_removed"
+    second = wait_step(bench.kiosk, "choose_method")
+    assert second["session_id"] != first and second["data"]["pin_tries"] == 1     # the new card's own counters
+
+
+def test_a_card_reset_by_another_program_starts_a_new_session(tmp_path):
+    """Another PC/SC program resets the card under us: the operation fails as 'removed', but the card is still
+    on the reader, so a new session starts instead of the reader sitting idle beside it."""
+    config = demo_config(tmp_path, profile="empty")
+    reader = InProcessReader(config)
+    try:
+        with Client(config.sockets.reception) as reception, Client(config.sockets.kiosk) as kiosk:
+            reception.call("subscribe", events=["session.started", "session.aborted"])
+            kiosk.call("subscribe", events=["step.changed"])
+            send_control(config.bench.control, "insert fresh")
+            first = wait_step(kiosk, "choose_method")["session_id"]
+            send_control(config.bench.control, "reset")   # the next APDU meets a card reset by someone else
+            kiosk.call("kiosk.choose_method", method="pin")
+            assert reception.next_event(30, name="session.aborted")["params"]["session_id"] == first
+            again = wait_step(kiosk, "choose_method")
+            assert again["session_id"] != first
+    finally:
+        reader.close()

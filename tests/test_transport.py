@@ -57,3 +57,13 @@ def test_pin_never_shows_its_digits():
         pin.bytes_for_apdu()
     with pytest.raises(ValueError):
         Pin("12a4")
+
+
+def test_spy_hides_nothing_it_wraps(tmp_path):
+    """spy+sim:// keeps the bench slot (bench commands, the sim card-face source) reachable."""
+    from mynareader.daemon.card_face import CardFaceSource
+    from mynareader.device.transport import open_reader
+    spy = open_reader(f"spy+sim://fresh?state={tmp_path}")
+    assert spy.slot is not None and spy.slot.control("status").startswith("ok fresh")
+    code, certain = CardFaceSource("sim", spy).read()
+    assert certain and code is not None

@@ -41,6 +41,8 @@ class CardSlot:
         self._fail_next: int | None = None
         self._pull_after: int | None = None
         self._hang: float | None = None
+        self.generation = 0      # counts insertions and removals: a fast swap still changes it
+        self._reset_next = False
         self._subscribers: list[Callable[[bool], None]] = []
         self._lock = threading.RLock()
         # what the card saw and answered, for tests (VERIFY data included: these are test secrets); bounded, so a
@@ -70,6 +72,7 @@ class CardSlot:
             raise ValueError(f"unknown profile {profile!r}; choose from {', '.join(PROFILES)}")
         with self._lock:
             self.card = VirtualCard(profile, self.state_dir)
+            self.generation += 1
         self._notify()
 
     def remove(self) -> None:
@@ -78,6 +81,7 @@ class CardSlot:
         with self._lock:
             self.card = None
             self._pull_after = self._fail_next = self._hang = None
+            self.generation += 1
         self._notify()
 
     def power_on(self) -> bytes:
@@ -96,10 +100,15 @@ class CardSlot:
         with self._lock:
             if self.card is None:
                 raise CardPulled()
+            if self._reset_next:          # another program reset the card: this APDU is lost, the card stays
+                self._reset_next = False
+                self.card.power_off()
+                raise CardPulled()
             if self._pull_after is not None:
                 if self._pull_after <= 0:
                     self._pull_after = None
                     self.card = None
+                    self.generation += 1
                     pulled = True
                 else:
                     self._pull_after -= 1
@@ -143,6 +152,16 @@ class CardSlot:
                 self.card.set_tries(int(args[0]), which)
             elif verb == "fail" and len(args) == 1:
                 self._fail_next = int(args[0], 16)
+            elif verb == "swap" and len(args) == 1:      # one card off and another on between two looks
+                if args[0] not in PROFILES:
+                    raise ValueError(f"unknown profile {args[0]!r}; choose from {', '.join(PROFILES)}")
+                with self._lock:
+                    self.card = VirtualCard(args[0], self.state_dir)
+                    self._pull_after = self._fail_next = self._hang = None
+                    self.generation += 2
+                self._notify()
+            elif verb == "reset" and not args:
+                self._reset_next = True
             elif verb == "hang" and len(args) == 1:
                 self._hang = float(args[0])
             elif verb == "pull-after" and len(args) == 1:
