@@ -174,12 +174,21 @@ class ReaderService:
 
     async def _presence_change(self, kind: str, detail: str | None) -> None:
         if kind == "present":
-            self.session_id = secrets.token_hex(8)
+            if self.machine.state != "idle":
+                # a second report of the card already being served (a reset seen by both the card thread and the
+                # watcher): one session per placement, and the running one keeps its id
+                log.debug("card present while %s: already served", self.machine.state)
+                return
+            previous, self.session_id = self.session_id, secrets.token_hex(8)
             registration = self.next_mode == "registration"
-            self.next_mode = "reception"
             self.rpc.broadcast("session.started", {"session_id": self.session_id,
                                                    "mode": "registration" if registration else "reception"})
-            await self._feed_quietly(m.CardPlaced(_now(), self.session_id, secrets.token_bytes(32), registration))
+            try:
+                await self.feed(m.CardPlaced(_now(), self.session_id, secrets.token_bytes(32), registration))
+            except Rejected:
+                self.session_id = previous
+                return
+            self.next_mode = "reception"
         elif kind == "removed":
             await self._feed_quietly(m.CardRemoved(_now()))
         elif kind == "fault":
