@@ -182,7 +182,13 @@ def load(path: str | None = None, environ: dict[str, str] | None = None,
             raise ConfigError(f"--set takes section.key=value, got {item!r}")
         _merge(layers, {section: {key: value}}, "the command line")
     sections = {name: cls(**layers.get(name, {})) for name, cls in SECTIONS.items()}
-    return Config(**sections, policy=layers.get("policy", {}))
+    policy = layers.get("policy", {})
+    from .reception.policy import Policy, PolicyError
+    try:
+        Policy.from_mapping(policy)      # checked here, so a bad policy key is a one-line configuration error too
+    except PolicyError as exc:
+        raise ConfigError(str(exc)) from None
+    return Config(**sections, policy=policy)
 
 
 # environment variables of the project that are not configuration keys

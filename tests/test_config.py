@@ -8,12 +8,12 @@ from mynareader.daemon.config import ConfigError
 def test_layers_file_then_environment_then_command_line(tmp_path):
     f = tmp_path / "mynareader.toml"
     f.write_text('[devices]\nreader = "pcsc://?reader=ACS"\ncamera = "replay:///frames"\n'
-                 '[limits]\nrate_per_second = 10\n[policy]\nface_tries = 2\n')
+                 '[limits]\nrate_per_second = 10\n[policy]\nface_tries_per_session = 2\n')
     c = config.load(str(f), {"MYNAREADER_DEVICES_CAMERA": "v4l2:///dev/video1"}, ["limits.rate_per_second=20"])
     assert c.devices.reader == "pcsc://?reader=ACS"            # file
     assert c.devices.camera == "v4l2:///dev/video1"            # environment over file
     assert c.limits.rate_per_second == 20.0                    # command line over both
-    assert c.policy == {"face_tries": 2}
+    assert c.policy == {"face_tries_per_session": 2}
     assert c.sockets.kiosk == "/run/mynareader/kiosk.sock"     # default
 
 
@@ -51,3 +51,40 @@ def test_project_variables_that_are_not_config_are_ignored(tmp_path):
     empty.write_text("")
     c = config.load(str(empty), {"MYNAREADER_MOCK_STATE": "/tmp/x", "MYNAREADER_HW_READER": "pcsc://"})
     assert c.devices.reader == "pcsc://"
+
+
+def test_the_example_file_lists_every_key_with_its_default():
+    """systemd/mynareader.toml.example is what a clinic copies: every key the loader knows, policy included, at its
+    default, and nothing else."""
+    import dataclasses
+    import tomllib
+    import typing
+    from pathlib import Path
+    from mynareader.daemon.reception.policy import Policy
+    path = Path(__file__).parent.parent / "systemd" / "mynareader.toml.example"
+    example = tomllib.loads(path.read_text(encoding="utf-8"))
+    expected = {name: {f.name: f.default for f in dataclasses.fields(cls)} for name, cls in config.SECTIONS.items()}
+    expected["policy"] = {f.name: f.default for f in dataclasses.fields(Policy)}
+    assert set(example) == set(expected)
+    for section, keys in expected.items():
+        assert set(example[section]) == set(keys), section
+    assert example["policy"] == expected["policy"]                 # the defaults themselves
+    loaded = config.load(str(path), environ={})
+    assert loaded.limits == config.Limits() and loaded.policy == example["policy"]
+    assert set(typing.get_type_hints(Policy)) == set(example["policy"])
+
+
+@pytest.mark.parametrize("setting,message", [
+    ("policy.face_trys=2", "unknown key policy.face_trys"),
+    ("policy.kenmen_floor=0", "policy.kenmen_floor: 1 to 9"),
+    ("policy.liveness=maybe", "policy.liveness"),
+])
+def test_a_bad_policy_key_is_a_one_line_configuration_error(tmp_path, setting, message):
+    import subprocess
+    import sys
+    from pathlib import Path
+    exe = str(Path(sys.executable).with_name("mynareader"))
+    out = subprocess.run([exe, "run", "--set", f"state.directory={tmp_path}", "--set", setting],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert out.stderr.startswith("mynareader: configuration error:") and message in out.stderr
