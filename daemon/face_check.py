@@ -94,7 +94,7 @@ class FaceCheck:
                 return
             if isinstance(outcome, Guidance):
                 g = outcome
-                yield lambda now: m.FaceGuidance(now, g.code, g.ja)
+                yield lambda now: m.FaceGuidance(now, g.code, g.ja, g.en)
             elif isinstance(outcome, Verdict):
                 v = outcome
                 yield lambda now: m.FaceVerdict(now, v.match, v.score, v.threshold, v.model, v.liveness)

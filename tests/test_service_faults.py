@@ -302,3 +302,16 @@ def test_a_card_reset_by_another_program_starts_a_new_session(tmp_path):
             assert again["session_id"] != first
     finally:
         reader.close()
+
+
+@pytest.mark.parametrize("scene,code", [("dark", "too_dark"), ("noface", "no_face"), ("two-faces", "one_person")])
+def test_guidance_events_carry_english_in_en(bench, scene, code):
+    bench.control(scene)
+    bench.control("insert fresh")
+    wait_step(bench.kiosk, "choose_method")
+    bench.kiosk.call("kiosk.choose_method", method="face")
+    while True:
+        params = bench.reception.next_event(60, name="guidance")["params"]
+        if params["data"].get("code") == code:
+            break
+    assert params["en"].isascii() and params["en"] != params["ja"] and not params["ja"].isascii()

@@ -220,7 +220,7 @@ class Reception:
 
     def _face_guidance(self, e: m.FaceGuidance) -> list[m.Action]:
         # guidance (no face, too dark, move closer) is not a failure and does not use up an attempt
-        return [m.Show("face_matching", "face_guidance", e.text, e.text, (), {"code": e.code})]
+        return [m.Show("face_matching", "face_guidance", e.ja, e.en, (), {"code": e.code})]
 
     def _face_verdict(self, e: m.FaceVerdict) -> list[m.Action]:
         evidence = {"model": e.model, "score": round(e.score, 4), "threshold": e.threshold,

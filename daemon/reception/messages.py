@@ -76,7 +76,8 @@ class FacePhotoRead(Event):
 @dataclasses.dataclass(frozen=True)
 class FaceGuidance(Event):
     code: str                         # "no_face" | "too_dark" | "move_closer" | "one_person" | ...
-    text: str
+    ja: str
+    en: str
 
 
 @dataclasses.dataclass(frozen=True)
