@@ -32,6 +32,7 @@ from .reception.consent import load_catalogue
 from .reception.machine import Reception, Rejected
 from .reception.policy import Policy
 from .rpc import errors as rpc_errors
+from .rpc import params
 from .rpc.server import BOTH, Limits, Role, RpcServer
 from .store import Store, StoreError
 
@@ -70,7 +71,8 @@ class ReaderService:
         lim = config.limits
         self.rpc = RpcServer(Limits(max_message=lim.max_message, rate_per_second=lim.rate_per_second,
                                     max_connections=lim.max_connections),
-                             capabilities=self._capabilities(), discover=openrpc_document)
+                             capabilities=self._capabilities(), discover=openrpc_document,
+                             check_params=params.checker(openrpc_document()))
         self.rpc.events.update(EVENTS)
         self._register_methods()
         self.current: m.Show | None = None
@@ -463,9 +465,7 @@ class ReaderService:
         return {"ok": failure is None, "error": failure}
 
     async def _mode_set(self, conn, params) -> dict:
-        mode = params["mode"]
-        if mode not in ("reception", "registration"):
-            raise rpc_errors.InvalidParams("mode is reception or registration")
+        mode = params["mode"]          # checked against the OpenRPC document's enum (rpc/params.py)
         self.next_mode = mode
         return {"next_mode": mode}
 
@@ -479,18 +479,17 @@ class ReaderService:
         return await self._input(m.VisualCheckRequested(_now()))
 
     async def _confirm_visual(self, conn, params) -> dict:
-        staff = params.get("staff", "")
-        if not isinstance(staff, str) or not 1 <= len(staff) <= 64:
-            raise rpc_errors.InvalidParams("staff: who confirmed, 1-64 characters (a name or staff code)")
-        return await self._input(m.VisualConfirmed(_now(), staff))
+        return await self._input(m.VisualConfirmed(_now(), params["staff"]))
 
     async def _lift_face_lock(self, conn, params) -> dict:
-        return await self._input(m.FaceLockLifted(_now(), str(params.get("staff", ""))[:64] or "staff"))
+        return await self._input(m.FaceLockLifted(_now(), params["staff"]))
 
     async def _set_challenge(self, conn, params) -> dict:
         try:
             nonce = base64.b64decode(params["nonce"], validate=True)
         except (ValueError, TypeError):
+            nonce = b""
+        if not 16 <= len(nonce) <= 64:
             raise rpc_errors.InvalidParams("nonce: base64 of 16-64 random bytes") from None
         return await self._input(m.ChallengeSet(_now(), nonce))
 
@@ -522,4 +521,4 @@ class ReaderService:
             raise
 
     async def _answer(self, conn, params) -> dict:
-        return await self._kiosk_input(conn, m.ConsentAnswered(_now(), str(params["screen"]), str(params["answer"])))
+        return await self._kiosk_input(conn, m.ConsentAnswered(_now(), params["screen"], params["answer"]))

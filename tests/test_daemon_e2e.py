@@ -37,7 +37,7 @@ def test_face_failures_then_pin_success_with_verifiable_signature(bench):
     bench.wait_state("choose_method")
     bench.kiosk.call("kiosk.choose_method", method="face")
     shown = bench.wait_state("choose_method", timeout=60)["step"]
-    assert shown["options"] == ["pin"]
+    assert shown["options"] == ["pin", "staff"]
     nonce = base64.b64encode(b"clinic-nonce-0123456789abcdef").decode()
     bench.reception.call("session.set_challenge", nonce=nonce)
     bench.pin_then_consent()

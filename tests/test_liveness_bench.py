@@ -105,7 +105,7 @@ def test_face_check_runs_liveness_by_default_and_rejects_a_print():
     verdict = events[-1]
     assert isinstance(verdict, m.FaceVerdict) and not verdict.match and verdict.liveness.startswith("failed")
     cue = [e for e in events if isinstance(e, m.FaceGuidance) and e.code.startswith("turn_")]
-    assert len(cue) == 1 and "向けてください" in cue[0].text
+    assert len(cue) == 1 and "向けてください" in cue[0].ja and cue[0].en.isascii()
     events = asyncio.run(go("live"))
     assert events[-1].match and events[-1].liveness == "passed"
 
@@ -157,7 +157,7 @@ def test_failed_liveness_is_a_failed_face_attempt_and_staff_see_it(store):
     face_attempts(d, ["failed: flat", "failed: no_turn", "failed: no_blink"])
     told = [a.message for a in d.actions if isinstance(a, m.Show)]
     assert told.count("face_liveness_failed") == 2 and "face_failed" in told    # told what to do, then PIN/staff
-    assert d.machine.state == "choose_method" and d.last_show().options == ("pin",)
+    assert d.machine.state == "choose_method" and d.last_show().options == ("pin", "staff")
     assert store.failures(d.machine.card_key, "face", 0) == 1                    # the same lockout count
     d.pin_path("1234")
     d.consent_all()

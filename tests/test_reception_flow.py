@@ -22,7 +22,7 @@ def store(tmp_path):
 def test_face_success_then_comprehensive_consent(store):
     d = Driver(store)
     d.place()
-    assert d.last_show().options == ("face", "pin")
+    assert d.last_show().options == ("face", "pin", "staff")
     d.face_path([True])
     assert d.machine.state == "consent"
     d.consent_all()
@@ -42,7 +42,7 @@ def test_guidance_does_not_use_up_a_face_attempt(store):
     d.place()
     d.face_path([])
     for _ in range(10):
-        d.send(m.FaceGuidance, code="too_dark", text="too dark")
+        d.send(m.FaceGuidance, code="too_dark", ja="暗すぎます", en="too dark")
     assert d.machine.state == "face_matching" and d.machine.face_attempts == 1
 
 
@@ -51,7 +51,7 @@ def test_three_face_failures_offer_pin_and_pin_succeeds(store):
     d.place()
     d.face_path([False, False, False])
     assert d.machine.state == "choose_method"
-    assert d.last_show().options == ("pin",)
+    assert d.last_show().options == ("pin", "staff")
     assert store.failures(d.machine.card_key, "face", 0) == 1
     with pytest.raises(Rejected):
         d.send(m.MethodChosen, method="face")
@@ -103,13 +103,13 @@ def test_session_pin_failures_are_capped_and_send_the_patient_to_staff(store):
 def test_blocked_card_offers_face_or_staff_then_visual_check(store):
     d = Driver(store, card=FakeCard(pin_tries=0))
     d.place()
-    assert d.last_show().options == ("face",)
+    assert d.last_show().options == ("face", "staff")                 # flow.md: face or staff
     with pytest.raises(Rejected):
         d.send(m.MethodChosen, method="pin")
     with pytest.raises(Rejected):
         d.send(m.VisualConfirmed, staff="受付1")                        # must be asked for first
     d.send(m.VisualCheckRequested)
-    assert d.last_show().options == ("face", "staff")
+    assert d.last_show().options == ("face", "staff") and d.last_show().message == "visual_wait"
     d.send(m.VisualConfirmed, staff="受付1")
     d.consent_all()
     assert d.results[0]["identity"] == {"method": "visual", "at": d.results[0]["identity"]["at"], "staff": "受付1"}

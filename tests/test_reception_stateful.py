@@ -112,7 +112,7 @@ class ReceptionModel(RuleBasedStateMachine):
     @rule(match=st.booleans(), guidance=st.booleans())
     def face(self, match, guidance):
         if guidance:
-            self.feed(m.FaceGuidance, code="too_dark", text="too dark")
+            self.feed(m.FaceGuidance, code="too_dark", ja="暗すぎます", en="too dark")
         else:
             self.session["matched"] |= match
             self.feed(m.FaceVerdict, match=match, score=0.9 if match else 0.1, threshold=0.5, model="t")

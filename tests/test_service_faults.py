@@ -47,7 +47,7 @@ def test_camera_gone_during_face_offers_pin_and_next_patient_is_served(bench):
     step = wait_step(kiosk, "choose_method")
     assert step["message"] == "face_unavailable" or "face" not in step["options"]
     step = kiosk.call("kiosk.current")["step"]
-    assert step["options"] == ["pin"] and step["data"]["face_unavailable"] == "camera_unavailable"
+    assert step["options"] == ["pin", "staff"] and step["data"]["face_unavailable"] == "camera_unavailable"
     kiosk.call("kiosk.choose_method", method="pin")
     wait_step(kiosk, "pin_entry")
     kiosk.call("kiosk.submit_pin", pin="1234")
@@ -315,3 +315,35 @@ def test_guidance_events_carry_english_in_en(bench, scene, code):
         if params["data"].get("code") == code:
             break
     assert params["en"].isascii() and params["en"] != params["ja"] and not params["ja"].isascii()
+
+
+@pytest.mark.parametrize("socket_name,method,params,needle", [
+    ("reception", "session.set_challenge", {"nonce": "AAAA"}, "nonce"),                       # 3 bytes
+    ("reception", "session.set_challenge", {"nonce": "QUFB" * 22}, "nonce"),                  # 66 bytes
+    ("kiosk", "kiosk.choose_method", {"method": "iris"}, "one of face, pin, staff"),
+    ("reception", "session.lift_face_lock", {}, "staff"),
+    ("reception", "session.confirm_visual", {"staff": "x" * 65}, "at most 64"),
+    ("kiosk", "kiosk.submit_pin", {"pin": "12a4"}, "pin"),
+    ("kiosk", "kiosk.answer", {"screen": "comprehensive", "answer": "agree", "extra": 1}, "extra"),
+    ("reception", "mode.set", {"mode": 3}, "mode"),
+])
+def test_wrong_parameters_are_invalid_params_checked_against_the_openrpc_document(bench, socket_name, method,
+                                                                                  params, needle):
+    bench.control("insert fresh")
+    wait_step(bench.kiosk, "choose_method")
+    client = bench.kiosk if socket_name == "kiosk" else bench.reception
+    with pytest.raises(RemoteError) as e:
+        client.call(method, **params)
+    assert e.value.name == "InvalidParams" and e.value.code == -32602 and needle in str(e.value)
+    assert "12a4" not in str(e.value)                                   # a PIN is never echoed
+
+
+def test_the_patient_can_call_staff_from_the_screen(bench):
+    bench.control("insert fresh")
+    step = wait_step(bench.kiosk, "choose_method")
+    assert step["options"] == ["face", "pin", "staff"]
+    bench.kiosk.call("kiosk.choose_method", method="staff")
+    step = wait_step(bench.kiosk, "choose_method")
+    assert step["message"] == "visual_wait" and "pin" in step["options"]     # staff are coming; PIN still open
+    bench.reception.call("session.confirm_visual", staff="受付1")
+    wait_step(bench.kiosk, "consent")

@@ -95,7 +95,7 @@ class Reception:
             options.append("face")
         if self.pin_blocked is None:
             options.append("pin")
-        if self.visual_requested or not options:
+        if not self.registration:     # 目視 by staff is always offered: a tap on it calls them (registration needs the PIN)
             options.append("staff")
         return tuple(options)
 
@@ -105,7 +105,7 @@ class Reception:
         options = self._options()
         data = {"face_unavailable": self.face_blocked, "pin_unavailable": self.pin_blocked,
                 "pin_tries": self.pin_tries}
-        main_key = "visual_wait" if options == ("staff",) else "choose_method"
+        main_key = "visual_wait" if self.visual_requested or options == ("staff",) else "choose_method"
         return [*extra, *shows, self._show("choose_method", main_key, options, **data)]
 
     def _abort(self, now: dt.datetime, reason: str, key: str, **detail) -> list[m.Action]:
@@ -187,7 +187,13 @@ class Reception:
                 raise Rejected(f"PIN entry is not available: {self.pin_blocked}")
             self.state = "pin_query"
             return [m.QueryPinTries()]
-        raise Rejected(f"unknown method {e.method!r}; choose face or pin")
+        if e.method == "staff":       # the patient asks for staff: the same 目視 request reception can make
+            if self.registration:
+                raise Rejected("保険証利用登録 needs the patient's PIN")
+            self.visual_requested = True
+            self._audit(e.now, "visual_check_requested", by="patient")
+            return self._choose()
+        raise Rejected(f"unknown method {e.method!r}; choose face, pin or staff")
 
     def _face_code(self, e: m.CardFaceCode) -> list[m.Action]:
         # never VERIFY 照合番号B from a scan that is not certain, nor at or below the floor

@@ -117,8 +117,10 @@ def peer_credentials(sock: socket.socket) -> PeerCred | None:
 
 class RpcServer:
     def __init__(self, limits: Limits = Limits(), capabilities: list[str] | None = None,
-                 discover: Callable[[], dict] | None = None):
+                 discover: Callable[[], dict] | None = None,
+                 check_params: Callable[[str, dict], None] | None = None):
         self.limits = limits
+        self.check_params = check_params    # raises InvalidParams; from the OpenRPC document (rpc/params.py)
         self.methods: dict[str, Method] = {}
         self.connections: set[Connection] = set()
         self.capabilities = capabilities or []
@@ -279,19 +281,21 @@ class RpcServer:
             if conn.role not in method.roles:
                 allowed = " or ".join(sorted(r.value for r in method.roles))
                 raise NotPermitted(f"{request.method} is only for the {allowed} socket")
+            if self.check_params is not None:
+                self.check_params(request.method, request.params)
             value = await method.handler(conn, request.params)
         except RpcError as err:
             rid = err.data.pop("id", rid)
             if rid is None and not isinstance(err, (ParseError, InvalidRequest, MessageTooLarge)):
                 return None  # a notification gets no reply, not even an error
             return codec.error(rid, err)
-        except KeyError as exc:
-            name = exc.args[0] if exc.args and isinstance(exc.args[0], str) else None
-            return codec.error(rid, InvalidParams(f"missing parameter {name!r}" if name else "a parameter is missing"))
-        except (TypeError, ValueError):
-            log.info("bad parameters for %s", request.method, exc_info=True)
-            return codec.error(rid, InvalidParams("a parameter has the wrong type or value; rpc.discover lists "
-                                                  "what this method takes"))
+        except (TypeError, KeyError, ValueError) as exc:
+            if self.check_params is not None:   # parameters were checked: this is a bug, logged with its traceback
+                log.exception("method %s failed", request.method)
+                return codec.error(rid, RpcError())
+            name = exc.args[0] if isinstance(exc, KeyError) and exc.args and isinstance(exc.args[0], str) else None
+            return codec.error(rid, InvalidParams(f"missing parameter {name!r}" if name else
+                                                  "a parameter has the wrong type or value"))
         except Exception:
             log.exception("method failed")
             return codec.error(rid, RpcError())
