@@ -33,7 +33,7 @@ TLS12_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20"
 def parse_listen(value: str) -> tuple[str, int]:
     """HOST:PORT or [IPv6]:PORT -> (host, port)."""
     host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
         raise ValueError(f"{value!r} is not HOST:PORT (e.g. 0.0.0.0:7443, [::]:7443, or \"\" for off)")
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
@@ -199,7 +199,12 @@ def _why(exc: BaseException, timeout: float) -> str:
             or isinstance(exc, asyncio.TimeoutError):
         return f"the TLS handshake did not finish within {timeout:g} s"
     if isinstance(exc, ssl.SSLCertVerificationError):
-        return f"its certificate was not accepted: {exc.verify_message}"
+        # OpenSSL's X509_V_ERR_* codes, said as what the clinic should do
+        advice = {2: "it is not from this reader's CA", 18: "it is not from this reader's CA",
+                  19: "it is not from this reader's CA", 20: "it is not from this reader's CA",
+                  9: "it is not valid yet (check the clocks)", 10: "it has expired; issue a new one",
+                  26: "it is not a client certificate; use one from 'mynareader tls issue'"}.get(exc.verify_code)
+        return f"its certificate was not accepted: {advice + ' - ' if advice else ''}{exc.verify_message}"
     if isinstance(exc, ssl.SSLError):
         reason = exc.reason or str(exc)
         hints = {"WRONG_VERSION_NUMBER": "it did not speak TLS (plain TCP?)",
