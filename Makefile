@@ -6,7 +6,8 @@ BIN := $(VENV)/bin
 # libpcsclite-dev/swig to build pyscard, python3-venv/-dev for the virtual environment,
 # Japanese fonts for the synthetic card faces (device/mock/card_face_render.py).
 APT_PACKAGES := pcscd vsmartcard-vpcd opensc libpcsclite-dev swig pkg-config python3-venv python3-dev systemd \
-	fonts-ipaexfont-gothic fonts-noto-cjk
+	fonts-ipaexfont-gothic fonts-noto-cjk \
+	mono-devel openjdk-17-jdk-headless nodejs
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test bench system venv clean

@@ -11,7 +11,7 @@ from ..device.errors import DeviceError
 # modules that add commands; each has register(groups) where groups maps a group name to its subparsers
 _COMMAND_MODULES = ["cli_card", "cli_mock", "cli_mock_pn532", "cli_face", "cli_demo", "cli_client", "cli_run",
                     "cli_kiosk", "cli_bench_session", "cli_store", "cli_liveness",
-                    "cli_cardface"]
+                    "cli_cardface", "cli_tls"]
 
 GROUPS = {
     "card": "read and check a card on a reader (never consumes a PIN try unless you enter a PIN)",
@@ -20,6 +20,7 @@ GROUPS = {
     "cardface": "read 照合番号B from photos of a card's front (OCR; see docs/cardface.md)",
     "bench": "measure APDUs, latency and memory; prints figures",
     "store": "the state store: make it at install, recover it deliberately after a loss",
+    "tls": "the network transport's certificates: the reader's CA, its server certificate, clients' certificates",
 }
 
 EPILOG = """\

@@ -70,6 +70,18 @@ class Bench:
 
 
 @dataclasses.dataclass(frozen=True)
+class Network:
+    """TCP with mutual TLS for a reception PC that is not the Pi (docs/protocol.md, "Network transport")."""
+    listen: str = ""                        # "" = off; HOST:PORT, e.g. 0.0.0.0:7443 or [::]:7443
+    ca: str = "/etc/mynareader/tls/ca.pem"
+    cert: str = "/etc/mynareader/tls/server.pem"
+    key: str = "/etc/mynareader/tls/server.key"
+    crl: str = "/etc/mynareader/tls/crl.pem"
+    min_tls: str = "1.3"                    # "1.2" only for clients that lack 1.3 (Windows 10, mono)
+    handshake_timeout: float = 10.0
+
+
+@dataclasses.dataclass(frozen=True)
 class Logging:
     level: str = "info"
 
@@ -84,6 +96,7 @@ class Config:
     consent: Consent = Consent()
     logging: Logging = Logging()
     bench: Bench = Bench()
+    network: Network = Network()
     policy: dict = dataclasses.field(default_factory=dict)   # checked by the flow's Policy.from_mapping
 
     @property
@@ -91,7 +104,7 @@ class Config:
         return int(self.sockets.mode, 8)
 
 
-_CHOICES = {("logging", "level"): ("debug", "info", "warning", "error")}
+_CHOICES = {("logging", "level"): ("debug", "info", "warning", "error"), ("network", "min_tls"): ("1.2", "1.3")}
 
 
 def _coerce(section: str, key: str, value: Any, kind: type, source: str) -> Any:
@@ -132,11 +145,20 @@ def _coerce(section: str, key: str, value: Any, kind: type, source: str) -> Any:
             raise ConfigError(f"{where}: an octal file mode like 0660, got {value!r}") from None
         if mode & 0o007:
             raise ConfigError(f"{where}: {value} lets every local user reach the socket; use 0660 or stricter")
+    if (section, key) == ("network", "listen") and value:
+        from .rpc.tls import parse_listen
+        try:
+            parse_listen(value)
+        except ValueError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+    if (section, key) == ("network", "handshake_timeout") and not 0 < value <= 120:
+        raise ConfigError(f"{where}: between 0 and 120 seconds, got {value}")
     return value
 
 
 SECTIONS: dict[str, type] = {"devices": Devices, "sockets": Sockets, "limits": Limits, "state": State,
-                             "face": Face, "consent": Consent, "logging": Logging, "bench": Bench}
+                             "face": Face, "consent": Consent, "logging": Logging, "bench": Bench,
+                             "network": Network}
 
 
 def _merge(layers: dict[str, dict[str, Any]], data: dict, source: str) -> None:

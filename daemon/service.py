@@ -88,6 +88,7 @@ class ReaderService:
         self._flow = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="flow")
         self.watcher: PresenceWatcher | None = None
         self._bench_server = None
+        self.network = None     # the TLS listener (rpc/tls.py) when [network] listen is set
 
     def _capabilities(self) -> list[str]:
         caps = ["pin", "visual_check", "registration", "consent"]
@@ -106,6 +107,7 @@ class ReaderService:
                 await self.rpc.listen_socket(fds[role.value], role)   # socket activation: systemd owns mode/group
             else:
                 await self.rpc.listen_path(path, role, self.config.socket_mode, group or None)
+        await self._start_network()
         if self.face is not None:
             await self.face.warm_up()   # READY only once the models are loaded
             try:
@@ -118,6 +120,26 @@ class ReaderService:
         self.watcher.start()
         self._tasks.append(asyncio.create_task(self._ticker()))
         log.info("reader service started", extra={"EVENT": "started"})
+
+    async def _start_network(self) -> None:
+        """The TLS listener when [network] listen is set. A problem with its files is logged and the reader keeps
+        serving its Unix sockets: the patient at the kiosk must not lose the reader over a certificate."""
+        net = self.config.network
+        if not net.listen:
+            return
+        from .rpc.tls import TlsFiles, TlsListener, TlsUnavailable, parse_listen
+        host, port = parse_listen(net.listen)
+        self.network = TlsListener(self.rpc, TlsFiles(net.ca, net.cert, net.key, net.crl, net.min_tls,
+                                                      net.handshake_timeout))
+        try:
+            await self.network.start(host, port)
+        except TlsUnavailable as exc:
+            self.network = None
+            log.error("the network transport is off: %s", exc, extra={"EVENT": "network_unavailable"})
+        except OSError as exc:
+            self.network = None
+            log.error("the network transport is off: cannot listen on %s: %s", net.listen, exc.strerror or exc,
+                      extra={"EVENT": "network_unavailable"})
 
     def _bench_command(self, line: str) -> str:
         """Bench control: camera verbs go to the face check, card verbs to the in-process slot (sim://)."""

@@ -190,9 +190,11 @@ class RpcServer:
             self.connections.discard(worst)
 
     # -- one client ------------------------------------------------------------------------------------
-    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, role: Role) -> None:
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, role: Role,
+                      remote: str | None = None) -> None:
+        """``remote``: a network client's certificate name and address (rpc/tls.py); Unix clients have a pid."""
         sock = writer.get_extra_info("socket")
-        peer = peer_credentials(sock) if sock is not None else None
+        peer = peer_credentials(sock) if sock is not None and remote is None else None
         conn = Connection(role, writer, peer, self.limits)
         if sum(1 for c in self.connections if c.role is role) >= self.limits.max_connections:
             log.warning("refused a %s client (pid=%s): %d connections already", role.value,
@@ -203,8 +205,8 @@ class RpcServer:
             await self._flush_and_close(conn)
             return
         self.connections.add(conn)
-        log.info("%s client %d connected (pid=%s uid=%s)", role.value, conn.id,
-                 peer.pid if peer else "?", peer.uid if peer else "?",
+        log.info("%s client %d connected (%s)", role.value, conn.id,
+                 remote or f"pid={peer.pid if peer else '?'} uid={peer.uid if peer else '?'}",
                  extra={"EVENT": "client_connected", "ROLE": role.value,
                         "PEER_UID": peer.uid if peer else None})
         try:
