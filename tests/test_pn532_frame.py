@@ -34,9 +34,15 @@ def test_any_single_corrupted_byte_is_detected(payload, data):
     # every byte but the two framing zeros that carry no information (preamble and postamble)
     pos = data.draw(st.integers(min_value=1, max_value=len(frame) - 2))
     frame[pos] ^= data.draw(st.integers(min_value=1, max_value=255))
-    items = Decoder().feed(bytes(frame) + ACK)        # what follows must still be found
+    decoder = Decoder()
+    items = decoder.feed(bytes(frame) + ACK)          # what follows must still be found
     assert not any(i.kind == "frame" for i in items), "a corrupted frame was accepted"
-    assert items[-1].kind in ("ack", "bad") or any(i.kind == "bad" for i in items)
+    if not items:
+        # the corruption left a length whose checksum still holds (e.g. 00 FF FF 01: 255 bytes): the decoder must
+        # wait for them, as a real link would; the transport's read timeout starts it afresh (pn532.py)
+        assert len(decoder.buf) >= len(ACK)
+    else:
+        assert items[-1].kind in ("ack", "bad") or any(i.kind == "bad" for i in items)
 
 
 def test_ack_nack_and_wakeup_bytes():
