@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import secrets
+import time
 from importlib import resources
 from typing import Any
 
@@ -34,7 +35,7 @@ from .reception.policy import Policy
 from .rpc import errors as rpc_errors
 from .rpc import params
 from .rpc.server import BOTH, Limits, Role, RpcServer
-from .store import Store, StoreError
+from .store import RESULT_KEEP_SECONDS, Store, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,7 @@ class ReaderService:
         self.current: m.Show | None = None
         self.last_result: dict | None = None
         self.reader_fault: str | None = None
+        self.card_fault: str | None = None        # a card operation failed; cleared by the next that succeeds
         self.next_mode = "reception"
         self.kiosk_holder = None
         self.session_id: str | None = None
@@ -258,6 +260,8 @@ class ReaderService:
                 self.rpc.broadcast("step.changed", params)
         elif isinstance(action, m.EmitResult):
             self.last_result = action.result
+            if self.store is not None:        # kept briefly for a client that misses it (store.RESULT_KEEP_SECONDS)
+                self._spawn(self._keep_result(action.result))
             self.rpc.broadcast("result", action.result, RECEPTION)
             log.info("result emitted", extra={"EVENT": "result", "SESSION_ID": self.session_id,
                                               "METHOD": action.result["identity"]["method"]})
@@ -291,7 +295,12 @@ class ReaderService:
         except DeviceError as exc:
             log.warning("card fault during %s: %s", type(action).__name__, exc, extra={"EVENT": "card_fault"})
             event = m.CardFailed(_now(), str(exc))
+            self.card_fault = str(exc)
             self.rpc.broadcast("reader.fault", {"message": str(exc)})
+        else:
+            if self.card_fault is not None:     # every reader.fault is followed by a reader.recovered
+                self.card_fault = None
+                self.rpc.broadcast("reader.recovered", {})
         finally:
             for secret in ("pin", "code"):
                 pin = getattr(action, secret, None)
@@ -428,6 +437,7 @@ class ReaderService:
         add("session.set_challenge", self._set_challenge, RECEPTION)
         add("session.lift_face_lock", self._lift_face_lock, RECEPTION)
         add("result.last", self._result_last, RECEPTION)
+        add("result.get", self._result_get, RECEPTION)
         add("kiosk.release", self._release_kiosk, RECEPTION)
         add("kiosk.current", self._kiosk_current, KIOSK)
         add("kiosk.choose_method", self._choose_method, KIOSK)
@@ -515,10 +525,37 @@ class ReaderService:
             raise rpc_errors.InvalidParams("nonce: base64 of 16-64 random bytes") from None
         return await self._input(m.ChallengeSet(_now(), nonce))
 
+    async def _keep_result(self, result: dict) -> None:
+        try:
+            await asyncio.get_running_loop().run_in_executor(
+                self._flow, self.store.keep_result, result["session_id"], result, time.time())
+        except StoreError as exc:    # the result still went out and result.last has it until a restart
+            log.warning("the result could not be kept for later: %s", exc, extra={"EVENT": "result_not_kept"})
+
+    async def _kept(self, session: str | None) -> dict | None:
+        if self.store is None:
+            return None
+        try:
+            return await asyncio.get_running_loop().run_in_executor(
+                self._flow, self.store.kept_result, session, time.time())
+        except StoreError:
+            return None
+
     async def _result_last(self, conn, params) -> dict:
-        if self.last_result is None:
+        result = self.last_result or await self._kept(None)      # after a restart: the store's, if recent
+        if result is None:
             raise rpc_errors.NoResult()
-        return self.last_result
+        return result
+
+    async def _result_get(self, conn, params) -> dict:
+        session = params["session_id"]
+        if self.last_result is not None and self.last_result.get("session_id") == session:
+            return self.last_result
+        result = await self._kept(session)
+        if result is None:
+            raise rpc_errors.NoResult(f"no result is kept for session {session} (results are kept for "
+                                      f"{RESULT_KEEP_SECONDS // 60} minutes)")
+        return result
 
     async def _kiosk_current(self, conn, params) -> dict:
         if self.machine.state == "idle" or self.current is None:

@@ -23,7 +23,8 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+RESULT_KEEP_SECONDS = 600   # a result stays retrievable this long (a client reconnecting, a restart), then goes
 STORE_LOCK_WAIT = 2.0       # seconds SQLite waits for another process's lock before a write fails
 DB_NAME = "state.sqlite3"
 SALT_NAME = "card-key.salt"
@@ -35,7 +36,9 @@ CREATE INDEX failures_card ON failures(card, kind, at);
 CREATE INDEX failures_at ON failures(at);
 CREATE TABLE face_lifts (card TEXT NOT NULL, staff TEXT NOT NULL, at REAL NOT NULL);
 CREATE TABLE audit (at REAL NOT NULL, session TEXT, event TEXT NOT NULL, detail TEXT NOT NULL);
-"""
+""" + "CREATE TABLE results (session TEXT PRIMARY KEY, at REAL NOT NULL, result TEXT NOT NULL);\n"
+# what each older schema needs to reach this one (applied only after the file passed its checks)
+_MIGRATIONS = {1: "CREATE TABLE results (session TEXT PRIMARY KEY, at REAL NOT NULL, result TEXT NOT NULL);"}
 
 
 class StoreError(Exception):
@@ -81,11 +84,14 @@ class Store:
             if check != "ok":
                 raise StoreError(f"{db} failed its integrity check: {check}")
             version = self.db.execute("PRAGMA user_version").fetchone()[0]
-            if version != SCHEMA_VERSION:
+            if version != SCHEMA_VERSION and version not in _MIGRATIONS:
                 raise StoreError(f"{db} has schema {version}, this reader expects {SCHEMA_VERSION}")
             # only now, checked, may the file be written to (the journal mode lives in its header)
             self.db.execute("PRAGMA journal_mode=DELETE")
             self.db.execute("PRAGMA synchronous=FULL")
+            while version != SCHEMA_VERSION:
+                self.db.executescript(f"BEGIN; {_MIGRATIONS[version]} PRAGMA user_version={version + 1}; COMMIT;")
+                version += 1
             if recorded is None:
                 self._write_marker(required=False)
         except sqlite3.DatabaseError as exc:
@@ -218,3 +224,16 @@ class Store:
         rows = self._read("SELECT event, detail FROM audit WHERE (? IS NULL OR session=?) ORDER BY rowid",
                           (session, session))
         return [(event, json.loads(detail)) for event, detail in rows]
+
+    # -- results, kept briefly ---------------------------------------------------------------------------
+    def keep_result(self, session: str, result: dict, at: float) -> None:
+        """A result for RESULT_KEEP_SECONDS, so a client that missed it (disconnected, or the reader restarted)
+        can fetch it; older ones are deleted on every write and never returned."""
+        self._write("DELETE FROM results WHERE at < ?", (at - RESULT_KEEP_SECONDS,))
+        self._write("INSERT OR REPLACE INTO results VALUES (?,?,?)", (session, at, json.dumps(result)))
+
+    def kept_result(self, session: str | None, now: float) -> dict | None:
+        """The result of ``session`` (None: the latest) if it is still kept."""
+        rows = self._read("SELECT result FROM results WHERE at >= ? AND (? IS NULL OR session = ?) "
+                          "ORDER BY at DESC LIMIT 1", (now - RESULT_KEEP_SECONDS, session, session))
+        return json.loads(rows[0][0]) if rows else None

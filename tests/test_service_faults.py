@@ -1,4 +1,6 @@
 """The service keeps serving through faults, says what happened, and never lifts a lock because of one."""
+import base64
+import json
 import os
 import subprocess
 import sys
@@ -268,8 +270,10 @@ def test_a_card_that_stops_answering_ends_the_session_with_a_reason(tmp_path):
             assert "stopped answering" in fault and "Traceback" not in fault
             control("remove")
             time.sleep(2.5)                           # the stuck APDU returns (3 s); a deadline cannot unstick a driver
+            reception.call("subscribe", events=["reader.recovered"])
             control("insert fresh")                   # the next patient is served once the card answers
             wait_step(kiosk, "choose_method")
+            assert reception.next_event(10, name="reader.recovered")["params"] == {}   # the fault is paired
     finally:
         reader.close()
 
@@ -347,3 +351,42 @@ def test_the_patient_can_call_staff_from_the_screen(bench):
     assert step["message"] == "visual_wait" and "pin" in step["options"]     # staff are coming; PIN still open
     bench.reception.call("session.confirm_visual", staff="受付1")
     wait_step(bench.kiosk, "consent")
+
+
+def test_a_missed_result_can_be_fetched_after_a_restart(tmp_path):
+    config = demo_config(tmp_path, profile="empty")
+    reader = InProcessReader(config)
+    try:
+        with Client(config.sockets.reception) as reception, Client(config.sockets.kiosk) as kiosk:
+            reception.call("subscribe", events=["session.started", "result"])
+            kiosk.call("subscribe", events=["step.changed"])
+            send_control(config.bench.control, "insert fresh")
+            session = reception.next_event(30, name="session.started")["params"]["session_id"]
+            wait_step(kiosk, "choose_method")
+            kiosk.call("kiosk.choose_method", method="pin")
+            wait_step(kiosk, "pin_entry")
+            kiosk.call("kiosk.submit_pin", pin="1234")
+            wait_step(kiosk, "consent")
+            kiosk.call("kiosk.answer", screen="comprehensive", answer="agree")
+            produced = reception.next_event(30, name="result")["params"]
+    finally:
+        reader.close()
+    reader = InProcessReader(config)                        # the reader restarted; the client reconnects
+    try:
+        with Client(config.sockets.reception) as reception:
+            assert reception.call("result.get", session_id=session) == produced
+            assert reception.call("result.last") == produced
+            with pytest.raises(RemoteError) as e:
+                reception.call("result.get", session_id="0000000000000000")
+            assert e.value.name == "NoResult"
+    finally:
+        reader.close()
+    # docs/examples/verify_signature.py checks what the card signed, and notices a tampered challenge
+    example = str(Path(__file__).parent.parent / "docs" / "examples" / "verify_signature.py")
+    out = subprocess.run([sys.executable, example], input=json.dumps(produced), capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0 and out.stdout.startswith("signature valid"), out.stderr
+    produced["identity"]["signature"]["challenge"] = base64.b64encode(b"another challenge.....").decode()
+    out = subprocess.run([sys.executable, example], input=json.dumps(produced), capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 1 and "NOT valid" in out.stderr

@@ -161,3 +161,27 @@ def test_recover_command_asks_before_it_lifts_lockouts(tmp_path):
     out = subprocess.run(args + ["--yes"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     Store(d, _marker(tmp_path)).close()
+
+
+def test_results_are_kept_ten_minutes_then_gone(tmp_path):
+    from mynareader.daemon.store import RESULT_KEEP_SECONDS
+    s = Store(tmp_path)
+    s.keep_result("a", {"session_id": "a", "n": 1}, 1000.0)
+    s.keep_result("b", {"session_id": "b", "n": 2}, 1100.0)
+    assert s.kept_result(None, 1200.0)["session_id"] == "b"          # the latest
+    assert s.kept_result("a", 1200.0) == {"session_id": "a", "n": 1}
+    assert s.kept_result("a", 1000.0 + RESULT_KEEP_SECONDS + 1) is None
+    s.keep_result("c", {"session_id": "c"}, 1100.0 + RESULT_KEEP_SECONDS + 1)
+    assert s.db.execute("SELECT session FROM results").fetchall() == [("c",)]   # older rows deleted, not hidden
+    s.close()
+
+
+def test_a_store_of_the_previous_schema_is_brought_up_to_date(tmp_path):
+    Store(tmp_path).close()
+    conn = sqlite3.connect(tmp_path / DB_NAME)
+    conn.executescript("DROP TABLE results; PRAGMA user_version=1;")
+    conn.close()
+    s = Store(tmp_path)
+    s.keep_result("x", {"session_id": "x"}, 1.0)
+    assert s.db.execute("PRAGMA user_version").fetchone()[0] == 2
+    s.close()
