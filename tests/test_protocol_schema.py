@@ -1,0 +1,75 @@
+"""Every field a client receives is described in the OpenRPC document: real results, events and status from the
+service on the bench devices are validated against its schemas, which refuse undocumented fields."""
+import jsonschema
+import pytest
+
+from mynareader.daemon.inprocess import InProcessReader, demo_config
+from mynareader.daemon.rpc.client import Client
+from mynareader.daemon.service import openrpc_document
+from mynareader.device.mock.control import send_control
+
+
+def _validator(ref: str) -> jsonschema.Draft202012Validator:
+    doc = openrpc_document()
+    return jsonschema.Draft202012Validator({"$ref": ref, "components": doc["components"]})
+
+
+def _check(ref: str, value) -> None:
+    errors = sorted(_validator(ref).iter_errors(value), key=str)
+    assert not errors, f"{ref}: {errors[0].message} at {list(errors[0].absolute_path)}"
+
+
+def _steps(kiosk, until):
+    while True:
+        params = kiosk.next_event(60, name="step.changed")["params"]
+        if params["step"] == until:
+            return params
+
+
+@pytest.fixture
+def reader(tmp_path):
+    config = demo_config(tmp_path, profile="empty")
+    r = InProcessReader(config)
+    yield config
+    r.close()
+
+
+@pytest.mark.parametrize("path", ["face", "pin", "staff", "registration"])
+def test_results_events_and_status_match_the_documented_schemas(reader, path):
+    config = reader
+    control = lambda line: send_control(config.bench.control, line)   # noqa: E731
+    with Client(config.sockets.reception) as reception, Client(config.sockets.kiosk) as kiosk:
+        reception.call("subscribe", events=["*"])
+        kiosk.call("subscribe", events=["step.changed"])
+        if path == "registration":
+            reception.call("mode.set", mode="registration")
+        control("insert fresh")
+        _steps(kiosk, "choose_method")
+        _check("#/components/schemas/Status", reception.call("status"))
+        if path == "staff":
+            kiosk.call("kiosk.choose_method", method="staff")
+            reception.call("session.confirm_visual", staff="受付1")
+        else:
+            kiosk.call("kiosk.choose_method", method="face" if path == "face" else "pin")
+            if path != "face":
+                _steps(kiosk, "pin_entry")
+                kiosk.call("kiosk.submit_pin", pin="1234")
+        if path == "registration":
+            _steps(kiosk, "registration_confirm")
+            kiosk.call("kiosk.answer", screen="registration", answer="agree")
+        else:
+            _steps(kiosk, "consent")
+            kiosk.call("kiosk.answer", screen="comprehensive", answer="agree")
+        seen = []                                       # every event reception got, in order, until the end
+        while not seen or seen[-1]["method"] != "session.ended":
+            seen.append(reception.next_event(60))
+        control("remove")
+        (result,) = [e["params"] for e in seen if e["method"] == "result"]
+        _check("#/components/schemas/Result", result)
+        assert result["identity"]["method"] == {"staff": "visual", "registration": "pin"}.get(path, path)
+        events = openrpc_document()["components"]["x-event-params"]
+        assert {e["method"] for e in seen} <= set(events)
+        assert {"session.started", "step.changed", "result", "session.ended"} <= {e["method"] for e in seen}
+        for event in seen:
+            _check(events[event["method"]]["$ref"], event["params"])
+        _check("#/components/schemas/Status", reception.call("status"))
