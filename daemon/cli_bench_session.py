@@ -60,7 +60,7 @@ def cmd_bench_session(args) -> int:
                 # the service, bench card and bench camera share this process: an upper bound for the daemon alone
                 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
                 print(f"  peak memory (RSS) after the face sessions {peak:.0f} MiB (service + bench devices)")
-            print(_paced_status(config, args.clients, args.rate, args.seconds, kiosk_path="pin"))
+            print(_paced_status(config, args.clients, args.rate, args.seconds))
         finally:
             reader.close()
     return 0
@@ -96,7 +96,7 @@ def _rss_mib() -> float:
         return int(f.read().split()[1]) * resource.getpagesize() / (1 << 20)
 
 
-def _paced_status(config, clients: int, rate: float, seconds: float, kiosk_path: str = "pin") -> str:
+def _paced_status(config, clients: int, rate: float, seconds: float) -> str:
     """``clients`` reception clients each asking ``status`` ``rate`` times a second for ``seconds``, while PIN
     receptions run: sustained paced load, not a burst that fits in the rate limiter's allowance."""
     latencies: list[float] = []

@@ -151,18 +151,14 @@ class Store:
         """The deliberate way back: adopt the store that is there (rewrite the marker), or set the damaged or
         missing store aside (renamed, never deleted) and start a new one, which lifts every lockout."""
         d = Path(directory)
-        if adopt:
-            if marker and Path(marker).exists():
-                Path(marker).unlink()
-            store = cls(d, marker)
-        else:
+        if not adopt:
             stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(at))
             for name in (DB_NAME, SALT_NAME, DB_NAME + "-journal", DB_NAME + "-wal", DB_NAME + "-shm"):
                 if (d / name).exists():
                     os.replace(d / name, d / f"{name}.set-aside-{stamp}")
-            if marker and Path(marker).exists():
-                Path(marker).unlink()
-            store = cls(d, marker)
+        if marker and Path(marker).exists():
+            Path(marker).unlink()
+        store = cls(d, marker)
         store._write_marker(required=True)
         store.audit(at, None, "store_recovered", adopted=adopt)
         return store

@@ -77,9 +77,6 @@ class SimTransport(Transport):
             seen = self._seen_generation
             changed = self._changed.wait_for(
                 lambda: self.slot.present != present or (present and self.slot.generation != seen), timeout)
-            if changed and self.slot.present == present:      # a swap: report the removal first
-                self._seen_generation = self.slot.generation
-                return True
-            if changed:
+            if changed:        # a swap returns here with the slot still full: the caller reports the removal first
                 self._seen_generation = self.slot.generation
             return changed

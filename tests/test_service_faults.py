@@ -24,6 +24,16 @@ def wait_step(kiosk, step, timeout=30):
             return event["params"]
 
 
+def face_reception(config, kiosk) -> None:
+    """A patient places a fresh card, chooses face and agrees on the comprehensive screen."""
+    kiosk.call("subscribe", events=["step.changed"])
+    send_control(config.bench.control, "insert fresh")
+    wait_step(kiosk, "choose_method")
+    kiosk.call("kiosk.choose_method", method="face")
+    wait_step(kiosk, "consent")
+    kiosk.call("kiosk.answer", screen="comprehensive", answer="agree")
+
+
 @pytest.fixture
 def bench(tmp_path):
     """The service in-process on the bench devices, an empty reader, a kiosk following the steps and a
@@ -142,13 +152,8 @@ def test_a_descriptor_other_than_the_default_can_be_chosen_in_the_configuration(
     reader = InProcessReader(config)
     try:
         with Client(config.sockets.kiosk) as kiosk, Client(config.sockets.reception) as reception:
-            kiosk.call("subscribe", events=["step.changed"])
             reception.call("subscribe", events=["result"])
-            send_control(config.bench.control, "insert fresh")
-            wait_step(kiosk, "choose_method")
-            kiosk.call("kiosk.choose_method", method="face")
-            wait_step(kiosk, "consent")
-            kiosk.call("kiosk.answer", screen="comprehensive", answer="agree")
+            face_reception(config, kiosk)
             face = reception.next_event(30, name="result")["params"]["identity"]["face"]
         assert face["model"] == "faceres" != manifest()["default_descriptor"]
         assert face["threshold"] == manifest()["models"]["faceres"]["threshold"] <= face["score"]
@@ -170,13 +175,8 @@ def test_an_event_that_fails_to_go_out_does_not_skip_the_rest_of_the_session(tmp
     reader.service.rpc.broadcast = failing
     try:
         with Client(config.sockets.kiosk) as kiosk, Client(config.sockets.reception) as reception:
-            kiosk.call("subscribe", events=["step.changed"])
             reception.call("subscribe", events=["session.ended"])
-            send_control(config.bench.control, "insert fresh")
-            wait_step(kiosk, "choose_method")
-            kiosk.call("kiosk.choose_method", method="face")
-            wait_step(kiosk, "consent")
-            kiosk.call("kiosk.answer", screen="comprehensive", answer="agree")
+            face_reception(config, kiosk)
             send_control(config.bench.control, "remove")
             assert reception.next_event(30, name="session.ended")["params"]["outcome"] == "completed"
             assert reception.call("result.last")["identity"]["method"] == "face"

@@ -150,20 +150,14 @@ class Generation2020:
         births, expiries, codes, used = [], [], [], []
         for line in lines:
             t = normalise(line.text)
-            if "生" in t:
-                try:
-                    births.append((parse_birth(t), line.score))
-                    used.append(line)
-                except FieldError as exc:
-                    if "unreadable" not in str(exc):
-                        raise
-            if "有効" in t:
-                try:
-                    expiries.append((parse_expiry(t), line.score))
-                    used.append(line)
-                except FieldError as exc:
-                    if "unreadable" not in str(exc):
-                        raise
+            for anchor, parse, found in (("生", parse_birth, births), ("有効", parse_expiry, expiries)):
+                if anchor in t:
+                    try:
+                        found.append((parse(t), line.score))
+                        used.append(line)
+                    except FieldError as exc:
+                        if "unreadable" not in str(exc):
+                            raise
             x0, x1, y0, y1 = self.code_region
             if x0 <= line.x <= x1 and y0 <= line.y <= y1 and re.fullmatch(rf"{_D}{{{self.code_digits}}}", t):
                 codes.append((parse_code(t, self.code_digits), line.score))

@@ -68,21 +68,36 @@ class CardSlot:
             cb(self.present)
 
     def insert(self, profile: str) -> None:
-        if profile not in PROFILES:
-            raise ValueError(f"unknown profile {profile!r}; choose from {', '.join(PROFILES)}")
         with self._lock:
-            self.card = VirtualCard(profile, self.state_dir)
-            self.generation += 1
+            self._place(profile)
         self._notify()
 
     def remove(self) -> None:
         """Faults armed now (fail, pull-after, hang) apply to the next card placed, so tests can pull it at any
         APDU from the very first."""
         with self._lock:
-            self.card = None
-            self._pull_after = self._fail_next = self._hang = None
-            self.generation += 1
+            self._take_off()
         self._notify()
+
+    def swap(self, profile: str) -> None:
+        """One card off and another on between two looks: watchers never see the slot empty."""
+        if profile not in PROFILES:       # refused before the card in the slot is touched
+            raise ValueError(f"unknown profile {profile!r}; choose from {', '.join(PROFILES)}")
+        with self._lock:
+            self._take_off()
+            self._place(profile)
+        self._notify()
+
+    def _place(self, profile: str) -> None:
+        if profile not in PROFILES:
+            raise ValueError(f"unknown profile {profile!r}; choose from {', '.join(PROFILES)}")
+        self.card = VirtualCard(profile, self.state_dir)
+        self.generation += 1
+
+    def _take_off(self) -> None:
+        self.card = None
+        self._pull_after = self._fail_next = self._hang = None
+        self.generation += 1
 
     def power_on(self) -> bytes:
         with self._lock:
@@ -152,14 +167,8 @@ class CardSlot:
                 self.card.set_tries(int(args[0]), which)
             elif verb == "fail" and len(args) == 1:
                 self._fail_next = int(args[0], 16)
-            elif verb == "swap" and len(args) == 1:      # one card off and another on between two looks
-                if args[0] not in PROFILES:
-                    raise ValueError(f"unknown profile {args[0]!r}; choose from {', '.join(PROFILES)}")
-                with self._lock:
-                    self.card = VirtualCard(args[0], self.state_dir)
-                    self._pull_after = self._fail_next = self._hang = None
-                    self.generation += 2
-                self._notify()
+            elif verb == "swap" and len(args) == 1:
+                self.swap(args[0])
             elif verb == "reset" and not args:
                 self._reset_next = True
             elif verb == "hang" and len(args) == 1:
