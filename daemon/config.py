@@ -1,7 +1,8 @@
 """Layered configuration: built-in defaults -> /etc/mynareader/mynareader.toml -> environment -> command line.
 
-Strict: an unknown section or key, or a value of the wrong type, is an error that names the key and what is
-allowed. Environment variables are MYNAREADER_<SECTION>_<KEY> (e.g. MYNAREADER_DEVICES_READER=pcsc://);
+One loader for every section, ``[policy]`` included (its dataclass lives with the flow it governs): an unknown
+section or key, or a value of the wrong type, is an error that names the key and what is allowed; a section with
+a ``check()`` (ranges, combinations) is checked once it is built. Environment variables are MYNAREADER_<SECTION>_<KEY> (e.g. MYNAREADER_DEVICES_READER=pcsc://);
 the command line takes ``--set section.key=value``.
 """
 from __future__ import annotations
@@ -12,6 +13,8 @@ import tomllib
 import typing
 from pathlib import Path
 from typing import Any
+
+from .reception.policy import Policy, PolicyError
 
 DEFAULT_FILE = "/etc/mynareader/mynareader.toml"
 
@@ -97,7 +100,7 @@ class Config:
     logging: Logging = Logging()
     bench: Bench = Bench()
     network: Network = Network()
-    policy: dict = dataclasses.field(default_factory=dict)   # checked by the flow's Policy.from_mapping
+    policy: Policy = Policy()
 
     @property
     def socket_mode(self) -> int:
@@ -158,18 +161,15 @@ def _coerce(section: str, key: str, value: Any, kind: type, source: str) -> Any:
 
 SECTIONS: dict[str, type] = {"devices": Devices, "sockets": Sockets, "limits": Limits, "state": State,
                              "face": Face, "consent": Consent, "logging": Logging, "bench": Bench,
-                             "network": Network}
+                             "network": Network, "policy": Policy}
 
 
 def _merge(layers: dict[str, dict[str, Any]], data: dict, source: str) -> None:
     for section, values in data.items():
-        if section not in SECTIONS and section != "policy":
-            raise ConfigError(f"unknown section [{section}] in {source}; allowed: {', '.join(SECTIONS)}, policy")
+        if section not in SECTIONS:
+            raise ConfigError(f"unknown section [{section}] in {source}; allowed: {', '.join(SECTIONS)}")
         if not isinstance(values, dict):
             raise ConfigError(f"[{section}] in {source} must be a table of keys")
-        if section == "policy":
-            layers.setdefault("policy", {}).update(values)
-            continue
         kinds = typing.get_type_hints(SECTIONS[section])
         for key, value in values.items():
             if key not in kinds:
@@ -204,13 +204,12 @@ def load(path: str | None = None, environ: dict[str, str] | None = None,
             raise ConfigError(f"--set takes section.key=value, got {item!r}")
         _merge(layers, {section: {key: value}}, "the command line")
     sections = {name: cls(**layers.get(name, {})) for name, cls in SECTIONS.items()}
-    policy = layers.get("policy", {})
-    from .reception.policy import Policy, PolicyError
-    try:
-        Policy.from_mapping(policy)      # checked here, so a bad policy key is a one-line configuration error too
-    except PolicyError as exc:
-        raise ConfigError(str(exc)) from None
-    return Config(**sections, policy=policy)
+    for section in sections.values():
+        try:
+            getattr(section, "check", lambda: None)()
+        except PolicyError as exc:
+            raise ConfigError(str(exc)) from None
+    return Config(**sections)
 
 
 # environment variables of the project that are not configuration keys

@@ -19,7 +19,7 @@ class InProcessReader:
     """The reader service on its own event-loop thread (for the demo and benchmarks)."""
 
     def __init__(self, config: Config):
-        from .cli_run import build_face
+        from .app import build_face
         from .service import ReaderService
         self.loop = asyncio.new_event_loop()
         self.ready = threading.Event()

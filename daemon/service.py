@@ -31,7 +31,6 @@ from .config import Config
 from .reception import messages as m
 from .reception.consent import load_catalogue
 from .reception.machine import Reception, Rejected
-from .reception.policy import Policy
 from .rpc import errors as rpc_errors
 from .rpc import params
 from .rpc.server import BOTH, Limits, Role, RpcServer
@@ -55,7 +54,7 @@ def _now() -> dt.datetime:
 class ReaderService:
     def __init__(self, config: Config, face=None):
         self.config = config
-        self.policy = Policy.from_mapping(config.policy)
+        self.policy = config.policy
         self.catalogue = load_catalogue(config.consent.catalogue or None)
         self.store_error: str | None = None
         try:

@@ -1,5 +1,5 @@
 """The reader's own small PKI for the network transport: a CA, the server certificate, client certificates that
-carry their role, and the revocation list. Pure certificate logic; files are written by ``cli_tls``.
+carry their role, and the revocation list. Pure certificate logic; files are written by ``daemon/cli/tls.py``.
 
 A client's role is a SAN URI (``mynareader:role:reception``) set by the CA at issue: the daemon reads it from the
 verified certificate, so a client can never choose its role. RSA keys, because mono and older Windows clients

@@ -111,8 +111,9 @@ def test_face_check_runs_liveness_by_default_and_rejects_a_print():
 
 
 def test_policy_liveness_off_logs_a_warning(caplog):
-    from mynareader.daemon.cli_run import build_face
-    assert Policy().liveness is True and Policy.from_mapping({"liveness": "false"}).liveness is False
+    from mynareader.daemon.app import build_face
+    from mynareader.daemon.config import load
+    assert Policy().liveness is True and load(None, {}, ["policy.liveness=false"]).policy.liveness is False
     with caplog.at_level(logging.WARNING):
         check = build_face(_config(liveness=False))
     assert check is not None and check.liveness is False
@@ -129,7 +130,7 @@ def _config(**policy):
     config = Config()
     return dataclasses.replace(config, devices=dataclasses.replace(config.devices, cardface="sim",
                                                                    camera="bench://holder"),
-                               policy=dict(policy))
+                               policy=dataclasses.replace(config.policy, **policy))
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import pytest
 
 from mynareader.daemon.reception import messages as m
 from mynareader.daemon.reception.machine import Rejected
-from mynareader.daemon.reception.policy import Policy, PolicyError
+from mynareader.daemon.reception.policy import Policy
 from mynareader.daemon.store import Store
 from mynareader.device.pin import Pin
 
@@ -218,17 +218,6 @@ def test_removal_at_every_step_ends_the_session(store, step):
         assert any(isinstance(a, m.StopFaceCheck) for a in out)
     if step != "take_card":
         assert d.ended[0].reason == "card_removed" and d.results == []
-
-
-def test_policy_from_mapping_is_strict():
-    assert Policy.from_mapping({"face_tries_per_session": 2}).face_tries_per_session == 2
-    assert Policy.from_mapping({"refuse_last_pin_try": "true"}).refuse_last_pin_try is True
-    with pytest.raises(PolicyError, match="unknown key policy.face_trys"):
-        Policy.from_mapping({"face_trys": 2})
-    with pytest.raises(PolicyError, match="expected int"):
-        Policy.from_mapping({"kenmen_floor": "three"})
-    with pytest.raises(PolicyError, match="1 or 2"):
-        Policy.from_mapping({"max_pin_failures_per_session": 3})
 
 
 def test_state_diagram_in_the_docs_is_generated_from_the_table():

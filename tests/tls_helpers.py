@@ -9,7 +9,7 @@ import ssl
 from pathlib import Path
 
 from mynareader.daemon import tls_pki as pki
-from mynareader.daemon.cli import main as cli
+from mynareader.daemon.cli.__main__ import main as cli
 
 PASSWORD = "test-password"
 

@@ -1,12 +1,11 @@
 """The numbers that protect a patient's card and the reader, as one frozen value a config file can fill.
 
-Defaults are documented in docs/flow.md; ``from_mapping`` is strict so a typo in /etc never silently
-loosens a rule.
+Defaults are documented in docs/flow.md. The configuration loader (daemon/config.py, section ``[policy]``) fills
+it strictly, so a typo in /etc never silently loosens a rule; ``check`` holds the ranges.
 """
 from __future__ import annotations
 
 import dataclasses
-import typing
 
 from ..certificate_state import CertificatePolicy
 
@@ -37,25 +36,6 @@ class Policy:
     def certificates(self) -> CertificatePolicy:
         return CertificatePolicy(self.renewal_months, self.grace_months, self.grace_from_month_end)
 
-    @classmethod
-    def from_mapping(cls, values: dict) -> "Policy":
-        kinds = typing.get_type_hints(cls)
-        out = {}
-        for key, value in values.items():
-            if key not in kinds:
-                raise PolicyError(f"unknown key policy.{key}; allowed: {', '.join(kinds)}")
-            kind = kinds[key]
-            if isinstance(value, str):
-                value = _from_text(key, value, kind)
-            if kind is float and isinstance(value, int) and not isinstance(value, bool):
-                value = float(value)
-            if type(value) is not kind:
-                raise PolicyError(f"policy.{key}: expected {kind.__name__}, got {value!r}")
-            out[key] = value
-        policy = cls(**out)
-        policy.check()
-        return policy
-
     def check(self) -> None:
         if not 1 <= self.face_tries_per_session <= 10:
             raise PolicyError("policy.face_tries_per_session: 1 to 10")
@@ -71,14 +51,3 @@ class Policy:
             if getattr(self, key) <= 0:
                 raise PolicyError(f"policy.{key}: a positive number")
 
-
-def _from_text(key: str, text: str, kind: type):
-    """Values from the environment or the command line arrive as text."""
-    try:
-        if kind is bool:
-            if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
-                raise ValueError
-            return text.lower() in ("true", "1", "yes")
-        return kind(text)
-    except ValueError:
-        raise PolicyError(f"policy.{key}: expected {kind.__name__}, got {text!r}") from None

@@ -9,8 +9,8 @@ import getpass
 import sys
 import time
 
-from .config import load
-from .rpc.client import Client, RemoteError
+from ..config import load
+from ..rpc.client import Client, RemoteError
 
 LABELS = {"face": "顔認証 / Face", "pin": "暗証番号 / PIN", "staff": "職員に確認してもらう / Ask the staff",
           "agree": "同意する / Agree", "refuse": "同意しない / Do not agree", "individual": "個別に選択する / Choose item by item",

@@ -4,59 +4,37 @@ from __future__ import annotations
 import json
 import resource
 import statistics
-import sys
 import time
 from pathlib import Path
 
-from .face.dlib_chip import face_chip
-from .face.images import ImageError, load_image
-
-
-class FaceCliError(Exception):
-    """A face command's failure: the message names the file or option at fault; ``status`` is the exit code."""
-
-    def __init__(self, message: str, status: int = 1):
-        super().__init__(message)
-        self.status = status
+from ..face.dlib_chip import face_chip
+from ..face.images import ImageError, load_image
+from .util import CANNOT, CliFail
 
 
 def _pipeline(args, model: str | None = None):
-    from .face.pipeline import FacePipeline, UnknownModel
+    from ..face.pipeline import FacePipeline, UnknownModel
     try:
         return FacePipeline(model or getattr(args, "model", None), threads=getattr(args, "threads", 1))
     except UnknownModel as exc:
-        raise FaceCliError(str(exc), 2) from None
+        raise CliFail(str(exc), CANNOT) from None
 
 
 def _load(path) -> "object":
     try:
         return load_image(path)
     except ImageError as exc:
-        raise FaceCliError(f"{path}: {exc}") from None
+        raise CliFail(f"{path}: {exc}") from None
 
 
 def _describe(pipeline, path, rgb):
-    from .face.pipeline import NoFace, SeveralFaces
+    from ..face.pipeline import NoFace, SeveralFaces
     try:
         return pipeline.describe(rgb)
     except (NoFace, SeveralFaces) as exc:
-        raise FaceCliError(f"{path}: {exc}") from None
+        raise CliFail(f"{path}: {exc}") from None
 
 
-def _failing(fn):
-    """One place where a face command's errors become a message and an exit code (no traceback)."""
-    def run(args) -> int:
-        try:
-            return fn(args)
-        except FaceCliError as exc:
-            if getattr(args, "json", False):
-                print(json.dumps({"error": str(exc)}))
-            print(f"mynareader: {exc}", file=sys.stderr)
-            return exc.status
-    return run
-
-
-@_failing
 def cmd_compare(args) -> int:
     pipeline = _pipeline(args)
     da = _describe(pipeline, args.a, _load(args.a))
@@ -70,9 +48,8 @@ def cmd_compare(args) -> int:
     return 0
 
 
-@_failing
 def cmd_detect(args) -> int:
-    from .face.quality import check
+    from ..face.quality import check
     pipeline = _pipeline(args)
     rgb = _load(args.image)
     faces = []
@@ -93,20 +70,20 @@ def read_pairs(path: Path) -> list[tuple[str, str, str, str]]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise FaceCliError(f"{path}: {exc.strerror or exc}", 2) from None
+        raise CliFail(f"{path}: {exc.strerror or exc}", CANNOT) from None
     pairs = []
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip() or line.startswith("#"):
             continue
         cells = line.split("\t")
         if len(cells) not in (3, 4) or cells[2] not in ("same", "different"):
-            raise FaceCliError(f"{path}:{n}: expected IMAGE_A<TAB>IMAGE_B<TAB>same|different[<TAB>KIND]", 2)
+            raise CliFail(f"{path}:{n}: expected IMAGE_A<TAB>IMAGE_B<TAB>same|different[<TAB>KIND]", CANNOT)
         pairs.append((cells[0], cells[1], cells[2], cells[3] if len(cells) == 4 else "all"))
     return pairs
 
 
 def _scores(pipeline, base: Path, pairs, images: dict) -> tuple[dict, dict]:
-    from .face.pipeline import NoFace, SeveralFaces
+    from ..face.pipeline import NoFace, SeveralFaces
     cache, skipped, by_kind = {}, {}, {}
     for a, b, label, kind in pairs:
         for path in (a, b):
@@ -124,12 +101,11 @@ def _scores(pipeline, base: Path, pairs, images: dict) -> tuple[dict, dict]:
     return by_kind, skipped
 
 
-@_failing
 def cmd_evaluate(args) -> int:
     """Figures per model over labelled pairs; the summary line per model is read by scripts: keep its form."""
     import numpy as np
-    from .face.evaluate import equal_error_rate, histogram, rates, roc, roc_svg, summary, threshold_for_far
-    from .face.onnx_models import manifest
+    from ..face.evaluate import equal_error_rate, histogram, rates, roc, roc_svg, summary, threshold_for_far
+    from ..face.onnx_models import manifest
     path = Path(args.pairs)
     pairs = read_pairs(path)
     models = args.model or [manifest()["default_descriptor"]]
@@ -193,7 +169,7 @@ def _times(fn, runs: int) -> tuple[float, float]:
 def _stages(p, probe) -> dict:
     """The reader's face path cut where the time goes: detect, alignment (landmarks + chip for dlib's alignment),
     descriptor, and the whole path."""
-    from .face.detect import letterbox
+    from ..face.detect import letterbox
     face = p.single_face(probe)
     crop = p.crop(probe, face)
     tensor = letterbox(probe)[0]
@@ -210,13 +186,13 @@ def _stages(p, probe) -> dict:
 
 
 def cmd_bench_face(args) -> int:
-    from .face.onnx_models import manifest
+    from ..face.onnx_models import manifest
     here = Path(__file__).resolve().parent.parent
     fixture = here / "tests" / "fixtures" / "astronaut.png"
     if args.image or fixture.exists():
         probe = _load(Path(args.image) if args.image else fixture)
     else:
-        from ..device.camera.bench import BenchCamera
+        from ...device.camera.bench import BenchCamera
         probe = BenchCamera().read()
     models = [k for k, v in manifest()["models"].items() if v.get("role") == "descriptor"]
     print(f"face pipeline on a {probe.shape[1]}x{probe.shape[0]} image, {args.runs} runs, median / p90 ms")
@@ -254,7 +230,7 @@ def cmd_bench_face(args) -> int:
 
 
 def _threaded(model: str, threads: int):
-    from .face.pipeline import FacePipeline
+    from ..face.pipeline import FacePipeline
     return FacePipeline(model, threads=threads)
 
 

@@ -20,14 +20,11 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from . import tls_pki as pki
+from .. import tls_pki as pki
+from .util import CliFail
 
 DEFAULT_DIR = "/etc/mynareader/tls"
 SERVICE_USER = "mynareader"
-
-
-class TlsCommandError(Exception):
-    pass
 
 
 def _now() -> dt.datetime:
@@ -60,9 +57,9 @@ def _load_ca(d: Path):
         cert = x509.load_pem_x509_certificate((d / "ca.pem").read_bytes())
         key = serialization.load_pem_private_key((d / "ca.key").read_bytes(), None)
     except FileNotFoundError:
-        raise TlsCommandError(f"there is no CA in {d}; run 'mynareader tls init' first") from None
+        raise CliFail(f"there is no CA in {d}; run 'mynareader tls init' first") from None
     except PermissionError:
-        raise TlsCommandError(f"the CA key in {d} is root's; run this command as root (sudo)") from None
+        raise CliFail(f"the CA key in {d} is root's; run this command as root (sudo)") from None
     return key, cert
 
 
@@ -144,7 +141,7 @@ def cmd_revoke(args) -> int:
         try:
             serial = int(wanted, 16)    # a certificate not in issued/ (e.g. copied from a client's PC)
         except ValueError:
-            raise TlsCommandError(f"no certificate named or numbered {args.which!r}; 'mynareader tls list' "
+            raise CliFail(f"no certificate named or numbered {args.which!r}; 'mynareader tls list' "
                                   "shows them") from None
         targets = [serial]
     else:
@@ -166,7 +163,7 @@ def cmd_list(args) -> int:
     try:
         ca_cert = x509.load_pem_x509_certificate((d / "ca.pem").read_bytes())
     except FileNotFoundError:
-        raise TlsCommandError(f"there is no CA in {d}; run 'mynareader tls init' first") from None
+        raise CliFail(f"there is no CA in {d}; run 'mynareader tls init' first") from None
     revoked = {r.serial for r in _revoked(d, ca_cert)}
     now = _now()
     rows = []
@@ -180,22 +177,6 @@ def cmd_list(args) -> int:
     if not rows:
         print("(no client certificates issued yet)")
     return 0
-
-
-def _guarded(fn):
-    def run(args) -> int:
-        try:
-            return fn(args)
-        except (TlsCommandError, pki.PkiError) as exc:
-            print(f"mynareader: {exc}", file=sys.stderr)
-            return 1
-        except PermissionError as exc:
-            print(f"mynareader: {exc.filename}: permission denied; run this command as root (sudo)", file=sys.stderr)
-            return 1
-        except OSError as exc:
-            print(f"mynareader: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
-            return 1
-    return run
 
 
 def register(groups) -> None:
@@ -226,4 +207,4 @@ def register(groups) -> None:
             p.add_argument("--password", help="password of the PKCS#12 file (default: a random one, printed)")
         elif name == "revoke":
             p.add_argument("which", metavar="NAME|SERIAL")
-        p.set_defaults(func=_guarded(fn))
+        p.set_defaults(func=fn)

@@ -14,20 +14,17 @@ import sys
 import time
 from pathlib import Path
 
-from .cardface.fields import GENERATIONS
-
-
-class CliFail(Exception):
-    pass
+from ..cardface.fields import GENERATIONS
+from .util import CANNOT, CliFail
 
 
 def _reader(generation: str):
-    from .cardface.ocr import Ocr, OcrUnavailable
-    from .cardface.reader import CardFaceReader
+    from ..cardface.ocr import Ocr, OcrUnavailable
+    from ..cardface.reader import CardFaceReader
     try:
         return CardFaceReader(Ocr(), generation)
     except OcrUnavailable as exc:
-        raise CliFail(str(exc)) from None
+        raise CliFail(str(exc), CANNOT) from None
 
 
 def _load(path: str):
@@ -37,16 +34,12 @@ def _load(path: str):
         with Image.open(path) as img:
             return np.asarray(img.convert("RGB"), dtype=np.uint8)
     except (OSError, UnidentifiedImageError) as exc:
-        raise CliFail(f"{path}: not an image ({exc.__class__.__name__})") from None
+        raise CliFail(f"{path}: not an image ({exc.__class__.__name__})", CANNOT) from None
 
 
 def cmd_read(args) -> int:
-    try:
-        frames = [_load(p) for p in args.frames]
-        reader = _reader(args.generation)
-    except CliFail as exc:
-        print(f"mynareader: {exc}", file=sys.stderr)
-        return 2
+    frames = [_load(p) for p in args.frames]
+    reader = _reader(args.generation)
     per_frame = []
     result = reader.read(iter(frames), on_frame=lambda fr: per_frame.append(fr.reason or "read"))
     out = {"certain": result.certain, "reason": result.reason, "frames": len(frames), "frames_read": result.frames,
@@ -74,25 +67,23 @@ def cmd_read(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from ..device.mock import card_face_render as cfr
-    from .cardface.reader import ChipHints
+    from ...device.mock import card_face_render as cfr
+    from ..cardface.reader import ChipHints
     try:
         cfr.font_paths()
-        reader = _reader("2020")
-    except (CliFail, cfr.FontsMissing) as exc:
-        print(f"mynareader: {exc}", file=sys.stderr)
-        return 2
+    except cfr.FontsMissing as exc:
+        raise CliFail(str(exc), CANNOT) from None
+    reader = _reader("2020")
     rng = random.Random(args.seed)
     today = dt.date.today()
     kinds = args.kinds.split(",") if args.kinds else cfr.KINDS
     unknown = [k for k in kinds if k not in cfr.KINDS + cfr.STRESS_KINDS]
     if unknown:
-        print(f"mynareader: unknown degradation {', '.join(unknown)}; use {', '.join(cfr.KINDS + cfr.STRESS_KINDS)}",
-              file=sys.stderr)
-        return 2
+        raise CliFail(f"unknown degradation {', '.join(unknown)}; use {', '.join(cfr.KINDS + cfr.STRESS_KINDS)}",
+                      CANNOT)
     counts = {k: collections.Counter() for k in kinds}
     reasons = collections.Counter()
-    certain_times, first_frame_times = [], []
+    certain_times = []
     t_start = time.monotonic()
     for i in range(args.cards):
         kind = kinds[i % len(kinds)]
@@ -155,14 +146,14 @@ def cmd_bench(args) -> int:
 def cmd_render(args) -> int:
     """Synthetic frames of a virtual card's front, for replay:// scenes and for trying ``cardface read``."""
     from PIL import Image
-    from ..device.mock import card_face_render as cfr
-    from ..device.mock.profiles import PROFILES
+    from ...device.mock import card_face_render as cfr
+    from ...device.mock.profiles import PROFILES
     try:
         cfr.font_paths()
     except cfr.FontsMissing as exc:
-        raise CliFail(str(exc)) from None
+        raise CliFail(str(exc), CANNOT) from None
     if args.kind not in cfr.KINDS + cfr.STRESS_KINDS:
-        raise CliFail(f"--kind {args.kind!r}: use one of {', '.join(cfr.KINDS + cfr.STRESS_KINDS)}")
+        raise CliFail(f"--kind {args.kind!r}: use one of {', '.join(cfr.KINDS + cfr.STRESS_KINDS)}", CANNOT)
     out = Path(args.directory)
     out.mkdir(parents=True, exist_ok=True)
     rng = random.Random(args.seed)
@@ -187,16 +178,6 @@ def _birthday(birth: dt.date, year: int) -> dt.date:
         return dt.date(year, 3, 1)
 
 
-def _run(func):
-    def wrapped(args):
-        try:
-            return func(args)
-        except CliFail as exc:
-            print(f"mynareader: {exc}", file=sys.stderr)
-            return 2
-    return wrapped
-
-
 def register(groups) -> None:
     p = groups["cardface"].add_parser(
         "read", help="read 照合番号B from photos of one card's front, as the daemon would",
@@ -208,18 +189,18 @@ def register(groups) -> None:
     p.add_argument("--json", action="store_true", help="one JSON object: certain, reason, fields[, code]")
     p.add_argument("--reveal", action="store_true", help="also print the code (bench tool)")
     p.add_argument("--generation", default="2020", choices=sorted(GENERATIONS), help="card design")
-    p.set_defaults(func=_run(cmd_read))
+    p.set_defaults(func=cmd_read)
     r = groups["cardface"].add_parser(
         "render", help="write synthetic frames of a virtual card's front (for replay:// and 'cardface read')",
         description="Render camera frames of a virtual card profile's printed front (synthetic: the bench's "
                     "test card, never a patient's) into DIRECTORY.")
     r.add_argument("directory")
-    from ..device.mock.profiles import PROFILES
+    from ...device.mock.profiles import PROFILES
     r.add_argument("--profile", default="fresh", choices=sorted(PROFILES))
     r.add_argument("--frames", type=int, default=4)
     r.add_argument("--kind", default="good", help="camera degradation (as in 'bench cardface'; default good)")
     r.add_argument("--seed", type=int, default=0)
-    r.set_defaults(func=_run(cmd_render))
+    r.set_defaults(func=cmd_render)
     b = groups["bench"].add_parser(
         "cardface", help="card-face OCR over generated cards: exact, uncertain, wrong (must be 0)",
         description="Render cards (all eras, 元年, Gregorian birth dates) under camera degradations and read "
@@ -229,4 +210,4 @@ def register(groups) -> None:
     b.add_argument("--kinds", help="comma-separated degradations (default: all)")
     b.add_argument("--json", action="store_true")
     b.add_argument("--progress", action="store_true", help="a line every 50 cards on stderr")
-    b.set_defaults(func=_run(cmd_bench))
+    b.set_defaults(func=cmd_bench)

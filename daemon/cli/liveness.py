@@ -11,9 +11,9 @@ import json
 import statistics
 import time
 
-from ..device.camera.liveness_scenes import ATTACKS
-from .face.images import load_image
-from .face.pipeline import FacePipeline
+from ...device.camera.liveness_scenes import ATTACKS
+from ..face.images import load_image
+from ..face.pipeline import FacePipeline
 
 GENUINE = ("live",)
 
@@ -51,8 +51,8 @@ def classify(r: dict) -> str:
 
 
 async def run(runs: int, scenes: list[str]) -> dict:
-    from .face_check import FaceCheck
-    from ..device.camera.bench import ASSETS
+    from ..face_check import FaceCheck
+    from ...device.camera.bench import ASSETS
     results = []
     for liveness in (True, False):
         check = FaceCheck(lambda: FacePipeline(threads=1), "bench://holder", liveness=liveness)

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import json
-import sys
 
-from .config import load
-from .rpc.client import Client, RemoteError
+from ..config import load
+from ..rpc.client import Client, RemoteError
+from .util import CANNOT, CliFail
 
 
 def _params(items: list[str]) -> dict:
@@ -14,7 +14,7 @@ def _params(items: list[str]) -> dict:
     for item in items:
         key, sep, value = item.partition("=")
         if not sep:
-            raise SystemExit(f"parameters are key=value, got {item!r}")
+            raise CliFail(f"parameters are key=value, got {item!r}", CANNOT)
         try:
             out[key] = json.loads(value)
         except ValueError:
@@ -34,9 +34,8 @@ def cmd_client(args) -> int:
     try:
         client = Client(path)
     except OSError as exc:
-        print(f"mynareader: cannot connect to {path}: {exc.strerror or exc}. Is the reader running, and is "
-              f"your user in the socket's group?", file=sys.stderr)
-        return 2
+        raise CliFail(f"cannot connect to {path}: {exc.strerror or exc}. Is the reader running, and is "
+                      f"your user in the socket's group?", CANNOT) from None
     with client:
         try:
             if args.method:
@@ -51,8 +50,7 @@ def cmd_client(args) -> int:
                         continue
                     print(json.dumps(event, ensure_ascii=False), flush=True)
         except RemoteError as exc:
-            print(f"mynareader: {exc}", file=sys.stderr)
-            return 1
+            raise CliFail(str(exc)) from None
         except (ConnectionError, KeyboardInterrupt):
             return 0
     return 0

@@ -1,19 +1,19 @@
 """``mynareader card ...`` and ``mynareader bench card``: read and check a card from the command line."""
 from __future__ import annotations
 
-import argparse
 import getpass
 import json
 import statistics
 import sys
 import time
 
-from ..device.card import MyNumberCard, TokenKind
-from ..device.errors import NoCard, NotFound, PinBlocked, WrongPin
-from ..device.pin import Pin
-from ..device.transport import Transport, open_reader
-from .certificate_state import certificate_state
-from .clock import today_jst
+from ...device.card import MyNumberCard, TokenKind
+from ...device.errors import NoCard, NotFound, PinBlocked, WrongPin
+from ...device.pin import Pin
+from ...device.transport import Transport, open_reader
+from ..certificate_state import certificate_state
+from ..clock import today_jst
+from .util import BLOCKED, CANNOT, NO, REFUSED, CliFail
 
 READER_HELP = "reader URL, e.g. pcsc://, pcsc://?reader=ACS, sim://fresh, pn532:///dev/ttyAMA0"
 
@@ -81,22 +81,18 @@ def cmd_pin(args) -> int:
         before = card.pin_tries()
         print(f"tries left before: {before}")
         if before == 0:
-            print("The PIN is blocked on this card. Nothing was sent. "
-                  "It can only be unlocked at the municipal office.", file=sys.stderr)
-            return 3
+            raise CliFail("The PIN is blocked on this card. Nothing was sent. "
+                          "It can only be unlocked at the municipal office.", BLOCKED)
         if before == 1 and not args.allow_last_try:
-            print("Only one try is left: a wrong PIN would lock the card. Nothing was sent. "
-                  "Re-run with --allow-last-try if the holder is sure.", file=sys.stderr)
-            return 4
+            raise CliFail("Only one try is left: a wrong PIN would lock the card. Nothing was sent. "
+                          "Re-run with --allow-last-try if the holder is sure.", REFUSED)
         with _read_pin(args) as pin:
             try:
                 card.verify_pin(pin)
             except WrongPin as exc:
-                print(f"wrong PIN; tries left after: {exc.tries_left}", file=sys.stderr)
-                return 1
+                raise CliFail(f"wrong PIN; tries left after: {exc.tries_left}", NO) from None
             except PinBlocked:
-                print("the card reports the PIN as blocked", file=sys.stderr)
-                return 3
+                raise CliFail("the card reports the PIN as blocked", BLOCKED) from None
         print(f"PIN correct; tries left after: {card.pin_tries()}")
         return 0
     finally:
@@ -109,7 +105,7 @@ def _code_b(args, transport) -> Pin:
     slot = getattr(transport, "slot", None)
     if slot is not None and slot.card is not None and hasattr(slot.card, "check_code_b"):
         return Pin(slot.card.check_code_b, min_len=14, max_len=14)
-    raise SystemExit("--code-b is needed for this reader (照合番号B of the card on it)")
+    raise CliFail("--code-b is needed for this reader (照合番号B of the card on it)", CANNOT)
 
 
 def cmd_bench(args) -> int:

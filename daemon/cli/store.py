@@ -1,18 +1,11 @@
 """``mynareader store init|recover``: the state store's deliberate steps (the daemon itself never starts afresh)."""
 from __future__ import annotations
 
-import sys
 import time
 
-from .config import ConfigError, load
-from .store import Store, StoreError
-
-
-def _config(args):
-    try:
-        return load(args.config, overrides=args.set)
-    except ConfigError as exc:
-        raise SystemExit(f"mynareader: configuration error: {exc}") from None
+from ..config import load
+from ..store import Store, StoreError
+from .util import CANNOT, CliFail
 
 
 def _hand_over(directory: str) -> None:
@@ -28,17 +21,13 @@ def _hand_over(directory: str) -> None:
 
 def cmd_init(args) -> int:
     """At install: make the store and its marker (the marker is what tells a first start from a lost store)."""
-    config = _config(args)
+    config = load(args.config, overrides=args.set)
+    store = Store(config.state.directory, config.state.marker_path)
     try:
-        store = Store(config.state.directory, config.state.marker_path)
         store._write_marker(required=True)
-    except StoreError as exc:
-        print(f"mynareader: {exc}", file=sys.stderr)
-        return 1
     except OSError as exc:
-        print(f"mynareader: the store marker {config.state.marker_path} cannot be written: {exc.strerror or exc}",
-              file=sys.stderr)
-        return 1
+        raise CliFail(f"the store marker {config.state.marker_path} cannot be written: {exc.strerror or exc}") \
+            from None
     store.close()
     _hand_over(config.state.directory)
     print(f"state store ready in {config.state.directory}; marker {config.state.marker_path}")
@@ -46,17 +35,15 @@ def cmd_init(args) -> int:
 
 
 def cmd_recover(args) -> int:
-    config = _config(args)
+    config = load(args.config, overrides=args.set)
     if not args.adopt and not args.yes:
-        print("mynareader: a new store forgets every face lock and failure count on this reader; the old files are "
+        raise CliFail("a new store forgets every face lock and failure count on this reader; the old files are "
               "kept, renamed *.set-aside-TIME. Stop the service, then run again with --yes to do it, or with --adopt "
-              "to keep the store that is there and record it as this reader's.", file=sys.stderr)
-        return 2
+              "to keep the store that is there and record it as this reader's.", CANNOT)
     try:
         store = Store.recover(config.state.directory, config.state.marker_path, args.adopt, time.time())
     except (StoreError, OSError) as exc:
-        print(f"mynareader: recovery failed: {exc}", file=sys.stderr)
-        return 1
+        raise CliFail(f"recovery failed: {exc}") from None
     store.close()
     _hand_over(config.state.directory)
     print("store adopted" if args.adopt else "new store made; the old files are set aside in "

@@ -14,9 +14,9 @@ import threading
 import time
 from pathlib import Path
 
-from ..device.mock.control import send_control
-from .inprocess import InProcessReader, demo_config
-from .rpc.client import Client
+from ...device.mock.control import send_control
+from ..inprocess import InProcessReader, demo_config
+from ..rpc.client import Client
 
 
 def _printer(client: Client, stop: threading.Event) -> None:
