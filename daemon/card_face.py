@@ -24,12 +24,9 @@ from ..device.mock.control import send_control
 from ..device.pin import Pin
 from .cardface.ocr import OcrUnavailable
 from .cardface.reader import ChipHints, RefusedKeys, frame_problem_reason
+from .errors import CardFaceUnavailable
 
 log = logging.getLogger(__name__)
-
-
-class CardFaceUnavailable(Exception):
-    pass
 
 
 def spec_problem(spec: str) -> str | None:

@@ -15,12 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from .reception.policy import Policy, PolicyError
+from .errors import ConfigError
 
 DEFAULT_FILE = "/etc/mynareader/mynareader.toml"
-
-
-class ConfigError(ValueError):
-    pass
 
 
 @dataclasses.dataclass(frozen=True)

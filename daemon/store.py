@@ -20,6 +20,7 @@ import secrets
 import sqlite3
 import time
 from pathlib import Path
+from .errors import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -39,14 +40,6 @@ CREATE TABLE audit (at REAL NOT NULL, session TEXT, event TEXT NOT NULL, detail 
 """ + "CREATE TABLE results (session TEXT PRIMARY KEY, at REAL NOT NULL, result TEXT NOT NULL);\n"
 # what each older schema needs to reach this one (applied only after the file passed its checks)
 _MIGRATIONS = {1: "CREATE TABLE results (session TEXT PRIMARY KEY, at REAL NOT NULL, result TEXT NOT NULL);"}
-
-
-class StoreError(Exception):
-    """The store cannot be trusted; identity checks must stop until staff repair it."""
-
-    advice = ("The reader's state store cannot be read. Identity checks are paused so no card lock is lifted "
-              "by mistake; ask your IT contact to check the state directory (docs/install-pi.md, 'The state "
-              "store').")
 
 
 def fingerprint(salt: bytes) -> str:

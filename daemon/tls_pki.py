@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from .errors import PkiError
 
 ROLES = ("reception", "kiosk")
 ROLE_URI = "mynareader:role:"
@@ -25,10 +26,6 @@ SERVER_DAYS = 10 * 365
 CLIENT_DAYS = 3 * 365
 
 _DAY = dt.timedelta(days=1)
-
-
-class PkiError(ValueError):
-    """Something a clinic's IT person can fix (said in words, no traceback)."""
 
 
 def new_key(bits: int = 2048) -> rsa.RSAPrivateKey:

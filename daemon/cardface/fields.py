@@ -15,6 +15,7 @@ import re
 import unicodedata
 
 from ...device.cardface import ERAS, check_code_b
+from .errors import FieldError
 
 # era name -> (first day, last day); a year outside an era's span is a misread, not a date
 ERA_SPANS = {"明治": (dt.date(1868, 1, 25), dt.date(1912, 7, 29)), "大正": (dt.date(1912, 7, 30), dt.date(1926, 12, 24)),
@@ -28,10 +29,6 @@ assert set(ERA_SPANS) == {name for _start, name in ERAS}
 _DIGIT_SLIPS = str.maketrans({"O": "0", "o": "0", "D": "0", "〇": "0", "I": "1", "l": "1", "|": "1", "i": "1"})
 _KANJI_SLIPS = str.maketrans({"目": "日", "曰": "日", "臼": "日", "迄": "まで"})
 _D = r"[0-9OoD〇Il|i]"   # what may stand for a digit before the slips are undone
-
-
-class FieldError(ValueError):
-    """The text does not give a field (missing, or not a real date). The message is a reason code."""
 
 
 def normalise(text: str) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .fields import Line
+from .errors import OcrUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -24,10 +25,6 @@ MODELS = {
     "rec": ("PP-OCRv6_rec_small.onnx", "6f327246b50388f3c176ae304bd95767ea6dc0c9ae92153ef8cbe210b3c14884"),
     "cls": ("ch_ppocr_mobile_v2.0_cls_mobile.onnx", "e47acedf663230f8863ff1ab0e64dd2d82b838fceb5957146dab185a89d6215c"),
 }
-
-
-class OcrUnavailable(RuntimeError):
-    """The OCR engine cannot run here (package missing, or models not the pinned ones)."""
 
 
 def models_dir() -> Path:

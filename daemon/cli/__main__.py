@@ -12,9 +12,7 @@ import sys
 import traceback
 
 from ...device.errors import DeviceError
-from ..config import ConfigError
-from ..store import StoreError
-from ..tls_pki import PkiError
+from ..errors import ConfigError, ServiceError
 from . import bench, card, cardface, client, demo, face, kiosk, liveness, mock, run, store, tls
 from .util import CANNOT, INTERNAL, INTERRUPTED, NO, CliFail
 
@@ -75,7 +73,7 @@ def _failure(exc: BaseException) -> tuple[str, int] | None:
         return f"configuration error: {exc}", CANNOT
     if isinstance(exc, DeviceError):
         return str(exc), CANNOT
-    if isinstance(exc, (StoreError, PkiError)):
+    if isinstance(exc, ServiceError):
         return str(exc), NO
     if isinstance(exc, PermissionError):
         return f"{exc.filename or ''}: permission denied; run this command as root (sudo)", NO

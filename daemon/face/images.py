@@ -6,10 +6,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, features
-
-
-class ImageError(ValueError):
-    pass
+from .errors import ImageError
 
 
 def jp2_supported() -> bool:

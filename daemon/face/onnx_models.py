@@ -10,10 +10,7 @@ import hashlib
 import json
 from importlib import resources
 from pathlib import Path
-
-
-class ModelError(Exception):
-    pass
+from .errors import ModelError
 
 
 def models_dir() -> Path:

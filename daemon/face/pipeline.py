@@ -14,14 +14,7 @@ from .detect import Detector, Face
 from .dlib_chip import face_chip
 from .landmarks import Box, ShapePredictor
 from .onnx_models import manifest, session, verify_file
-
-
-class NoFace(ValueError):
-    pass
-
-
-class SeveralFaces(ValueError):
-    pass
+from .errors import NoFace, SeveralFaces, UnknownModel
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,10 +55,6 @@ def dlib_box(face: Face, mapping: dict) -> Box:
     side = max(2, int(round(side)))
     left, top = int(round(eyes[0] + dx - side / 2)), int(round(eyes[1] + dy - side / 2))
     return Box(left, top, left + side - 1, top + side - 1)
-
-
-class UnknownModel(ValueError):
-    pass
 
 
 class FacePipeline:

@@ -14,16 +14,7 @@ import socket
 import time
 from typing import Any
 
-
-class RemoteError(Exception):
-    """An error reply: ``name`` is the stable error name (e.g. "PinBlocked"), ``code`` its number."""
-
-    def __init__(self, payload: dict):
-        self.code = payload.get("code")
-        self.data = payload.get("data") or {}
-        self.name = self.data.get("name", "Error")
-        self.text = payload.get("message", "")
-        super().__init__(f"{self.name} ({self.code}): {self.text}")
+from .errors import RemoteError
 
 
 class Client:

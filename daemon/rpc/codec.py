@@ -5,15 +5,10 @@ import dataclasses
 import json
 from typing import Any
 
-from .errors import InvalidParams, InvalidRequest, MessageTooLarge, ParseError, RpcError
+from .errors import InvalidParams, InvalidRequest, MessageTooLarge, ParseError, RpcError, Unencodable
 
 MAX_MESSAGE = 64 * 1024
 MAX_DEPTH = 32          # params are flat objects; deeper nesting is an attack on the parser, not a request
-
-
-class Unencodable(Exception):
-    """A value holds text that UTF-8 cannot carry (a lone UTF-16 surrogate, as a JavaScript client makes when it
-    cuts a string inside an emoji)."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -20,7 +20,7 @@ from cryptography import x509
 
 from .. import tls_pki
 from . import codec
-from .errors import NotPermitted
+from .errors import NotPermitted, TlsUnavailable
 from .server import Role, RpcServer
 
 log = logging.getLogger(__name__)
@@ -51,10 +51,6 @@ class TlsFiles:
     crl: str
     min_tls: str = "1.3"
     handshake_timeout: float = 10.0
-
-
-class TlsUnavailable(Exception):
-    """The listener cannot serve (a file missing or wrong): said in words for the log."""
 
 
 def _stamp(path: str) -> tuple:
