@@ -6,8 +6,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # the bench helpers beside the tests
 
-from bench_devices import BACKENDS  # noqa: E402
-from pcscd_service import Pcscd  # noqa: E402
+from helpers.bench_devices import BACKENDS  # noqa: E402
+from helpers.pcscd import Pcscd  # noqa: E402
 
 
 @pytest.fixture(scope="session")

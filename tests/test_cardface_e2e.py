@@ -2,7 +2,7 @@
 card-face source is a camera (bench://card, following the mock's slot) read by OCR - no code handed over."""
 import pytest
 
-from daemon_process import BenchDaemon
+from helpers.daemon_process import BenchDaemon
 
 pytestmark = pytest.mark.pcscd
 

@@ -5,7 +5,6 @@ and a code the card refused must never be sent again.
 """
 import dataclasses
 import logging
-import time
 from types import SimpleNamespace
 
 import pytest
@@ -27,16 +26,6 @@ def wait_step(kiosk, step, timeout=60):
         event = kiosk.next_event(timeout, name="step.changed")
         if event["params"]["step"] == step:
             return event["params"]
-
-
-def wait_state(kiosk, state, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        current = kiosk.call("kiosk.current")
-        if current["state"] == state:
-            return current
-        time.sleep(0.05)
-    raise AssertionError(f"the reader did not reach {state}")
 
 
 @pytest.fixture
@@ -78,7 +67,7 @@ def test_an_uncertain_read_sends_nothing_and_guides_then_offers_pin(bench, mode,
     bench.kiosk.call("kiosk.choose_method", method="face")
     guidance = bench.reception.next_event(60, name="guidance")["params"]
     assert guidance["step"] == "face_code" and guidance["data"]["code"] == reason
-    step = wait_state(bench.kiosk, "choose_method")["step"]
+    step = bench.kiosk.wait_state("choose_method", 60)["step"]
     assert "face" not in step["options"] and "pin" in step["options"]
     assert step["data"]["face_unavailable"] == "card_face_unreadable"
     assert code_b_verifies(bench.slot) == []
@@ -90,14 +79,14 @@ def test_a_refused_code_is_never_sent_again(bench):
     bench.control("cardface wrong")              # a card face that reads cleanly but is not this card's
     for session in range(2):
         bench.control("insert fresh")
-        wait_state(bench.kiosk, "choose_method")
+        bench.kiosk.wait_state("choose_method", 60)
         bench.kiosk.call("kiosk.choose_method", method="face")
-        step = wait_state(bench.kiosk, "choose_method")["step"]
+        step = bench.kiosk.wait_state("choose_method", 60)["step"]
         assert step["data"]["face_unavailable"] == ("card_face_mismatch", "card_face_unreadable")[session]
         assert len(code_b_verifies(bench.slot)) == 1, f"session {session}"
         assert "kenmen_b=9" in bench.control("status")
         bench.control("remove")
-        wait_state(bench.kiosk, "idle")
+        bench.kiosk.wait_state("idle", 60)
     assert "card face: uncertain (refused_before)" in "\n".join(r.getMessage() for r in bench.caplog.records)
 
 
@@ -106,6 +95,6 @@ def test_below_the_floor_the_camera_is_not_even_asked(bench):
     bench.control("set-tries 3 kenmen_b")
     bench.control("remove")
     bench.control("insert fresh")
-    step = wait_state(bench.kiosk, "choose_method")["step"]
+    step = bench.kiosk.wait_state("choose_method", 60)["step"]
     assert "face" not in step["options"] and step["data"]["face_unavailable"] == "check_code_tries_low"
     assert code_b_verifies(bench.slot) == []

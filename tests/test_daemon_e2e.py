@@ -5,7 +5,7 @@ import pytest
 
 from mynareader.device.certificate import parse_certificate
 
-from daemon_process import BenchDaemon
+from helpers.daemon_process import BenchDaemon
 
 pytestmark = pytest.mark.pcscd
 

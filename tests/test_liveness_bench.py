@@ -16,7 +16,7 @@ from mynareader.device.camera import open_camera
 from mynareader.device.camera.bench import ASSETS, _face_image
 from mynareader.device.camera.liveness_scenes import KEYPOINTS
 
-from flow_helpers import CODE_B, Driver
+from helpers.flow import CODE_B, Driver
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import pytest
 from mynareader.device.apdu import Applet
 from mynareader.device.card import MyNumberCard
 
-from bench_devices import start_vpcd
+from helpers.bench_devices import start_vpcd
 
 pytestmark = [pytest.mark.pcscd, pytest.mark.opensc]
 

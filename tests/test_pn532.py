@@ -11,7 +11,7 @@ from mynareader.device.errors import Timeout, WrongPin
 from mynareader.device.pin import Pin
 from mynareader.device.pn532 import Pn532Unsupported
 
-from bench_pn532 import start_pn532_bench
+from helpers.bench_pn532 import start_pn532_bench
 
 EXE = str(Path(sys.executable).with_name("mynareader"))
 

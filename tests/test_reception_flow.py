@@ -9,7 +9,7 @@ from mynareader.daemon.reception.policy import Policy
 from mynareader.daemon.store import Store
 from mynareader.device.pin import Pin
 
-from flow_helpers import CODE_B, Driver, FakeCard, T0, certificate
+from helpers.flow import CODE_B, Driver, FakeCard, T0, certificate
 
 
 @pytest.fixture

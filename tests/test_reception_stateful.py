@@ -19,7 +19,7 @@ from mynareader.daemon.reception.policy import Policy
 from mynareader.daemon.store import Store
 from mynareader.device.pin import Pin
 
-from flow_helpers import CODE_B, T0, certificate
+from helpers.flow import CODE_B, T0, certificate
 
 POLICY = Policy(face_lock_sessions=2)
 CERTS = {"valid": certificate(dt.date(2029, 2, 17)), "grace": certificate(dt.date(2026, 10, 20), serial=0x99)}

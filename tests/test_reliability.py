@@ -159,7 +159,7 @@ def _pin_session(daemon) -> tuple[bool, str]:
 
 @pytest.mark.pcscd
 def test_the_card_pulled_at_every_apdu_spends_no_try_that_was_not_typed(pcscd, tmp_path):
-    from daemon_process import BenchDaemon
+    from helpers.daemon_process import BenchDaemon
     daemon = BenchDaemon(tmp_path)
     try:
         before = int(daemon.card("apdus").split()[1])

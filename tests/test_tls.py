@@ -14,7 +14,7 @@ from mynareader.daemon.config import ConfigError, Network, load
 from mynareader.daemon.inprocess import InProcessReader, demo_config
 from mynareader.daemon.rpc.client import Client
 
-from tls_helpers import PASSWORD, Pki, TlsClient, client_context, foreign_client, run_cli
+from helpers.tls import PASSWORD, Pki, TlsClient, client_context, foreign_client, run_cli
 
 REFUSED = "refused a network client"
 

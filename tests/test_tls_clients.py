@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from daemon_process import BenchDaemon
-from tls_helpers import PASSWORD, Pki
+from helpers.daemon_process import BenchDaemon
+from helpers.tls import PASSWORD, Pki
 
 pytestmark = pytest.mark.pcscd
 

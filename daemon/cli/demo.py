@@ -38,16 +38,6 @@ def _printer(client: Client, stop: threading.Event) -> None:
             print(f"[reception] {name:<13} {json.dumps(p, ensure_ascii=False)}", flush=True)
 
 
-def _wait_state(kiosk: Client, state: str, timeout: float = 20.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        current = kiosk.call("kiosk.current")
-        if current["state"] == state:
-            return current
-        time.sleep(0.05)
-    raise RuntimeError(f"the reader did not reach {state}")
-
-
 def cmd_demo(args) -> int:
     with tempfile.TemporaryDirectory(prefix="mynareader-demo-") as tmp:
         config = demo_config(Path(tmp))
@@ -62,35 +52,35 @@ def cmd_demo(args) -> int:
             bench = config.bench.control
 
             print("\n--- Patient 1 places the card and chooses face authentication; the card face is read by OCR")
-            _wait_state(kiosk, "choose_method")
+            kiosk.wait_state("choose_method")
             kiosk.call("kiosk.choose_method", method="face")
-            _wait_state(kiosk, "consent")
+            kiosk.wait_state("consent")
             print("[kiosk]     the patient agrees on the comprehensive consent screen")
             kiosk.call("kiosk.answer", screen="comprehensive", answer="agree")
-            _wait_state(kiosk, "take_card")
+            kiosk.wait_state("take_card")
             send_control(bench, "remove")
-            _wait_state(kiosk, "idle")
+            kiosk.wait_state("idle")
 
             print("\n--- Patient 2: face fails (another person), then the PIN, consent item by item")
             send_control(bench, "show other")
             send_control(bench, "insert fresh")
-            _wait_state(kiosk, "choose_method")
+            kiosk.wait_state("choose_method")
             kiosk.call("kiosk.choose_method", method="face")
-            _wait_state(kiosk, "choose_method", timeout=60)
+            kiosk.wait_state("choose_method", timeout=60)
             send_control(bench, "show holder")
             kiosk.call("kiosk.choose_method", method="pin")
-            _wait_state(kiosk, "pin_entry")
+            kiosk.wait_state("pin_entry")
             print("[kiosk]     the patient types the PIN (not shown)")
             kiosk.call("kiosk.submit_pin", pin="1234")
-            _wait_state(kiosk, "consent")
+            kiosk.wait_state("consent")
             kiosk.call("kiosk.answer", screen="comprehensive", answer="individual")
             for screen, answer in (("diagnosis_medication", "agree"), ("surgery", "agree"),
                                    ("health_checkup", "refuse")):
-                _wait_state(kiosk, "consent")
+                kiosk.wait_state("consent")
                 kiosk.call("kiosk.answer", screen=screen, answer=answer)
-            _wait_state(kiosk, "take_card")
+            kiosk.wait_state("take_card")
             send_control(bench, "remove")
-            _wait_state(kiosk, "idle")
+            kiosk.wait_state("idle")
             time.sleep(0.3)
             stop.set()
             printer.join(2)

@@ -72,6 +72,18 @@ class Client:
                 raise RemoteError(reply["error"])
             return reply["result"]
 
+    def wait_state(self, state: str, timeout: float = 30.0) -> dict:
+        """Poll ``kiosk.current`` until the flow is in ``state``; its answer, or TimeoutError naming where it stayed.
+        (Kiosk role: a bench or a test waiting for the patient's next screen.)"""
+        deadline = time.monotonic() + timeout
+        current = None
+        while time.monotonic() < deadline:
+            current = self.call("kiosk.current")
+            if current["state"] == state:
+                return current
+            time.sleep(0.05)
+        raise TimeoutError(f"the reader stayed in {current and current['state']!r}, not {state!r}")
+
     def next_event(self, timeout: float | None = None, name: str | None = None) -> dict:
         """The next event notification (or the next one called ``name``; others stay queued), as a dict with
         ``method`` and ``params``."""

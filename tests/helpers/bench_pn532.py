@@ -12,7 +12,7 @@ from mynareader.device.transport import open_reader
 
 @contextlib.contextmanager
 def start_pn532_bench(profile: str, state_dir: Path, extended_frames: bool = True):
-    from bench_devices import Bench
+    from helpers.bench_devices import Bench
     slot = CardSlot(state_dir, profile)
     port, path = open_pty()
     emulator = Pn532Emulator(slot, port, extended_frames)

@@ -16,7 +16,7 @@ from mynareader.device.mock.vpcd import VpcdBridge
 from mynareader.device.sim import SimTransport
 from mynareader.device.transport import Transport, open_reader
 
-from pcscd_service import VPCD_READER
+from helpers.pcscd import VPCD_READER
 
 
 @dataclasses.dataclass
@@ -64,7 +64,7 @@ BACKENDS: dict[str, Callable[[str, Path], contextlib.AbstractContextManager[Benc
 }
 
 try:  # the PN532 emulator on a pty, where its module exists
-    from bench_pn532 import start_pn532_bench
+    from helpers.bench_pn532 import start_pn532_bench
     BACKENDS["pn532"] = start_pn532_bench
 except ImportError:
     pass

@@ -52,14 +52,7 @@ class BenchDaemon:
         return send_control(self.bench_control, line)
 
     def wait_state(self, state: str, timeout: float = 30.0) -> dict:
-        deadline = time.monotonic() + timeout
-        last = None
-        while time.monotonic() < deadline:
-            last = self.kiosk.call("kiosk.current")
-            if last["state"] == state:
-                return last
-            time.sleep(0.05)
-        raise AssertionError(f"the reader stayed in {last and last['state']!r}, not {state!r}")
+        return self.kiosk.wait_state(state, timeout)
 
     def pin_then_consent(self, pin: str = "1234") -> None:
         """The patient chooses the PIN, enters it, and agrees on the comprehensive consent screen."""
