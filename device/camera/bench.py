@@ -68,7 +68,7 @@ class BenchCamera(Camera):
         return cls(face, float(q.get("fps", 0)), int(q.get("seed", 0)))
 
     def _paste(self, scene: Image.Image, name: str, centre_x: int) -> None:
-        face = self._faces[name].rotate(self.rng.uniform(-3, 3), resample=Image.BILINEAR, expand=False,
+        face = self._faces[name].rotate(self.rng.uniform(-3, 3), resample=Image.Resampling.BILINEAR, expand=False,
                                         fillcolor=(120, 120, 120))
         x = centre_x - face.size[0] // 2 + self.rng.randint(-8, 8)
         y = 60 + self.rng.randint(-6, 6)

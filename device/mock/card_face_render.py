@@ -110,7 +110,7 @@ def _photo(width: int, height: int) -> Image.Image:
     else:
         nh = int(w / target)
         img = img.crop((0, 0, w, nh))
-    return img.resize((width, height), Image.LANCZOS)
+    return img.resize((width, height), Image.Resampling.LANCZOS)
 
 
 @lru_cache(maxsize=4)
@@ -274,8 +274,8 @@ def scene(face: PrintedFace, rng: random.Random, degradation: Degradation | None
     a = math.radians(d.rotate_deg)
     quad = [(cx + x * math.cos(a) - y * math.sin(a), cy + x * math.sin(a) + y * math.cos(a)) for x, y in projected]
     coeffs = _perspective_coeffs([(0, 0), (cw, 0), (cw, ch), (0, ch)], quad)
-    warped = card.transform(size, Image.PERSPECTIVE, coeffs, Image.BICUBIC)
-    mask = Image.new("L", card.size, 255).transform(size, Image.PERSPECTIVE, coeffs, Image.BILINEAR)
+    warped = card.transform(size, Image.Transform.PERSPECTIVE, coeffs, Image.Resampling.BICUBIC)
+    mask = Image.new("L", card.size, 255).transform(size, Image.Transform.PERSPECTIVE, coeffs, Image.Resampling.BILINEAR)
     frame = _background(size, rng)
     frame.paste(warped, (0, 0), mask)
     if d.finger:
