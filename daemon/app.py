@@ -43,7 +43,7 @@ async def serve(config) -> int:
         except asyncio.TimeoutError:
             pass
         status = service.status_line()
-        fields = {"WATCHDOG": 1} if interval else {}
+        fields: dict[str, str | int] = {"WATCHDOG": 1} if interval else {}
         if status != last_status:
             fields["STATUS"] = last_status = status
         if fields:

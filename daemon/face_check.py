@@ -51,9 +51,16 @@ class FaceCheck:
     async def _run(self, fn, *args):
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
 
-    def _load(self) -> None:
+    def _load(self) -> FaceVerifier:
         if self.verifier is None:
             self.verifier = FaceVerifier(self._pipeline_factory(), liveness=self.liveness)
+        return self.verifier
+
+    def _ready(self) -> FaceVerifier:
+        """The verifier an attempt uses: set_reference() loads it."""
+        if self.verifier is None:
+            raise RuntimeError("set_reference() first")
+        return self.verifier
 
     async def warm_up(self) -> None:
         """Load the models (at start-up, so the first patient does not wait for them)."""
@@ -61,8 +68,7 @@ class FaceCheck:
 
     async def set_reference(self, photo) -> None:
         def work():
-            self._load()
-            self.verifier.set_reference(to_rgb(photo))
+            self._load().set_reference(to_rgb(photo))
         await self._run(work)
 
     def _open(self) -> Camera:
@@ -74,7 +80,7 @@ class FaceCheck:
 
     def _frame(self) -> Guidance | Verdict | None:
         camera = self._open()
-        outcome = self.verifier.feed(camera.read(), camera.frame_time())
+        outcome = self._ready().feed(camera.read(), camera.frame_time())
         if isinstance(outcome, Guidance) and outcome.code.startswith("turn_"):
             camera.cue(outcome.code[len("turn_"):])   # a bench person reads the screen; real cameras ignore it
         return outcome
@@ -82,7 +88,8 @@ class FaceCheck:
     async def attempt(self) -> AsyncIterator[Callable]:
         """Yields event factories (call with ``now``): guidance, then one verdict."""
         self._cancel = False
-        await self._run(self.verifier.reset)
+        verifier = self._ready()
+        await self._run(verifier.reset)
         deadline = time.monotonic() + self.attempt_seconds
         while not self._cancel:
             try:
@@ -100,10 +107,10 @@ class FaceCheck:
                 yield lambda now: m.FaceVerdict(now, v.match, v.score, v.threshold, v.model, v.liveness)
                 return
             if time.monotonic() > deadline:
-                best = max(self.verifier.scores, default=0.0)
-                model, threshold = self.verifier.pipeline.model, self.verifier.pipeline.threshold
+                best = max(verifier.scores, default=0.0)
+                model, threshold = verifier.pipeline.model, verifier.pipeline.threshold
                 live = "off" if not self.liveness else (
-                    "passed" if self.verifier.decision is not None and self.verifier.decision.live else "failed: timeout")
+                    "passed" if verifier.decision is not None and verifier.decision.live else "failed: timeout")
                 yield lambda now: m.FaceVerdict(now, False, best, threshold, model, live)
                 return
             await asyncio.sleep(0)

@@ -14,7 +14,7 @@ from typing import Iterable
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from .errors import PkiError
@@ -26,6 +26,9 @@ SERVER_DAYS = 10 * 365
 CLIENT_DAYS = 3 * 365
 
 _DAY = dt.timedelta(days=1)
+# the key kinds a CA can sign a revocation list with (this reader's own CA is RSA: make_ca)
+_SIGNING_KEYS = (rsa.RSAPublicKey, ec.EllipticCurvePublicKey, dsa.DSAPublicKey, ed25519.Ed25519PublicKey,
+                 ed448.Ed448PublicKey)
 
 
 def new_key(bits: int = 2048) -> rsa.RSAPrivateKey:
@@ -83,7 +86,8 @@ def make_server(ca_key, ca_cert: x509.Certificate, hosts: Iterable[str], ips: It
             raise PkiError(f"{ip!r} is not an IP address (give host names with --host)") from None
     if not hosts and not addresses:
         raise PkiError("the server certificate needs at least one host name or IP address")
-    san = [x509.DNSName(h) for h in hosts] + [x509.IPAddress(a) for a in addresses]
+    san: list[x509.GeneralName] = [x509.DNSName(h) for h in hosts]
+    san += [x509.IPAddress(a) for a in addresses]
     key = new_key()
     cert = _leaf(ca_key, ca_cert, key, _name(hosts[0] if hosts else str(addresses[0]), "server"), san,
                  ExtendedKeyUsageOID.SERVER_AUTH, now - _DAY, now + dt.timedelta(days=SERVER_DAYS))
@@ -151,7 +155,9 @@ def revoked_serials(crl_pem: bytes, ca_cert: x509.Certificate) -> list[Revoked]:
         crl = x509.load_pem_x509_crl(crl_pem)
     except ValueError:
         raise PkiError("the revocation list is not a PEM CRL") from None
-    if crl.issuer != ca_cert.subject or not crl.is_signature_valid(ca_cert.public_key()):
+    ca_public = ca_cert.public_key()
+    if (crl.issuer != ca_cert.subject or not isinstance(ca_public, _SIGNING_KEYS)
+            or not crl.is_signature_valid(ca_public)):
         raise PkiError("the revocation list is not signed by this reader's CA")
     return [Revoked(r.serial_number, r.revocation_date_utc) for r in crl]
 

@@ -53,7 +53,7 @@ class Decoder:
 
     def feed(self, data: bytes) -> list[Item]:
         self.buf += data
-        out = []
+        out: list[Item] = []
         while True:
             item = self._next()
             if item is None:

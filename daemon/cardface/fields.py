@@ -13,6 +13,7 @@ import dataclasses
 import datetime as dt
 import re
 import unicodedata
+from typing import Callable, TypeVar
 
 from ...device.cardface import ERAS, check_code_b
 from .errors import FieldError
@@ -29,6 +30,7 @@ assert set(ERA_SPANS) == {name for _start, name in ERAS}
 _DIGIT_SLIPS = str.maketrans({"O": "0", "o": "0", "D": "0", "〇": "0", "I": "1", "l": "1", "|": "1", "i": "1"})
 _KANJI_SLIPS = str.maketrans({"目": "日", "曰": "日", "臼": "日", "迄": "まで"})
 _D = r"[0-9OoD〇Il|i]"   # what may stand for a digit before the slips are undone
+_V = TypeVar("_V")   # what one field parser returns
 
 
 def normalise(text: str) -> str:
@@ -128,6 +130,16 @@ class Line:
         return f"Line(<redacted>, x={self.x:.2f}, y={self.y:.2f}, score={self.score:.2f})"
 
 
+def _take(text: str, line: Line, parse: Callable[[str], _V], found: list[tuple[_V, float]], used: list[Line]) -> None:
+    """Add what ``parse`` reads in ``text`` to ``found`` (and ``line`` to ``used``); skip a line it cannot read."""
+    try:
+        found.append((parse(text), line.score))
+        used.append(line)
+    except FieldError as exc:
+        if "unreadable" not in str(exc):
+            raise
+
+
 class Generation2020:
     """The card issued since 2016: era birth date (Gregorian for foreign residents), 4-digit security code."""
 
@@ -144,17 +156,16 @@ class Generation2020:
 
     def parse_with_lines(self, lines: list[Line]) -> tuple[Fields, list[Line]]:
         """The fields and the lines they came from (their boxes let the next frame skip detection)."""
-        births, expiries, codes, used = [], [], [], []
+        births: list[tuple[tuple[dt.date, bool], float]] = []
+        expiries: list[tuple[dt.date, float]] = []
+        codes: list[tuple[str, float]] = []
+        used: list[Line] = []
         for line in lines:
             t = normalise(line.text)
-            for anchor, parse, found in (("生", parse_birth, births), ("有効", parse_expiry, expiries)):
-                if anchor in t:
-                    try:
-                        found.append((parse(t), line.score))
-                        used.append(line)
-                    except FieldError as exc:
-                        if "unreadable" not in str(exc):
-                            raise
+            if "生" in t:
+                _take(t, line, parse_birth, births, used)
+            if "有効" in t:
+                _take(t, line, parse_expiry, expiries, used)
             x0, x1, y0, y1 = self.code_region
             if x0 <= line.x <= x1 and y0 <= line.y <= y1 and re.fullmatch(rf"{_D}{{{self.code_digits}}}", t):
                 codes.append((parse_code(t, self.code_digits), line.score))

@@ -78,8 +78,11 @@ class Ocr:
     def lines(self, card: np.ndarray) -> list[Line]:
         h, w = card.shape[:2]
         # every step named on every call: rapidocr keeps the last call's use_* as the next call's default
+        from rapidocr.utils.output import RapidOCROutput
         result = self.engine(np.ascontiguousarray(card[:, :, ::-1]), use_det=True, use_cls=False, use_rec=True)
-        if result.txts is None or result.boxes is None:
+        # boxes without texts (recognition failed) come back as a detection-only output: no lines either
+        if (not isinstance(result, RapidOCROutput) or result.txts is None or result.boxes is None
+                or result.scores is None):
             return []
         out = []
         for text, score, box in zip(result.txts, result.scores, result.boxes):
@@ -92,9 +95,13 @@ class Ocr:
 
     def reread(self, card: np.ndarray, boxes: list[Line]) -> list[Line]:
         """Recognition only, in the boxes another frame of the same card found (a second look, ~50 ms a box)."""
+        from rapidocr.ch_ppocr_rec import TextRecOutput
+        from rapidocr.utils.output import RapidOCROutput
         h, w = card.shape[:2]
         out = []
         for line in boxes:
+            if line.box is None:    # not a line from lines(): nowhere to look again (the caller reads in full)
+                continue
             x0, y0, x1, y1 = line.box
             pad_y, pad_x = (y1 - y0) * 0.25, (y1 - y0) * 0.5
             crop = card[max(0, int((y0 - pad_y) * h)):min(h, int((y1 + pad_y) * h) + 1),
@@ -102,6 +109,6 @@ class Ocr:
             if crop.size == 0:
                 continue
             result = self.engine(np.ascontiguousarray(crop[:, :, ::-1]), use_det=False, use_cls=False, use_rec=True)
-            if result.txts:
+            if isinstance(result, (TextRecOutput, RapidOCROutput)) and result.txts and result.scores:
                 out.append(Line(str(result.txts[0]), line.x, line.y, float(result.scores[0]), line.box))
         return out

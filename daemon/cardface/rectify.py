@@ -69,7 +69,7 @@ def find_quad(gray: np.ndarray) -> np.ndarray | None:
         q = _order(quad)
         long_side = (np.linalg.norm(q[1] - q[0]) + np.linalg.norm(q[2] - q[3])) / 2
         short_side = (np.linalg.norm(q[3] - q[0]) + np.linalg.norm(q[2] - q[1])) / 2
-        ratio = long_side / max(short_side, 1.0)
+        ratio = long_side / max(float(short_side), 1.0)
         margin = 0.012 * max(h, w)    # a card cut by the frame's edge is not wholly in view
         inside = bool((q[:, 0] > margin).all() and (q[:, 0] < w - margin).all() and (q[:, 1] > margin).all()
                       and (q[:, 1] < h - margin).all())

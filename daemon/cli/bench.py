@@ -71,7 +71,8 @@ class _Receptions(threading.Thread):
 
     def __init__(self, config, limit: int | None = None):
         super().__init__(daemon=True)
-        self.config, self.limit, self.done, self.rss = config, limit, 0, []
+        self.config, self.limit, self.done = config, limit, 0
+        self.rss: list[tuple[int, float]] = []     # (receptions done, resident MiB)
         self.stop_event = threading.Event()
         self.error: Exception | None = None
 

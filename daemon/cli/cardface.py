@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..cardface.fields import GENERATIONS
+from ..cardface.fields import GENERATIONS, Fields
 from .util import CANNOT, CliFail
 
 
@@ -81,14 +81,15 @@ def cmd_bench(args) -> int:
     if unknown:
         raise CliFail(f"unknown degradation {', '.join(unknown)}; use {', '.join(cfr.KINDS + cfr.STRESS_KINDS)}",
                       CANNOT)
-    counts = {k: collections.Counter() for k in kinds}
-    reasons = collections.Counter()
+    counts: dict[str, collections.Counter[str]] = {k: collections.Counter() for k in kinds}   # kind -> outcomes
+    reasons: collections.Counter[str | None] = collections.Counter()
     certain_times = []
     t_start = time.monotonic()
     for i in range(args.cards):
         kind = kinds[i % len(kinds)]
         face = cfr.random_face(rng, today)
-        truth = GENERATIONS["2020"].key(_Truth(face))
+        truth = GENERATIONS["2020"].key(Fields("2020", face.birth, face.expiry, face.security_code,
+                                               face.gregorian_birth))
         render_seconds = [0.0]
 
         def frames(face=face, kind=kind):
@@ -115,7 +116,7 @@ def cmd_bench(args) -> int:
         if args.progress and (i + 1) % 50 == 0:
             done = sum(sum(c.values()) for c in counts.values())
             print(f"  {done} cards, {time.monotonic() - t_start:.0f} s", file=sys.stderr, flush=True)
-    total = collections.Counter()
+    total: collections.Counter[str] = collections.Counter()
     for c in counts.values():
         total.update(c)
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -164,11 +165,6 @@ def cmd_render(args) -> int:
     print(f"{args.frames} frames of the '{args.profile}' virtual card ({args.kind}) in {out}; "
           f"use devices.cardface=replay://{out.resolve()}")
     return 0
-
-
-class _Truth:
-    def __init__(self, face):
-        self.birth, self.expiry, self.number = face.birth, face.expiry, face.security_code
 
 
 def _birthday(birth: dt.date, year: int) -> dt.date:

@@ -6,10 +6,14 @@ import resource
 import statistics
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..face.dlib_chip import face_chip
 from ..face.images import ImageError, load_image
 from .util import CANNOT, CliFail
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def _pipeline(args, model: str | None = None):
@@ -20,7 +24,7 @@ def _pipeline(args, model: str | None = None):
         raise CliFail(str(exc), CANNOT) from None
 
 
-def _load(path) -> "object":
+def _load(path) -> np.ndarray:
     try:
         return load_image(path)
     except ImageError as exc:
@@ -84,7 +88,8 @@ def read_pairs(path: Path) -> list[tuple[str, str, str, str]]:
 
 def _scores(pipeline, base: Path, pairs, images: dict) -> tuple[dict, dict]:
     from ..face.pipeline import NoFace, SeveralFaces
-    cache, skipped, by_kind = {}, {}, {}
+    cache, skipped = {}, {}
+    by_kind: dict[str, tuple[list[float], list[float]]] = {}    # kind -> (same-person scores, different)
     for a, b, label, kind in pairs:
         for path in (a, b):
             if path not in cache and path not in skipped:

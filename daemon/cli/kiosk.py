@@ -6,6 +6,7 @@ for the explicit confirmation before a last PIN try.
 from __future__ import annotations
 
 import getpass
+import io
 import sys
 import time
 
@@ -66,7 +67,8 @@ def _screen(kiosk: Client, step: dict) -> None:
 
 def cmd_kiosk_tty(args) -> int:
     path = args.socket or load(args.config).sockets.kiosk
-    sys.stdout.reconfigure(line_buffering=True)   # a screen: every line shows at once
+    if isinstance(sys.stdout, io.TextIOWrapper):     # a screen: every line shows at once
+        sys.stdout.reconfigure(line_buffering=True)
     with Client(path) as kiosk:
         last = None
         while True:

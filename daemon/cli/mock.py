@@ -66,8 +66,13 @@ def cmd_mock_pn532(args) -> int:
     emulator = Pn532Emulator(slot, port, extended_frames=not args.no_extended)
     control = serve_control(args.control, emulator.control) if args.control else None
     stop = threading.Event()
+
+    def on_signal(*_: object) -> None:
+        emulator.stop()
+        stop.set()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: (emulator.stop(), stop.set()))
+        signal.signal(sig, on_signal)
     thread = threading.Thread(target=emulator.run, daemon=True)
     thread.start()
     print(f"PN532 emulator with virtual card '{args.profile}' on pty {where} "

@@ -23,6 +23,6 @@ def aligned_crop(rgb: np.ndarray, face: Face, size: int, scale: float = CROP_SCA
     side = max(x1 - x0, y1 - y0) * scale
     img = Image.fromarray(rgb)
     # rotate about the face centre (Pillow rotates counter-clockwise for positive angles)
-    rotated = img.rotate(eye_angle(face), resample=Image.BILINEAR, center=(cx, cy))
+    rotated = img.rotate(eye_angle(face), resample=Image.Resampling.BILINEAR, center=(cx, cy))
     box = (int(round(cx - side / 2)), int(round(cy - side / 2)), int(round(cx + side / 2)), int(round(cy + side / 2)))
-    return np.asarray(rotated.crop(box).resize((size, size), Image.BILINEAR), dtype=np.uint8)
+    return np.asarray(rotated.crop(box).resize((size, size), Image.Resampling.BILINEAR), dtype=np.uint8)

@@ -52,7 +52,7 @@ def letterbox(rgb: np.ndarray) -> tuple[np.ndarray, float, float, float]:
     h, w = rgb.shape[:2]
     scale = INPUT / max(h, w)
     nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
-    resized = np.asarray(Image.fromarray(rgb).resize((nw, nh), Image.BILINEAR), dtype=np.float32)
+    resized = np.asarray(Image.fromarray(rgb).resize((nw, nh), Image.Resampling.BILINEAR), dtype=np.float32)
     canvas = np.zeros((INPUT, INPUT, 3), dtype=np.float32)
     px, py = (INPUT - nw) // 2, (INPUT - nh) // 2
     canvas[py:py + nh, px:px + nw] = resized
@@ -125,5 +125,6 @@ class Detector:
             kps = (kps - [px, py]) / scale
             h, w = rgb.shape[:2]
             box = np.clip(box, 0, [w, h, w, h])
-            faces.append(Face(tuple(float(v) for v in box), score, kps))
+            x0, y0, x1, y1 = (float(v) for v in box)
+            faces.append(Face((x0, y0, x1, y1), score, kps))
         return faces

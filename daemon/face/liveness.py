@@ -62,7 +62,7 @@ def eye_aspect_ratio(points: np.ndarray) -> float:
     for (a, b), (u1, u2), (l1, l2) in EYES:
         width = np.linalg.norm(points[a, :2] - points[b, :2])
         gap = np.linalg.norm(points[u1, :2] - points[l1, :2]) + np.linalg.norm(points[u2, :2] - points[l2, :2])
-        out.append(gap / (2 * max(width, 1e-6)))
+        out.append(gap / (2 * max(float(width), 1e-6)))
     return float(np.mean(out))
 
 
@@ -129,12 +129,13 @@ class LivenessCheck:
     def reset(self) -> None:
         self.start: float | None = None
         self.ears: list[float] = []
-        self.frontal: list[tuple[float, np.ndarray]] = []
+        self.frontal: list[tuple[float, np.ndarray, np.ndarray]] = []   # (time, [yaw], landmarks)
         self.cue: Cue | None = None
         self.cue_at: float | None = None
         self.reference: np.ndarray | None = None
         self.base_yaw = 0.0
-        self.peak, self.peak_points, self.held = 0.0, None, 0
+        self.peak, self.held = 0.0, 0
+        self.peak_points: np.ndarray | None = None
         self.onset: float | None = None
 
     @property
@@ -147,7 +148,7 @@ class LivenessCheck:
             self.start = now
         self.ears.append(eye_aspect_ratio(points))
         yaw = yaw_shift(points)
-        if self.cue is None:
+        if self.cue is None or self.cue_at is None:     # the two are set together by _settle
             return self._settle(points, yaw, now)
         shift = (yaw - self.base_yaw) * (1 if self.cue.direction == "left" else -1)
         since = now - self.cue_at
@@ -164,6 +165,8 @@ class LivenessCheck:
         if shift >= self.s.turn:
             self.held += 1
         if self.held >= self.s.hold_frames:
+            if self.reference is None or self.peak_points is None:
+                raise RuntimeError("liveness: a turn was held before a frontal reference and a turned frame were kept")
             self.planarity = planarity_residual(self.reference, self.peak_points)
             if self.planarity < self.s.planar_max:
                 return self._decide(False, "flat", now)
@@ -188,4 +191,4 @@ class LivenessCheck:
     def _decide(self, live: bool, reason: str, now: float) -> Decision:
         planarity = getattr(self, "planarity", 0.0)
         return Decision(live, reason, count_blinks(self.ears, self.s.blink_ratio), round(self.peak, 4),
-                        round(planarity, 4), round(now - self.start, 3))
+                        round(planarity, 4), round(now - self.start if self.start is not None else 0.0, 3))

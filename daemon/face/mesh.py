@@ -44,7 +44,8 @@ class FaceMesh:
     def __call__(self, rgb: np.ndarray, face: Face) -> tuple[np.ndarray, float]:
         """(468 x 3 landmarks in image pixels, face presence 0..1)."""
         m = crop_transform(face)
-        crop = Image.fromarray(rgb).transform((SIZE, SIZE), Image.AFFINE, tuple(m.reshape(-1)), Image.BILINEAR)
+        crop = Image.fromarray(rgb).transform((SIZE, SIZE), Image.Transform.AFFINE, tuple(m.reshape(-1)),
+                                              Image.Resampling.BILINEAR)
         x = np.asarray(crop, dtype=np.float32)[None] / 255.0
         pts, logit = self.session.run([self.points_out, self.score_out], {self.input: x})
         pts = pts.reshape(-1, 3).astype(np.float64)

@@ -92,6 +92,8 @@ class FacePipeline:
 
     def landmarks_for(self, rgb: np.ndarray, face: Face) -> np.ndarray:
         """dlib's 5 landmarks for a detected face (whole pixels)."""
+        if self.landmarks is None:
+            raise RuntimeError(f"{self.model} aligns without landmarks (alignment {self.alignment['kind']!r})")
         return self.landmarks(rgb, dlib_box(face, self.box_mapping))
 
     def describe_crop(self, crop: np.ndarray) -> Descriptor:

@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .liveness import Cue, Decision, LivenessCheck, Settings
 from .pipeline import Descriptor, FacePipeline
 from .quality import GUIDANCE, Gates, check
+
+if TYPE_CHECKING:
+    from .mesh import FaceMesh     # loaded at run time only when liveness is on
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,7 +47,7 @@ class FaceVerifier:
         self.pipeline = pipeline
         self.matches_needed, self.frames_for_no, self.gates = matches_needed, frames_for_no, gates
         self.liveness_settings = liveness_settings
-        self.mesh = None
+        self.mesh: FaceMesh | None = None
         if liveness:
             from .mesh import FaceMesh
             self.mesh = FaceMesh()
@@ -83,7 +87,7 @@ class FaceVerifier:
         if len(faces) > 1:
             return self._guide("one_person")
         face = faces[0]
-        if self.live is not None and self.decision is None:
+        if self.live is not None and self.mesh is not None and self.decision is None:   # live: only with a mesh
             points, presence = self.mesh(rgb, face)
             if presence < 0.5:
                 return self._guide("no_face")

@@ -69,7 +69,7 @@ class TlsListener:
         self._revoked: frozenset[int] = frozenset()
         self._revoked_stamp: tuple | None = None
         self._handshaking = 0
-        self.server: asyncio.AbstractServer | None = None
+        self.server: asyncio.Server | None = None
 
     # -- files -----------------------------------------------------------------------------------------
     def context(self) -> ssl.SSLContext:
@@ -131,6 +131,8 @@ class TlsListener:
 
     @property
     def port(self) -> int:
+        if self.server is None:
+            raise RuntimeError("the network transport has no port before start()")
         return self.server.sockets[0].getsockname()[1]
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

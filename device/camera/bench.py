@@ -52,11 +52,13 @@ class BenchCamera(Camera):
         self._background = np.stack([90 + 60 * xs / SIZE[0], 100 + 40 * ys / SIZE[1],
                                      110 + 0 * xs], -1).astype(np.uint8)
         self.scene: str | None = None
-        self.frames, self.cue_word, self.cue_at = 0, None, None
+        self.frames = 0
+        self.cue_word: str | None = None      # the cue the screen showed, and when (for the bench person)
+        self.cue_at: float | None = None
         self._renderer: SceneRenderer | None = None
 
     @classmethod
-    def from_url(cls, url: str) -> "BenchCamera":
+    def from_url(cls, url: str) -> Camera:     # bench://card is the card tray: not a BenchCamera
         parts = urllib.parse.urlsplit(url)
         face = parts.netloc or "holder"
         if face == "card":   # the card tray seen from above, for the card-face reader
@@ -68,7 +70,7 @@ class BenchCamera(Camera):
         return cls(face, float(q.get("fps", 0)), int(q.get("seed", 0)))
 
     def _paste(self, scene: Image.Image, name: str, centre_x: int) -> None:
-        face = self._faces[name].rotate(self.rng.uniform(-3, 3), resample=Image.BILINEAR, expand=False,
+        face = self._faces[name].rotate(self.rng.uniform(-3, 3), resample=Image.Resampling.BILINEAR, expand=False,
                                         fillcolor=(120, 120, 120))
         x = centre_x - face.size[0] // 2 + self.rng.randint(-8, 8)
         y = 60 + self.rng.randint(-6, 6)

@@ -110,7 +110,7 @@ def _photo(width: int, height: int) -> Image.Image:
     else:
         nh = int(w / target)
         img = img.crop((0, 0, w, nh))
-    return img.resize((width, height), Image.LANCZOS)
+    return img.resize((width, height), Image.Resampling.LANCZOS)
 
 
 @lru_cache(maxsize=4)
@@ -188,35 +188,37 @@ class Degradation:
     @staticmethod
     def random(rng: random.Random, kind: str) -> "Degradation":
         """One of the kinds the bench counts: good, tilt, blur, noise, jpeg, glare, dim, finger, mixed."""
-        d = {"tilt_deg": rng.uniform(0, 5), "rotate_deg": rng.uniform(-4, 4), "scale": rng.uniform(0.72, 0.9)}
+        d = Degradation(tilt_deg=rng.uniform(0, 5), rotate_deg=rng.uniform(-4, 4), scale=rng.uniform(0.72, 0.9))
         if kind == "tilt":
-            d.update(tilt_deg=rng.uniform(10, 25), rotate_deg=rng.uniform(-12, 12))
+            d = dataclasses.replace(d, tilt_deg=rng.uniform(10, 25), rotate_deg=rng.uniform(-12, 12))
         elif kind == "blur":
-            d.update(blur=rng.uniform(1.0, 2.6))
+            d = dataclasses.replace(d, blur=rng.uniform(1.0, 2.6))
         elif kind == "noise":
-            d.update(noise=rng.uniform(8, 22))
+            d = dataclasses.replace(d, noise=rng.uniform(8, 22))
         elif kind == "jpeg":
-            d.update(jpeg=rng.randint(25, 60))
+            d = dataclasses.replace(d, jpeg=rng.randint(25, 60))
         elif kind == "glare":
-            d.update(glare=rng.randint(1, 3))
+            d = dataclasses.replace(d, glare=rng.randint(1, 3))
         elif kind == "dim":
-            d.update(dim=rng.uniform(0.18, 0.45), noise=rng.uniform(2, 6))
+            d = dataclasses.replace(d, dim=rng.uniform(0.18, 0.45), noise=rng.uniform(2, 6))
         elif kind == "finger":
-            d.update(finger=True)
+            d = dataclasses.replace(d, finger=True)
         elif kind == "far":
-            d.update(scale=rng.uniform(0.3, 0.42))   # under ~6.5 px/mm: always "too far"
+            d = dataclasses.replace(d, scale=rng.uniform(0.3, 0.42))   # under ~6.5 px/mm: always "too far"
         elif kind == "mixed":
-            d.update(tilt_deg=rng.uniform(5, 20), blur=rng.uniform(0.3, 1.5), noise=rng.uniform(2, 10),
-                     jpeg=rng.randint(40, 85), dim=rng.uniform(0.5, 1.0), glare=rng.choice([0, 0, 1]))
+            d = dataclasses.replace(d, tilt_deg=rng.uniform(5, 20), blur=rng.uniform(0.3, 1.5),
+                                    noise=rng.uniform(2, 10), jpeg=rng.randint(40, 85), dim=rng.uniform(0.5, 1.0),
+                                    glare=rng.choice([0, 0, 1]))
         elif kind == "upside_down":
-            d.update(upside_down=True)
+            d = dataclasses.replace(d, upside_down=True)
         elif kind == "harsh":   # everything at once, near where OCR breaks: where a misread is likeliest
-            d.update(tilt_deg=rng.uniform(12, 25), rotate_deg=rng.uniform(-10, 10), blur=rng.uniform(1.6, 3.0),
-                     noise=rng.uniform(8, 20), jpeg=rng.randint(18, 40), dim=rng.uniform(0.35, 0.7),
-                     glare=rng.choice([0, 1, 2]), scale=rng.uniform(0.6, 0.8))
+            d = dataclasses.replace(d, tilt_deg=rng.uniform(12, 25), rotate_deg=rng.uniform(-10, 10),
+                                    blur=rng.uniform(1.6, 3.0), noise=rng.uniform(8, 20), jpeg=rng.randint(18, 40),
+                                    dim=rng.uniform(0.35, 0.7), glare=rng.choice([0, 1, 2]),
+                                    scale=rng.uniform(0.6, 0.8))
         elif kind != "good":
             raise ValueError(f"unknown degradation {kind!r}")
-        return Degradation(**d)
+        return d
 
 
 KINDS = ["good", "tilt", "blur", "noise", "jpeg", "glare", "dim", "finger", "far", "mixed", "upside_down"]
@@ -274,8 +276,9 @@ def scene(face: PrintedFace, rng: random.Random, degradation: Degradation | None
     a = math.radians(d.rotate_deg)
     quad = [(cx + x * math.cos(a) - y * math.sin(a), cy + x * math.sin(a) + y * math.cos(a)) for x, y in projected]
     coeffs = _perspective_coeffs([(0, 0), (cw, 0), (cw, ch), (0, ch)], quad)
-    warped = card.transform(size, Image.PERSPECTIVE, coeffs, Image.BICUBIC)
-    mask = Image.new("L", card.size, 255).transform(size, Image.PERSPECTIVE, coeffs, Image.BILINEAR)
+    warped = card.transform(size, Image.Transform.PERSPECTIVE, coeffs, Image.Resampling.BICUBIC)
+    mask = Image.new("L", card.size, 255).transform(size, Image.Transform.PERSPECTIVE, coeffs,
+                                                    Image.Resampling.BILINEAR)
     frame = _background(size, rng)
     frame.paste(warped, (0, 0), mask)
     if d.finger:
@@ -286,7 +289,7 @@ def scene(face: PrintedFace, rng: random.Random, degradation: Degradation | None
         ox, oy = (corner[0] - cx) * 0.15, (corner[1] - cy) * 0.15
         draw.ellipse((corner[0] + ox - r, corner[1] + oy - 1.6 * r, corner[0] + ox + r, corner[1] + oy + 1.6 * r),
                      fill=skin)
-    arr = np.asarray(frame, dtype=np.float32)
+    arr: np.ndarray = np.asarray(frame, dtype=np.float32)     # float32, then float64 once noise is added
     if d.glare:
         ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
         for _ in range(d.glare):
