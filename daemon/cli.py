@@ -6,6 +6,7 @@ import importlib
 import logging
 import sys
 
+from ..device import registry
 from ..device.errors import DeviceError
 
 # modules that add commands; each has register(groups) where groups maps a group name to its subparsers
@@ -23,13 +24,15 @@ GROUPS = {
     "tls": "the network transport's certificates: the reader's CA, its server certificate, clients' certificates",
 }
 
-EPILOG = """\
-Reader URLs:
-  pcsc://                 the first PC/SC reader that holds a card (needs pcscd)
-  pcsc://?reader=ACS      the PC/SC reader whose name contains ACS
-  sim://fresh             the built-in virtual card (profiles: see 'mynareader mock card --help')
-  pn532:///dev/ttyAMA0    a PN532 NFC module on the Raspberry Pi's UART
-Prefix any of them with spy+ to log every APDU (PINs are redacted).
+EPILOG = f"""\
+Reader URLs (--reader, devices.reader):
+{registry.describe("reader")}
+
+Camera URLs (devices.camera):
+{registry.describe("camera")}
+
+Card-face sources (devices.cardface, where 照合番号B comes from):
+{registry.describe("cardface")}
 
 Examples:
   mynareader card info --reader pcsc:// --json

@@ -7,11 +7,11 @@ import sys
 import threading
 from pathlib import Path
 
-from ..device.mock.control import serve_control
+from ..device.bench_control import serve_control
 from ..device.mock.profiles import PROFILES
 from ..device.mock.slot import CardSlot
 from ..device.mock.vpcd import VpcdBridge
-from ..device.sim import default_state_dir
+from ..device.mock.sim import default_state_dir
 
 log = logging.getLogger(__name__)
 

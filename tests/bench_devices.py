@@ -13,7 +13,7 @@ from typing import Callable, Iterator
 
 from mynareader.device.mock.slot import CardSlot
 from mynareader.device.mock.vpcd import VpcdBridge
-from mynareader.device.sim import SimTransport
+from mynareader.device.mock.sim import SimTransport
 from mynareader.device.transport import Transport, open_reader
 
 from pcscd_service import VPCD_READER

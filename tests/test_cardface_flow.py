@@ -12,7 +12,7 @@ import pytest
 
 from mynareader.daemon.inprocess import InProcessReader, demo_config
 from mynareader.daemon.rpc.client import Client
-from mynareader.device.mock.control import send_control
+from mynareader.device.bench_control import send_control
 
 INS_VERIFY = 0x20
 
