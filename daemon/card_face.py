@@ -2,12 +2,9 @@
 
 A source returns (code, certain). The flow verifies 照合番号B only when ``certain`` is true, so a source that
 is unsure must say so rather than guess: a misread that is submitted burns one of the card's 10 tries.
-
-    none            no card-face camera: face authentication is not offered
-    CAMERA URL      a camera looking at the card on the tray, read by OCR (daemon/cardface): any URL the
-                    camera registry opens - v4l2:///dev/video2, picamera2://1, replay://DIR, bench://card
-    sim             the virtual card on a sim:// reader tells its code (bench shortcut, no OCR)
-    control:PATH    the bench mock's control socket tells the code ("card-face" command; no OCR)
+The forms a source may take are the device registry's ``cardface`` kind (``mynareader --help`` lists them):
+``none``; any camera URL, read here by OCR (daemon/cardface); or a bench source that tells the code
+(``sim``, ``control:PATH``), opened by name through the registry.
 
 Privacy: frames and OCR text stay in memory; the log says only "card face: certain" or "uncertain (reason)".
 """
@@ -15,29 +12,22 @@ from __future__ import annotations
 
 import logging
 import threading
-import urllib.parse
 from typing import Callable, Iterator
 
-from ..device.camera import _BACKENDS as CAMERA_BACKENDS, CameraGone, open_camera
-from ..device.errors import DeviceError
-from ..device.mock.control import send_control
+from ..device import registry
+from ..device.errors import CameraGone, CardFaceUnavailable, DeviceError
 from ..device.pin import Pin
 from .cardface.ocr import OcrUnavailable
 from .cardface.reader import ChipHints, RefusedKeys, frame_problem_reason
-from .errors import CardFaceUnavailable
 
 log = logging.getLogger(__name__)
+
+__all__ = ["CardFaceSource", "CardFaceUnavailable", "spec_problem"]
 
 
 def spec_problem(spec: str) -> str | None:
     """None when ``spec`` names a card-face source, else what is wrong (for the configuration's message)."""
-    if spec in ("none", "sim") or (spec.startswith("control:") and len(spec) > len("control:")):
-        return None
-    scheme = urllib.parse.urlsplit(spec).scheme
-    if "://" in spec and scheme in CAMERA_BACKENDS:
-        return None
-    return (f"{spec!r} is not one of none, sim, control:PATH or a camera URL ("
-            + ", ".join(s + "://" for s in CAMERA_BACKENDS) + ")")
+    return registry.url_problem("cardface", spec)
 
 
 class CardFaceSource:
@@ -46,7 +36,8 @@ class CardFaceSource:
         if problem:
             raise ValueError(f"card-face source {problem}")
         self.spec, self.transport = spec, transport
-        self.is_camera = "://" in spec
+        self.is_camera = registry.scheme_of(spec) in registry.CAMERAS
+        self._teller = None         # a bench source that tells the code (sim, control:PATH), opened on first use
         self.refused = RefusedKeys()
         self.last_reason: str | None = None
         self._camera = None
@@ -70,7 +61,7 @@ class CardFaceSource:
             from .cardface.reader import CardFaceReader
             self._reader = CardFaceReader(Ocr())
         if self._camera is None:
-            camera = open_camera(self.spec)
+            camera = registry.open_device("camera", self.spec)
             follow = getattr(camera, "follow", None)
             slot = getattr(self.transport, "slot", None)
             if follow is not None and slot is not None:   # the bench card camera shows the sim:// slot's card
@@ -95,16 +86,17 @@ class CardFaceSource:
     def read(self, hints: ChipHints | None = None,
              guide: Callable[[str], None] | None = None) -> tuple[Pin | None, bool]:
         """Blocking: the code and whether the source is certain of every digit."""
-        if self.spec == "sim":
-            card = getattr(getattr(self.transport, "slot", None), "card", None)
-            code = getattr(card, "check_code_b", None)
-        elif self.spec.startswith("control:"):
-            reply = send_control(self.spec[len("control:"):], "card-face")
-            code = reply[3:] if reply.startswith("ok ") else None
-        elif self.is_camera:
+        if self.is_camera:
             return self._read_camera(hints, guide)
-        else:
+        if not self.available:
             raise CardFaceUnavailable("no card-face camera is configured")
+        if self._teller is None:
+            try:
+                self._teller = registry.open_device("cardface", self.spec, transport=self.transport)
+            except DeviceError as exc:     # e.g. "sim" without a sim:// reader behind the transport: say so
+                log.warning("card-face source unavailable: %s", exc)
+                return self._uncertain("camera_unavailable")
+        code = self._teller.code()
         if not code:
             return self._uncertain("no_card")
         if (hints.serial if hints else None, code) in self.refused:

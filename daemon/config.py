@@ -22,7 +22,8 @@ DEFAULT_FILE = "/etc/mynareader/mynareader.toml"
 
 @dataclasses.dataclass(frozen=True)
 class Devices:
-    reader: str = "pcsc://"                 # see `mynareader --help` for reader URLs
+    # keys named for the device registry's kinds (device/registry.py); `mynareader --help` lists the URLs
+    reader: str = "pcsc://"
     camera: str = "v4l2:///dev/video0"      # replay://DIR?fps=N on a bench, picamera2://0 on a Pi camera
     cardface: str = "none"                  # where 照合番号B comes from: none | camera URL | sim | control:PATH
 
@@ -133,9 +134,9 @@ def _coerce(section: str, key: str, value: Any, kind: type, source: str) -> Any:
     choices = _CHOICES.get((section, key))
     if choices and value not in choices:
         raise ConfigError(f"{where}: {value!r} is not one of {', '.join(choices)}")
-    if (section, key) == ("devices", "cardface"):
-        from .card_face import spec_problem
-        problem = spec_problem(value)
+    if section == "devices":       # the device registry knows every scheme; nothing is imported to check
+        from ..device.registry import url_problem
+        problem = url_problem(key, value)
         if problem:
             raise ConfigError(f"{where}: {problem}")
     if (section, key) == ("sockets", "mode"):

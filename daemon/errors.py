@@ -4,8 +4,7 @@ cardface/errors.py, reception/errors.py, rpc/errors.py; the device layer's are d
     ServiceError
      ├── ConfigError           a configuration file, variable or --set that cannot be used (config.py)
      ├── StoreError            the state store cannot be trusted; identity checks stop (store.py)
-     ├── PkiError              a TLS certificate task a clinic's IT person can fix (tls_pki.py)
-     └── CardFaceUnavailable   the configured card-face source cannot give 照合番号B now (card_face.py)
+     └── PkiError              a TLS certificate task a clinic's IT person can fix (tls_pki.py)
 
 Each message is worded for the person who can fix it; the command line (cli/__main__.py) and the protocol
 (service.py -> rpc/errors.py) convert them at their boundary.
@@ -31,7 +30,3 @@ class StoreError(ServiceError):
 
 class PkiError(ServiceError, ValueError):
     """Something a clinic's IT person can fix (said in words, no traceback)."""
-
-
-class CardFaceUnavailable(ServiceError):
-    pass

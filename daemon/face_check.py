@@ -12,7 +12,9 @@ import logging
 import time
 from typing import AsyncIterator, Callable
 
-from ..device.camera import Camera, CameraGone, open_camera
+from ..device.camera import Camera
+from ..device.errors import CameraGone
+from ..device.registry import open_camera
 from ..device.camera.bench import check_command
 from ..device.errors import DeviceError
 from .face.images import to_rgb

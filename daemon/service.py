@@ -19,11 +19,11 @@ from importlib import resources
 from typing import Any
 
 from ..device.camera.bench import check_command
-from ..device.card import MyNumberCard
+from ..device.card import MyNumberCard, read_card_info
 from ..device.errors import CardRemoved, DeviceError, PinBlocked, WrongPin
-from ..device.mock.control import serve_control
+from ..device.bench_control import serve_control
 from ..device.pin import Pin
-from ..device.transport import open_reader
+from ..device.registry import open_reader
 from .card_face import CardFaceSource
 from .cardface.reader import GUIDANCE, ChipHints
 from .card_worker import CardWorker, PresenceWatcher
@@ -319,16 +319,8 @@ class ReaderService:
         if isinstance(action, m.ReadCard):
             def read(card: MyNumberCard):
                 card.connect()
-                token = card.token()
-                if token.value == "unknown":
-                    return m.CardRead(_now(), token.value, None, None, None)
-                cert = card.auth_certificate()
-                pin_tries = card.pin_tries()
-                try:
-                    kenmen = card.kenmen_tries()
-                except DeviceError:
-                    kenmen = None
-                return m.CardRead(_now(), token.value, cert, pin_tries, kenmen)
+                info = read_card_info(card)
+                return m.CardRead(_now(), info.token.value, info.certificate, info.pin_tries, info.kenmen_tries)
             return await run(read)
         if isinstance(action, m.RequestCardFaceCode):
             loop = asyncio.get_running_loop()

@@ -83,6 +83,18 @@ def sha256_digest_info(digest: bytes) -> bytes:
     return SHA256_DIGEST_INFO + digest
 
 
+def get_response(le: int) -> bytes:
+    """GET RESPONSE for the ``le`` bytes a ``61xx`` announced (00 = 256)."""
+    return bytes([0x00, 0xC0, 0x00, 0x00, le & 0xFF])
+
+
+def with_le(command: bytes, le: int) -> bytes:
+    """A command without data sent again with the Le a ``6Cxx`` asked for."""
+    if len(command) > 5:
+        raise ValueError("only a command without data is resent with a new Le")
+    return bytes(command[:4]) + bytes([le & 0xFF])
+
+
 def is_verify(apdu: bytes) -> bool:
     return len(apdu) >= 4 and apdu[1] == 0x20
 
@@ -137,9 +149,11 @@ def check(resp: bytes, *, pin: bool = False) -> bytes:
     """Return the data of a successful response or raise the typed error for its status word.
 
     With ``pin=True`` (a VERIFY), ``63Cx`` is :class:`WrongPin` and ``6984``/``6983`` are :class:`PinBlocked`.
+    ``61xx`` never reaches here from a transport (it chains the answer, :func:`..transport.chained`); if it does,
+    the answer is incomplete and is refused as :class:`UnexpectedStatus`.
     """
     data, sw = split_response(resp)
-    if sw == 0x9000 or (sw >> 8) == 0x61:
+    if sw == 0x9000:
         return data
     if sw == 0x6A82 or sw == 0x6A88:
         raise NotFound(sw)

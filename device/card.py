@@ -6,6 +6,7 @@ Nothing here can reach the individual number: see :class:`~.apdu.PrivacyGuard`.
 """
 from __future__ import annotations
 
+import dataclasses
 import enum
 import hashlib
 
@@ -13,7 +14,7 @@ from . import apdu, tlv
 from .apdu import Applet, JpkiFile, KenmenFile
 from .cardface import CardFace, parse_card_face
 from .certificate import CertificateInfo, parse_certificate
-from .errors import MalformedResponse, NotFound
+from .errors import CardStatusError, MalformedResponse, NotFound
 from .pin import Pin
 from .transport import Transport
 
@@ -146,3 +147,37 @@ class MyNumberCard:
 def _tlv_total_length(head: bytes) -> int:
     _tag, length, start = tlv.parse_header(head)
     return start + length
+
+
+# -- the one recipe -------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class CardInfo:
+    """What the reader needs from a card before anything is verified: the service's first read and
+    ``mynareader card info`` both come from :func:`read_card_info`."""
+
+    token: TokenKind
+    certificate: CertificateInfo | None     # the user-authentication certificate; None for an unknown token
+    pin_tries: int | None
+    kenmen_tries: int | None                # None: no usable 券面事項確認AP (住基カード, a smartphone)
+
+
+def read_card_info(card: MyNumberCard) -> CardInfo:
+    """Token, user-authentication certificate and both try counters of the connected card. Consumes no try.
+
+    One error handling for every caller: a token that is not JPKI's ends the read there (nothing else is
+    asked of a card we do not know); a card that answers the 照合番号B query with any status error has no
+    card-face applet we can use (``kenmen_tries`` None). Device faults (CardRemoved, Timeout, ...) and the
+    certificate's or the PIN's status errors propagate: without them there is nothing to decide on.
+    """
+    token = card.token()
+    if token is TokenKind.UNKNOWN:
+        return CardInfo(token, None, None, None)
+    cert = card.auth_certificate()
+    pin_tries = card.pin_tries()
+    try:
+        kenmen: int | None = card.kenmen_tries()
+    except CardStatusError:
+        kenmen = None
+    return CardInfo(token, cert, pin_tries, kenmen)

@@ -1,7 +1,31 @@
-"""Typed errors of the device layer.
+"""Typed errors of the device layer: every error the readers, cameras and card-face sources raise.
 
-Two families (design.md): a *device fault* (the reader, the card, the line) and a *card answer* that is a
-normal outcome for the caller to act on (wrong PIN, blocked). Each carries a sentence staff can act on.
+The split the docs describe is the class hierarchy: a *device fault* (the reader, the card, the line, the
+camera misbehaved: report it, place the card again) against the *card's answer*, a normal outcome the caller
+acts on (wrong PIN, blocked, no such file). Each error carries a sentence staff can act on (``advice``)::
+
+    DeviceError                         everything the device layer raises
+    ├── DeviceUrlError                  the configured device cannot be opened as written
+    │   ├── BadDeviceUrl                    the URL does not parse, or names no known scheme
+    │   └── BackendUnavailable              the scheme's package is not installed (names the package)
+    ├── DeviceFault                     the reader, the line, the card or the camera failed
+    │   ├── ReaderUnavailable               the reader cannot be reached (cable, pcscd)
+    │   │   └── Pn532Unsupported                a PN532 without ISO 14443-B
+    │   ├── NoCard                          no card on the reader
+    │   ├── CardRemoved                     the card left during an exchange
+    │   ├── Timeout                         the reader or card did not answer in time
+    │   ├── MalformedResponse               bytes that do not parse (a damaged or hostile answer)
+    │   ├── CameraGone                      the camera stopped answering
+    │   └── CardFaceUnavailable             no card-face source can be asked
+    ├── CardStatusError                 the card's answer: a status word other than success
+    │   ├── NotFound                        no such applet or file (6A82, 6A88)
+    │   ├── SecurityNotSatisfied            the PIN is not verified (6982)
+    │   ├── WrongPin(tries_left)            a VERIFY failed (63Cx)
+    │   ├── PinBlocked                      the PIN is locked (6983, 6984)
+    │   └── UnexpectedStatus                any other status word
+    └── PrivacyViolation                something asked for the individual number: refused, never sent
+
+Catch ``DeviceFault`` to report a broken reader, ``CardStatusError`` to act on the card's answer.
 """
 from __future__ import annotations
 
@@ -16,7 +40,18 @@ class DeviceError(Exception):
         super().__init__(message or self.advice)
 
 
-class BackendUnavailable(DeviceError):
+# -- the device as configured ------------------------------------------------------------------------
+
+
+class DeviceUrlError(DeviceError):
+    """The configured device URL cannot be opened as written: fix the configuration or install a package."""
+
+
+class BadDeviceUrl(DeviceUrlError):
+    """The device URL cannot be understood."""
+
+
+class BackendUnavailable(DeviceUrlError):
     """A device URL names a backend whose Python package or system library is missing."""
 
     def __init__(self, scheme: str, package: str, detail: str = ""):
@@ -25,34 +60,50 @@ class BackendUnavailable(DeviceError):
         super().__init__(f"the {scheme}:// backend needs the package '{package}', which is not installed{extra}")
 
 
-class BadDeviceUrl(DeviceError):
-    """The device URL cannot be understood."""
+# -- device faults ----------------------------------------------------------------------------------
 
 
-class ReaderUnavailable(DeviceError):
+class DeviceFault(DeviceError):
+    """The reader, the line, the card or the camera failed: report it; the next placement may work."""
+
+
+class ReaderUnavailable(DeviceFault):
     advice = "The card reader cannot be reached. Check its cable (and that pcscd is running), then try again."
 
 
-class NoCard(DeviceError):
+class Pn532Unsupported(ReaderUnavailable):
+    advice = "This PN532 cannot read the My Number Card (no ISO 14443-B). Use another reader module."
+
+
+class NoCard(DeviceFault):
     advice = "No card is on the reader. Ask the patient to place the card."
 
 
-class CardRemoved(DeviceError):
+class CardRemoved(DeviceFault):
     advice = "The card was taken off the reader before reading finished. Ask the patient to place it again."
 
 
-class Timeout(DeviceError):
+class Timeout(DeviceFault):
     advice = "The card reader did not answer in time. Place the card again; if it repeats, restart the reader."
 
 
-class MalformedResponse(DeviceError):
+class MalformedResponse(DeviceFault):
     """The card (or a hostile device) answered bytes that do not parse."""
 
     advice = "The card gave an answer that cannot be read. Try again; if it repeats, confirm identity by staff."
 
 
-class PrivacyViolation(DeviceError):
-    """Something asked the card layer to read the individual number (個人番号). It never does."""
+class CameraGone(DeviceFault):
+    advice = "The camera stopped answering. Check its cable; face authentication is off until it returns."
+
+
+class CardFaceUnavailable(DeviceFault):
+    """No card-face source can be asked for 照合番号B (none configured, or it cannot be opened)."""
+
+    advice = "The card-face camera is not available; use the PIN or a visual check."
+
+
+# -- the card's answers -----------------------------------------------------------------------------
 
 
 class CardStatusError(DeviceError):
@@ -86,3 +137,10 @@ class PinBlocked(CardStatusError):
 
 class UnexpectedStatus(CardStatusError):
     advice = "The card answered an unexpected status."
+
+
+# -- privacy ----------------------------------------------------------------------------------------
+
+
+class PrivacyViolation(DeviceError):
+    """Something asked the card layer to read the individual number (個人番号). It never does."""

@@ -132,15 +132,7 @@ class PcscTransport(Transport):
     def _transmit(self, command: bytes) -> bytes:
         if self._card is None:
             raise NoCard("not connected to a card")
-        resp = self._raw(command)
-        # T=0 conventions, in case a reader passes them through
-        while len(resp) >= 2 and resp[-2] == 0x61:
-            resp = resp[:-2] + self._raw(bytes([0x00, 0xC0, 0x00, 0x00, resp[-1]]))
-        if len(resp) == 2 and resp[0] == 0x6C and len(command) <= 5:
-            resp = self._raw(command[:4] + bytes([resp[1]]))
-        return resp
-
-    def _raw(self, command: bytes) -> bytes:
+        # 61xx/6Cxx (T=0 conventions a reader may pass through) are chained above, in Transport.transmit
         hresult, response = scard.SCardTransmit(self._card, self._protocol, list(command))
         if hresult == scard.SCARD_S_SUCCESS and len(response) >= 2:
             return bytes(response)

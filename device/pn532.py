@@ -15,17 +15,13 @@ import urllib.parse
 import serial
 
 from . import pn532_frame as pf
-from .errors import CardRemoved, DeviceError, NoCard, ReaderUnavailable, Timeout
+from .errors import CardRemoved, DeviceError, NoCard, Pn532Unsupported, ReaderUnavailable, Timeout
 from .transport import Transport, query
 
 WAKE_UP = b"\x55\x55" + bytes(14)
 ACK_TIMEOUT = 0.3
 RESPONSE_TIMEOUT = 5.0          # a card's RSA signature can take a second or two
 NO_REPEAT_INS = {0x20, 0x24, 0x2A}
-
-
-class Pn532Unsupported(DeviceError):
-    advice = "This PN532 cannot read the My Number Card (no ISO 14443-B). Use another reader module."
 
 
 def _serial_url(url: str) -> tuple[str, int]:

@@ -1,25 +1,24 @@
-"""Card transports chosen by URL (like pyserial's ``serial_for_url``), with lazy imports.
+"""A card reader slot as one interface: APDUs in and out, card presence. Opened by URL through
+:mod:`.registry` (``open_device("reader", url)``).
 
 A transport moves APDUs to one card and tells whether a card is present. It knows nothing of the My Number
-Card; :mod:`.card` does. Every APDU passes :class:`~.apdu.PrivacyGuard` here, so no caller can reach 個人番号.
-
-    pcsc://                    first PC/SC reader holding a card (pcscd; also the vpcd virtual reader)
-    pcsc://?reader=ACS         the PC/SC reader whose name contains "ACS"
-    sim://PROFILE?state=DIR    the virtual My Number Card in-process (no pcscd): demos and unit tests
-    pn532:///dev/ttyAMA0       a PN532 NFC controller on a UART (see device/pn532.py)
-    spy+URL                    any of these, logging each APDU with VERIFY data redacted
+Card; :mod:`.card` does. Above every backend's ``_transmit`` sit the two things no backend repeats:
+:class:`~.apdu.PrivacyGuard` on every APDU, so no caller can reach 個人番号, and ISO 7816-4 response chaining
+(:func:`chained`: ``61xx`` -> GET RESPONSE for the rest, ``6Cxx`` -> the command again with the right Le), so
+a card or reader that answers in T=0 style reads the same on PC/SC, PN532 and the virtual card.
+:class:`SpyTransport` (``spy+URL``) logs every exchange on the line and hides nothing of what it wraps.
 """
 from __future__ import annotations
 
 import abc
 import dataclasses
-import importlib
 import logging
 import time
 import urllib.parse
+from typing import Callable
 
 from . import apdu as apdu_mod
-from .errors import BackendUnavailable, BadDeviceUrl
+from .errors import MalformedResponse
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +48,16 @@ class Transport(abc.ABC):
 
     # -- public API ------------------------------------------------------------------------------
     def transmit(self, command: bytes) -> bytes:
-        """Send one C-APDU, return the R-APDU (data + SW1 SW2). Raises CardRemoved, Timeout, ..."""
+        """Send one C-APDU, return the whole R-APDU (data + SW1 SW2), chained answers joined.
+
+        Raises PrivacyViolation before anything is sent, else CardRemoved, Timeout, ... from the backend."""
         self._guard.check(command)
+        return chained(self._exchange, bytes(command))
+
+    def _exchange(self, command: bytes) -> bytes:
+        """One exchange on the line, counted."""
         t0 = time.perf_counter()
-        resp = self._transmit(bytes(command))
+        resp = self._transmit(command)
         self.stats.apdus += 1
         self.stats.bytes_out += len(command)
         self.stats.bytes_in += len(resp)
@@ -92,7 +97,12 @@ class Transport(abc.ABC):
 
 
 class SpyTransport(Transport):
-    """Wraps another transport and logs each exchange, VERIFY data redacted. ``spy+pcsc://`` etc."""
+    """``spy+URL``: the transport ``inner`` with each exchange on the line logged, VERIFY data redacted.
+
+    Like pyserial's ``spy://``, it is a transport of its own (the guard and the chaining run here, and every
+    exchange they cause is logged, GET RESPONSE included) that hides nothing it wraps: what the wrapped transport
+    offers (a sim:// slot for the bench commands and the card-face source, a PN532's lock) stays reachable.
+    """
 
     def __init__(self, inner: Transport):
         super().__init__()
@@ -100,27 +110,20 @@ class SpyTransport(Transport):
         self.stats = inner.stats
 
     def __getattr__(self, name: str):
-        # the spy adds logging and hides nothing: what the wrapped transport offers (a sim:// slot for the bench
-        # commands and the card-face source, a PN532's firmware version) stays reachable through it
         if name == "inner":
             raise AttributeError(name)
         return getattr(self.inner, name)
 
-    def transmit(self, command: bytes) -> bytes:
-        resp = self.inner.transmit(command)
+    def _transmit(self, command: bytes) -> bytes:
+        resp = self.inner._transmit(command)
         log.info("APDU > %s  < %s", apdu_mod.redact(command), resp[-2:].hex().upper()
                  + (f" +{len(resp) - 2} bytes" if len(resp) > 2 else ""))
         return resp
 
-    def _transmit(self, command: bytes) -> bytes:  # pragma: no cover - transmit is overridden
-        return self.inner.transmit(command)
-
-    def connect(self) -> bytes:
+    def _connect(self) -> bytes:
         atr = self.inner.connect()
         log.info("ATR %s", atr.hex(" ").upper())
         return atr
-
-    _connect = connect
 
     def disconnect(self) -> None:
         self.inner.disconnect()
@@ -138,35 +141,29 @@ class SpyTransport(Transport):
         return presence_watcher(self.inner)
 
 
-# scheme -> (module, factory name, the package a user must install for it)
-_BACKENDS = {
-    "pcsc": (".pcsc", "PcscTransport", "pyscard"),
-    "sim": (".sim", "SimTransport", "cryptography"),
-    "pn532": (".pn532", "Pn532Transport", "pyserial"),
-}
+# -- response chaining (ISO 7816-4 5.3.4; yubikit's ChainedResponseProcessor) -------------------------------
+
+MAX_CHAINED = 64 * 1024       # the largest EF is 32 KiB: a card that keeps saying "more" is broken or hostile
+NO_RESEND_INS = {0x20, 0x24, 0x2A}   # VERIFY, CHANGE REFERENCE DATA, COMPUTE SIGNATURE: never sent twice
 
 
-def register_backend(scheme: str, module: str, factory: str, package: str) -> None:
-    _BACKENDS[scheme] = (module, factory, package)
+def chained(exchange: Callable[[bytes], bytes], command: bytes) -> bytes:
+    """Send ``command`` through ``exchange`` and finish what the card's status asks for.
 
-
-def open_reader(url: str) -> Transport:
-    """Open the transport a device URL names. Raises BadDeviceUrl or BackendUnavailable."""
-    if url.startswith("spy+"):
-        return SpyTransport(open_reader(url[4:]))
-    parsed = urllib.parse.urlsplit(url)
-    scheme = parsed.scheme.split("+", 1)[0]
-    if scheme not in _BACKENDS:
-        raise BadDeviceUrl(f"unknown reader URL scheme {parsed.scheme!r} in {url!r}; "
-                           f"use one of: {', '.join(s + '://' for s in sorted(_BACKENDS))}")
-    module, factory, package = _BACKENDS[scheme]
-    try:
-        mod = importlib.import_module(module, __package__)
-    except ImportError as exc:
-        raise BackendUnavailable(scheme, package, str(exc)) from None
-    transport = getattr(mod, factory).from_url(url)
-    transport.url = url
-    return transport
+    ``6Cxx`` (wrong Le, xx is right): the same command again with Le=xx, for commands without data only, and
+    never a VERIFY, CHANGE REFERENCE DATA or COMPUTE SIGNATURE (a second one could spend a PIN try).
+    ``61xx`` (xx more bytes wait): GET RESPONSE until the card answers a final status; the data is joined.
+    """
+    resp = exchange(command)
+    if len(resp) == 2 and resp[0] == 0x6C and len(command) <= 5 and command[1] not in NO_RESEND_INS:
+        resp = exchange(apdu_mod.with_le(command, resp[1]))
+    data = b""
+    while len(resp) >= 2 and resp[-2] == 0x61:
+        data += resp[:-2]
+        if len(data) > MAX_CHAINED:
+            raise MalformedResponse(f"the card kept chaining its answer past {MAX_CHAINED} bytes")
+        resp = exchange(apdu_mod.get_response(resp[-1]))
+    return data + resp
 
 
 def query(url: str) -> dict[str, str]:

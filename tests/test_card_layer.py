@@ -4,7 +4,7 @@ import hashlib
 
 import pytest
 
-from mynareader.device.card import MyNumberCard, TokenKind
+from mynareader.device.card import MyNumberCard, TokenKind, read_card_info
 from mynareader.device.errors import CardRemoved, PinBlocked, SecurityNotSatisfied, WrongPin
 from mynareader.device.pin import Pin
 
@@ -126,3 +126,42 @@ def test_token_classification(bench, profile, token):
     b = bench(profile)
     with card_on(b) as (transport, card):
         assert card.token() is token
+
+
+def test_chained_answers_read_the_same_and_spend_no_extra_try(bench):
+    """A card answering T=0 style (61xx: the rest by GET RESPONSE; 6Cxx: ask again with this Le) reads the same
+    through every backend: the chaining sits above them all, in Transport.transmit."""
+    b = bench("fresh")
+    with card_on(b) as (transport, card):
+        plain_cert = card.auth_certificate().der
+        card.disconnect()
+        assert b.control("chain 100") == "ok" and b.control("exact-le on") == "ok"
+        card.connect()
+        transport.stats.reset()
+        assert card.auth_certificate().der == plain_cert          # 256-byte chunks come as 100 + 100 + 56
+        assert transport.stats.apdus > 2 + 3 * (len(plain_cert) // 256)
+        card.verify_kenmen_b(Pin(b.slot.card.check_code_b, min_len=14, max_len=14))
+        assert card.read_card_face().photo().size == (180, 240)
+        card.verify_pin(Pin(PIN))
+        assert card.auth_certificate().verify_signature(card.sign(b"challenge"), b"challenge")
+        # a READ BINARY asking past the end of the 160-byte token file: 6CA0, sent again with Le=A0
+        transport.transmit(bytes.fromhex("00A4040C0AD392F000260100000001"))
+        transport.transmit(bytes.fromhex("00A4020C020006"))
+        resp = transport.transmit(bytes.fromhex("00B0000000"))
+        assert resp[-2:] == b"\x90\x00" and len(resp) == 160 + 2
+    log = list(b.slot.exchanges)
+    assert any(c[1] == 0xC0 and r[-2:] == b"\x90\x00" for c, r in log)              # GET RESPONSE finished
+    assert any(r[-2] == 0x61 for c, r in log)
+    assert (bytes.fromhex("00B0000000"), b"\x6C\xA0") in log and bytes.fromhex("00B00000A0") in [c for c, _ in log]
+    verifies = [c for c, _ in log if c[1] == 0x20 and len(c) > 5]
+    assert len(verifies) == 2                                  # one 照合番号B, one PIN: nothing sent twice
+
+
+@pytest.mark.parametrize("profile,kenmen", [("fresh", 10), ("juki", None)])
+def test_one_recipe_reads_what_the_reader_needs(bench, profile, kenmen):
+    b = bench(profile)
+    with card_on(b) as (transport, card):
+        info = read_card_info(card)
+    assert info.certificate is not None and info.pin_tries == 3 and info.kenmen_tries == kenmen
+    sent = [c for c, _ in b.slot.exchanges]
+    assert not [c for c in sent if c[1] == 0x20 and len(c) > 5]     # no try consumed

@@ -11,7 +11,7 @@ import pytest
 
 from mynareader.daemon.inprocess import InProcessReader, demo_config
 from mynareader.daemon.rpc.client import Client
-from mynareader.device.mock.control import send_control
+from mynareader.device.bench_control import send_control
 
 INS_VERIFY = 0x20
 
@@ -98,3 +98,35 @@ def test_below_the_floor_the_camera_is_not_even_asked(bench):
     step = bench.kiosk.wait_state("choose_method", 60)["step"]
     assert "face" not in step["options"] and step["data"]["face_unavailable"] == "check_code_tries_low"
     assert code_b_verifies(bench.slot) == []
+
+
+@pytest.mark.parametrize("cardface", ["sim", "bench://card"])
+def test_a_spy_reader_still_gives_the_card_face_and_completes_by_face(tmp_path, caplog, cardface):
+    """spy+sim:// wraps the slot without hiding it: the card-face source (the sim code, or the bench camera
+    showing the slot's card) still reads the card face, and the reception completes by face."""
+    caplog.set_level(logging.DEBUG)
+    config = demo_config(tmp_path, profile="empty")
+    config = dataclasses.replace(config, devices=dataclasses.replace(
+        config.devices, reader="spy+" + config.devices.reader, cardface=cardface))
+    reader = InProcessReader(config)
+    kiosk, reception = Client(config.sockets.kiosk), Client(config.sockets.reception)
+    try:
+        kiosk.call("subscribe", events=["step.changed"])
+        reception.call("subscribe")
+        transport = reader.service.transport
+        assert transport.url.startswith("spy+sim://")
+        send_control(config.bench.control, "insert fresh")
+        step = wait_step(kiosk, "choose_method")
+        assert "face" in step["options"]
+        kiosk.call("kiosk.choose_method", method="face")
+        wait_step(kiosk, "consent")
+        kiosk.call("kiosk.answer", screen="comprehensive", answer="agree")
+        result = reception.next_event(60, name="result")["params"]
+        assert result["identity"]["method"] == "face"
+        assert len(code_b_verifies(transport.slot)) == 1
+        assert "APDU > 00 20 00 80 0E <redacted>" in caplog.text          # the spy logged the VERIFY, redacted
+        assert transport.slot.card.check_code_b not in caplog.text
+    finally:
+        kiosk.close()
+        reception.close()
+        reader.close()

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from mynareader.device.mock.control import send_control
-from mynareader.device.transport import open_reader
+from mynareader.device.bench_control import send_control
+from mynareader.device.registry import open_reader
 
 EXE = str(Path(sys.executable).with_name("mynareader"))
 VPCD_URL = "pcsc://?reader=Virtual PCD"

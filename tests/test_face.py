@@ -92,7 +92,7 @@ def test_chip_photo_from_the_virtual_card_decodes_as_jp2_and_matches(pipeline, a
     from mynareader.device.card import MyNumberCard
     from mynareader.device.mock.slot import CardSlot
     from mynareader.device.pin import Pin
-    from mynareader.device.sim import SimTransport
+    from mynareader.device.mock.sim import SimTransport
     slot = CardSlot(tmp_path, "fresh")
     card = MyNumberCard(SimTransport(slot))
     card.connect()

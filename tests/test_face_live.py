@@ -6,7 +6,8 @@ from mynareader.daemon.face.onnx_models import manifest
 from mynareader.daemon.face.images import load_image
 from mynareader.daemon.face.pipeline import FacePipeline
 from mynareader.daemon.face.verifier import FaceVerifier, Guidance, Verdict
-from mynareader.device.camera import CameraGone, open_camera
+from mynareader.device.errors import CameraGone
+from mynareader.device.registry import open_camera
 from mynareader.device.camera.bench import ASSETS
 
 

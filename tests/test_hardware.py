@@ -7,7 +7,7 @@ import os
 import pytest
 
 from mynareader.device.card import MyNumberCard, TokenKind
-from mynareader.device.transport import open_reader
+from mynareader.device.registry import open_reader
 
 pytestmark = pytest.mark.hardware
 

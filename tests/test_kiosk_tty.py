@@ -6,7 +6,7 @@ from pathlib import Path
 
 from mynareader.daemon.inprocess import InProcessReader, demo_config
 from mynareader.daemon.rpc.client import Client
-from mynareader.device.mock.control import send_control
+from mynareader.device.bench_control import send_control
 
 EXE = str(Path(sys.executable).with_name("mynareader"))
 

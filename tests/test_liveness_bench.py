@@ -12,7 +12,7 @@ from mynareader.daemon.face.verifier import FaceVerifier, Guidance, Verdict
 from mynareader.daemon.reception import messages as m
 from mynareader.daemon.reception.policy import Policy
 from mynareader.daemon.store import Store
-from mynareader.device.camera import open_camera
+from mynareader.device.registry import open_camera
 from mynareader.device.camera.bench import ASSETS, _face_image
 from mynareader.device.camera.liveness_scenes import KEYPOINTS
 

@@ -8,7 +8,7 @@ from mynareader.device.card import MyNumberCard
 from mynareader.device.errors import PrivacyViolation
 from mynareader.device.mock.slot import CardSlot
 from mynareader.device.pin import Pin
-from mynareader.device.sim import SimTransport
+from mynareader.device.mock.sim import SimTransport
 
 HOJO = bytes.fromhex("D3921000310001010408")
 COMMON = bytes.fromhex("D3921000310001010100")

@@ -13,7 +13,7 @@ import pytest
 from mynareader.daemon.inprocess import InProcessReader, demo_config
 from mynareader.daemon.rpc.client import Client
 from mynareader.daemon.service import openrpc_document
-from mynareader.device.mock.control import send_control
+from mynareader.device.bench_control import send_control
 
 DOCS = Path(__file__).parent.parent / "docs"
 ANY = "…"

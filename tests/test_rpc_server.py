@@ -10,7 +10,7 @@ import pytest
 
 from mynareader.daemon.rpc.client import Client, RemoteError
 from mynareader.daemon.rpc.server import BOTH, Limits, Role, RpcServer
-from mynareader.device.mock.control import send_control
+from mynareader.device.bench_control import send_control
 
 
 class ServerThread:

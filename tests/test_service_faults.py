@@ -12,7 +12,7 @@ import pytest
 
 from mynareader.daemon.inprocess import InProcessReader, demo_config
 from mynareader.daemon.rpc.client import Client, RemoteError
-from mynareader.device.mock.control import send_control
+from mynareader.device.bench_control import send_control
 
 EXE = str(Path(sys.executable).with_name("mynareader"))
 

@@ -154,7 +154,7 @@ def test_stderr_log_lines_keep_the_traceback():
 def test_bench_control_socket_is_0600_whatever_the_umask(tmp_path):
     import os
     import stat
-    from mynareader.device.mock.control import serve_control
+    from mynareader.device.bench_control import serve_control
     old = os.umask(0)
     try:
         server = serve_control(tmp_path / "c.sock", lambda line: "ok")

@@ -11,6 +11,7 @@ import logging
 import sys
 import traceback
 
+from ...device import registry
 from ...device.errors import DeviceError
 from ..errors import ConfigError, ServiceError
 from . import bench, card, cardface, client, demo, face, kiosk, liveness, mock, run, store, tls
@@ -28,16 +29,15 @@ GROUPS = {
     "tls": "the network transport's certificates: the reader's CA, its server certificate, clients' certificates",
 }
 
-READERS = """\
-  pcsc://                 the first PC/SC reader that holds a card (needs pcscd)
-  pcsc://?reader=ACS      the PC/SC reader whose name contains ACS
-  sim://fresh             the built-in virtual card (profiles: see 'mynareader mock card --help')
-  pn532:///dev/ttyAMA0    a PN532 NFC module on the Raspberry Pi's UART"""
+EPILOG = f"""\
+Reader URLs (--reader, devices.reader):
+{registry.describe("reader")}
 
-EPILOG = """\
-Reader URLs:
-{readers}
-Prefix any of them with spy+ to log every APDU (PINs are redacted).
+Camera URLs (devices.camera):
+{registry.describe("camera")}
+
+Card-face sources (devices.cardface, where 照合番号B comes from):
+{registry.describe("cardface")}
 
 Exit codes: 0 done, 1 the answer is no, 2 could not run as asked, 3 PIN blocked, 4 refused to protect the card
 (nothing sent), 70 internal error, 130 interrupted (README.md, "Exit codes").
@@ -52,7 +52,7 @@ Examples:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mynareader", description="Software for a face-authentication My Number Card reader.",
-        epilog=EPILOG.format(readers=READERS), formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for APDUs)")
     top = parser.add_subparsers(dest="group", metavar="COMMAND", required=True)
     groups = {}

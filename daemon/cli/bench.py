@@ -10,7 +10,7 @@ import threading
 import time
 from pathlib import Path
 
-from ...device.mock.control import send_control
+from ...device.bench_control import send_control
 from ..inprocess import InProcessReader, demo_config
 from ..rpc.client import Client
 

@@ -7,15 +7,17 @@ import statistics
 import sys
 import time
 
-from ...device.card import MyNumberCard, TokenKind
-from ...device.errors import NoCard, NotFound, PinBlocked, WrongPin
+from ...device import registry
+from ...device.card import MyNumberCard, read_card_info
+from ...device.errors import NoCard, PinBlocked, WrongPin
 from ...device.pin import Pin
-from ...device.transport import Transport, open_reader
+from ...device.registry import open_reader
+from ...device.transport import Transport
 from ..certificate_state import certificate_state
 from ..clock import today_jst
 from .util import BLOCKED, CANNOT, NO, REFUSED, CliFail
 
-READER_HELP = "reader URL, e.g. pcsc://, pcsc://?reader=ACS, sim://fresh, pn532:///dev/ttyAMA0"
+READER_HELP = "reader URL: " + ", ".join(registry.examples("reader")) + " (mynareader --help describes them)"
 
 
 def _open_card(url: str, wait: float) -> tuple[Transport, MyNumberCard]:
@@ -30,18 +32,14 @@ def _open_card(url: str, wait: float) -> tuple[Transport, MyNumberCard]:
 
 def card_summary(card: MyNumberCard) -> dict:
     """What ``card info`` prints: token, certificate, its state, and the counters. Consumes no try."""
-    token = card.token()
-    out: dict = {"token": token.value}
-    if token is TokenKind.UNKNOWN:
+    info = read_card_info(card)
+    out: dict = {"token": info.token.value}
+    if info.certificate is None:
         return out
-    cert = card.auth_certificate()
-    out["auth_cert"] = cert.summary()
-    out["certificate_state"] = certificate_state(cert.not_after, today_jst()).value
-    out["pin_tries_left"] = card.pin_tries()
-    try:
-        out["kenmen_tries_left"] = card.kenmen_tries()
-    except NotFound:
-        out["kenmen_tries_left"] = None  # no card-face applet (住基カード, smartphone)
+    out["auth_cert"] = info.certificate.summary()
+    out["certificate_state"] = certificate_state(info.certificate.not_after, today_jst()).value
+    out["pin_tries_left"] = info.pin_tries
+    out["kenmen_tries_left"] = info.kenmen_tries   # None: no card-face applet (住基カード, smartphone)
     return out
 
 

@@ -7,12 +7,12 @@ import signal
 import threading
 from pathlib import Path
 
-from ...device.mock.control import serve_control
+from ...device.bench_control import serve_control
 from ...device.mock.pn532_emulator import Pn532Emulator, open_pty
 from ...device.mock.profiles import PROFILES
 from ...device.mock.slot import CardSlot
 from ...device.mock.vpcd import VpcdBridge
-from ...device.sim import default_state_dir
+from ...device.mock.sim import default_state_dir
 
 log = logging.getLogger(__name__)
 

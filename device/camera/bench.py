@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from . import Camera, CameraGone
+from ..errors import CameraGone
+from . import Camera
 from .liveness_scenes import SCENES, SceneRenderer
 
 ASSETS = Path(__file__).resolve().parent.parent / "mock" / "assets"
@@ -62,8 +63,8 @@ class BenchCamera(Camera):
         parts = urllib.parse.urlsplit(url)
         face = parts.netloc or "holder"
         if face == "card":   # the card tray seen from above, for the card-face reader
-            from .bench_card import BenchCardCamera
-            return BenchCardCamera.from_url(url)
+            from ..registry import load   # a bench device under device/mock, loaded by name
+            return load("mynareader.device.mock.card_camera:BenchCardCamera.from_url")(url)
         if face not in FACES:
             raise ValueError(f"bench camera face {face!r}: use {', '.join(FACES)}")
         q = dict(urllib.parse.parse_qsl(parts.query))

@@ -5,7 +5,8 @@ import urllib.parse
 
 import numpy as np
 
-from . import Camera, CameraGone
+from ..errors import CameraGone
+from . import Camera
 
 
 class Picamera2Camera(Camera):

@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from . import Camera, CameraGone
+from ..errors import CameraGone
+from . import Camera
 
 EXTENSIONS = {".jpg", ".jpeg", ".png", ".jp2", ".bmp"}
 

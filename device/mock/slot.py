@@ -9,6 +9,9 @@ The vpcd bridge and the PN532 emulator each host one slot; tests steer it with o
     pull-after N       the card is pulled after answering N more APDUs (mid-read removal)
     status             one line: profile and counters, or "empty"
     card-face          the 照合番号B printed on the card in the slot (the bench's card-face scanner)
+    chain N            the card answers T=0 style: at most N data bytes at a time, the rest by GET RESPONSE
+                       (61xx); 0 turns it off
+    exact-le on|off    a READ BINARY asking past the end of the file answers 6Cxx (the exact length)
 """
 from __future__ import annotations
 
@@ -165,6 +168,14 @@ class CardSlot:
                 if which not in self.card.counters.values:
                     return f"error unknown counter {which!r}; use pin, sign or kenmen_b"
                 self.card.set_tries(int(args[0]), which)
+            elif verb == "chain" and len(args) == 1 and args[0].isdigit():
+                if self.card is None:
+                    return "error no card in the slot"
+                self.card.chain = int(args[0])
+            elif verb == "exact-le" and args in (["on"], ["off"]):
+                if self.card is None:
+                    return "error no card in the slot"
+                self.card.exact_le = args[0] == "on"
             elif verb == "fail" and len(args) == 1:
                 self._fail_next = int(args[0], 16)
             elif verb == "swap" and len(args) == 1:

@@ -143,6 +143,14 @@ class VirtualCard:
         self.applet: Applet | None = None
         self.ef: int | None = None
         self.verified: set[tuple] = set()
+        self._pending = b""           # the rest of a chained answer, until GET RESPONSE or another command
+
+    #: bench answers in T=0 style (slot commands ``chain N`` and ``exact-le on``), as some cards and readers give:
+    #: ``chain`` > 0 hands out at most that many data bytes per answer, announcing the rest with 61xx for GET
+    #: RESPONSE; ``exact_le`` answers a READ BINARY that asks past the end of the file with 6Cxx (the exact length)
+    #: instead of the shorter data
+    chain: int = 0
+    exact_le: bool = False
 
     def _card_face(self) -> bytes:
         d = self.dates
@@ -156,6 +164,36 @@ class VirtualCard:
 
     # -- ISO 7816 ----------------------------------------------------------------------------------
     def process(self, apdu: bytes) -> bytes:
+        if len(apdu) >= 4 and apdu[1] == 0xC0:
+            return self._get_response(apdu)
+        self._pending = b""
+        return self._chain(self._process(apdu))
+
+    def _more(self) -> bytes:
+        """61xx: how many bytes the next GET RESPONSE should ask for (at most ``chain``, 256 as 00)."""
+        return bytes([0x61, min(len(self._pending) - 2, self.chain or 256, 256) & 0xFF])
+
+    def _chain(self, resp: bytes) -> bytes:
+        if not self.chain or len(resp) - 2 <= self.chain:
+            return resp
+        self._pending = resp[self.chain:]          # the rest of the data and the final status word
+        return resp[:self.chain] + self._more()
+
+    def _get_response(self, apdu: bytes) -> bytes:
+        if apdu[0] != 0x00 or apdu[2:4] != b"\x00\x00":
+            self._pending = b""
+            return sw(0x6A86)
+        if not self._pending:
+            return sw(0x6985)                       # nothing waits: conditions of use not satisfied
+        want = (apdu[4] if len(apdu) == 5 else 0) or 256
+        piece = self._pending[:min(want, len(self._pending) - 2)]
+        self._pending = self._pending[len(piece):]
+        if len(self._pending) > 2:
+            return piece + self._more()
+        status, self._pending = self._pending, b""
+        return piece + status
+
+    def _process(self, apdu: bytes) -> bytes:
         if len(apdu) < 4:
             return sw(0x6700)
         cla, ins, p1, p2 = apdu[:4]
@@ -216,6 +254,8 @@ class VirtualCard:
         want = le or 256
         if offset >= len(content):
             return sw(0x6B00)
+        if self.exact_le and offset + want > len(content):
+            return sw(0x6C00 | (len(content) - offset))
         return content[offset:offset + want] + SW_OK
 
     def _verify(self, p1: int, p2: int, body: bytes) -> bytes:

@@ -13,8 +13,9 @@ from typing import Callable, Iterator
 
 from mynareader.device.mock.slot import CardSlot
 from mynareader.device.mock.vpcd import VpcdBridge
-from mynareader.device.sim import SimTransport
-from mynareader.device.transport import Transport, open_reader
+from mynareader.device.mock.sim import SimTransport
+from mynareader.device.registry import open_reader
+from mynareader.device.transport import Transport
 
 from helpers.pcscd import VPCD_READER
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from mynareader.device.mock.pn532_emulator import Pn532Emulator, open_pty
 from mynareader.device.mock.slot import CardSlot
-from mynareader.device.transport import open_reader
+from mynareader.device.registry import open_reader
 
 
 @contextlib.contextmanager

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from mynareader.daemon.rpc.client import Client
-from mynareader.device.mock.control import send_control
+from mynareader.device.bench_control import send_control
 
 EXE = str(Path(sys.executable).with_name("mynareader"))
 

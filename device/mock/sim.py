@@ -1,7 +1,9 @@
 """``sim://PROFILE?state=DIR``: the virtual My Number Card in-process, no pcscd. The demos' default reader.
 
-The transport owns a bench :class:`~.mock.slot.CardSlot`, reachable as ``.slot`` for tests and the demo
+The transport owns a bench :class:`~.slot.CardSlot`, reachable as ``.slot`` for tests and the demo
 (insert, remove, pull-after, ...). Counters persist in the state directory like a real card's.
+``sim`` as a card-face source (:class:`SimCardFace`) reads the code printed on the card in that slot.
+Both are opened by name through :mod:`..registry`; no production module imports this one.
 """
 from __future__ import annotations
 
@@ -10,10 +12,10 @@ import threading
 import urllib.parse
 from pathlib import Path
 
-from .errors import BadDeviceUrl, CardRemoved, NoCard
-from .mock.profiles import PROFILES
-from .mock.slot import CardPulled, CardSlot, NoCardPresent
-from .transport import Transport, query
+from ..errors import BadDeviceUrl, CardFaceUnavailable, CardRemoved, NoCard
+from ..transport import Transport, query
+from .profiles import PROFILES
+from .slot import CardPulled, CardSlot, NoCardPresent
 
 
 def default_state_dir() -> Path:
@@ -80,3 +82,17 @@ class SimTransport(Transport):
             if changed:        # a swap returns here with the slot still full: the caller reports the removal first
                 self._seen_generation = self.slot.generation
             return changed
+
+
+class SimCardFace:
+    """``sim``: the 照合番号B printed on the virtual card in the sim:// reader's slot (no camera, no OCR).
+
+    The slot is found through the transport, through a ``spy+`` wrapper too (it hides nothing it wraps)."""
+
+    def __init__(self, spec: str = "sim", transport: Transport | None = None):
+        self.slot = getattr(transport, "slot", None)
+        if self.slot is None:
+            raise CardFaceUnavailable("the sim card-face source needs a sim:// reader (or spy+sim://)")
+
+    def code(self) -> str | None:
+        return getattr(self.slot.card, "check_code_b", None)

@@ -1,7 +1,9 @@
 """The bench control channel: a Unix socket taking one-line commands and answering one line each.
 
-Like libfprint's virtual devices, the mock devices are steered from outside (tests, a bench user with
-``socat - UNIX-CONNECT:PATH``) so integration tests drive the real daemon deterministically.
+Like libfprint's virtual devices, the bench devices are steered from outside (tests, a bench user with
+``socat - UNIX-CONNECT:PATH``) so integration tests drive the real daemon deterministically. The service
+serves one when ``[bench] control`` is set; the vpcd and PN532 mocks serve their own. ``control:PATH`` as a
+card-face source (:class:`ControlCardFace`) asks such a socket for the code of the card it holds.
 """
 from __future__ import annotations
 
@@ -56,3 +58,14 @@ def send_control(path: str | Path, line: str, timeout: float = 10.0) -> str:
                 break
             buf += chunk
     return buf.decode().strip()
+
+
+class ControlCardFace:
+    """``control:PATH``: the bench mock at PATH tells the 照合番号B of the card it holds (``card-face``)."""
+
+    def __init__(self, spec: str, transport=None):
+        self.path = spec[len("control:"):]
+
+    def code(self) -> str | None:
+        reply = send_control(self.path, "card-face")
+        return reply[3:] if reply.startswith("ok ") else None

@@ -17,10 +17,11 @@ from typing import Callable
 
 import numpy as np
 
-from ..mock import card_face_render as cfr
-from ..mock.control import send_control
-from ..mock.profiles import PROFILES
-from . import Camera, CameraGone
+from . import card_face_render as cfr
+from ..bench_control import send_control
+from .profiles import PROFILES
+from ..camera import Camera
+from ..errors import CameraGone
 
 MODES = [*cfr.KINDS, "away", "wrong"]
 
