@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 from ..device import registry
 from ..device.errors import CameraGone, CardFaceUnavailable, DeviceError
@@ -37,7 +37,7 @@ class CardFaceSource:
             raise ValueError(f"card-face source {problem}")
         self.spec, self.transport = spec, transport
         self.is_camera = registry.scheme_of(spec) in registry.CAMERAS
-        self._teller = None         # a bench source that tells the code (sim, control:PATH), opened on first use
+        self._teller: Any = None    # a bench source that tells the code (sim, control:PATH), opened on first use
         self.refused = RefusedKeys()
         self.last_reason: str | None = None
         self._camera = None

@@ -64,12 +64,19 @@ class Pn532Transport(Transport):
                 raise Pn532Unsupported()
         return self.port
 
+    @property
+    def _line(self) -> serial.SerialBase:
+        """The open serial line (``_open`` makes it; a command before that is a bug, said as a fault)."""
+        if self.port is None:
+            raise ReaderUnavailable("the PN532's serial line is not open")
+        return self.port
+
     def _read_item(self, deadline: float) -> pf.Item | None:
         """The next ACK, NACK, frame or damaged frame from the chip, or None at the deadline."""
         while not self._queue:
             if time.monotonic() > deadline:
                 return None
-            self._queue.extend(self.decoder.feed(self.port.read(512)))
+            self._queue.extend(self.decoder.feed(self._line.read(512)))
         return self._queue.pop(0)
 
     def _command(self, code: int, data: bytes = b"", repeatable: bool = True,
@@ -77,9 +84,9 @@ class Pn532Transport(Transport):
         """Send one command; return the response data (after D5, code+1)."""
         frame = pf.command(code, data)
         for attempt in range(3):
-            self.port.reset_input_buffer()
+            self._line.reset_input_buffer()
             self.decoder, self._queue = pf.Decoder(), []
-            self.port.write(frame)
+            self._line.write(frame)
             item = self._read_item(time.monotonic() + ACK_TIMEOUT)
             if item is not None and item.kind == "ack":
                 break
@@ -96,7 +103,7 @@ class Pn532Transport(Transport):
                 raise Timeout("the PN532 acknowledged the command but sent no answer")
             if item.kind == "bad" and nacks < 3:
                 nacks += 1
-                self.port.write(pf.NACK)                          # the answer again, not the command
+                self._line.write(pf.NACK)                          # the answer again, not the command
                 continue
             if item.kind == "frame" and item.payload[:2] == bytes([pf.CHIP, code + 1]):
                 return item.payload[2:]
@@ -146,7 +153,7 @@ class Pn532Transport(Transport):
     def _present_now(self) -> bool:
         if self.target is not None:
             return self._command(0x00, b"\x06")[:1] == b"\x00"  # Diagnose: is the card still there?
-        if self._list_target() is None:
+        if self._list_target() is None or self.target is None:
             return False
         self._command(0x52, bytes([self.target]))
         self.target = None

@@ -74,9 +74,9 @@ class Pn532Emulator:
     def _send(self, data: bytes, frame: bool = True) -> None:
         if frame and self.corrupt_frames:
             self.corrupt_frames -= 1
-            data = bytearray(data)
-            data[len(data) // 2] ^= 0x5A
-            data = bytes(data)
+            damaged = bytearray(data)
+            damaged[len(damaged) // 2] ^= 0x5A
+            data = bytes(damaged)
         if self.drop_bytes:
             cut = min(self.drop_bytes, len(data))
             self.drop_bytes -= cut

@@ -144,6 +144,8 @@ class CardSlot:
             if self._fail_next is not None:
                 status, self._fail_next = self._fail_next, None
                 response = status.to_bytes(2, "big")
+            elif self.card is None:     # pulled while this exchange waited for the lock
+                raise CardPulled()
             else:
                 response = self.card.process(apdu)
             self.exchanges.append((bytes(apdu), response))

@@ -103,19 +103,19 @@ class VirtualCard:
         auth_cert = pki.issue(p.name, self.auth_key, self.dates.issued, self.dates.cert_not_after, "auth")
         sign_cert = pki.issue(p.name, self.sign_key, self.dates.issued, self.dates.cert_not_after, "signature")
         token = p.token.encode().ljust(32, b" ") + bytes(128)
-        self.pins = {
+        self.pins: dict[tuple[Applet | None, int | None], PinFile] = {
             (Applet.JPKI, JpkiFile.AUTH_PIN): PinFile("pin", 3, p.pin.encode(), range(4, 5)),
             (Applet.JPKI, JpkiFile.SIGN_PIN): PinFile("sign", 5, p.sign_password.encode(), range(6, 17)),
         }
         # readable EFs: (applet, fid) -> (content, which PIN must be verified or None)
-        self.files: dict[tuple[Applet, int], tuple[bytes, tuple | None]] = {
+        self.files: dict[tuple[Applet | None, int | None], tuple[bytes, tuple | None]] = {
             (Applet.JPKI, JpkiFile.TOKEN_INFO): (token, None),
             (Applet.JPKI, JpkiFile.AUTH_CERT): (auth_cert, None),
             (Applet.JPKI, JpkiFile.AUTH_CA_CERT): (pki.ca_der, None),
             (Applet.JPKI, JpkiFile.SIGN_CERT): (sign_cert, (Applet.JPKI, JpkiFile.SIGN_PIN)),
             (Applet.JPKI, JpkiFile.SIGN_CA_CERT): (pki.ca_der, None),
         }
-        self.keys = {(Applet.JPKI, JpkiFile.AUTH_KEY): (self.auth_key, (Applet.JPKI, JpkiFile.AUTH_PIN)),
+        self.keys: dict[tuple[Applet | None, int | None], tuple] = {(Applet.JPKI, JpkiFile.AUTH_KEY): (self.auth_key, (Applet.JPKI, JpkiFile.AUTH_PIN)),
                      (Applet.JPKI, 0x001A): (self.sign_key, (Applet.JPKI, JpkiFile.SIGN_PIN))}
         self.applets = {Applet.JPKI}
         if p.has_kenmen:
@@ -235,6 +235,7 @@ class VirtualCard:
         return sw(0x6A82)
 
     def _read_binary(self, p1: int, p2: int, body: bytes) -> bytes:
+        fid: int | None
         if p1 & 0x80:  # short file identifier
             if self.applet is None:
                 return sw(0x6A82)
