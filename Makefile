@@ -8,6 +8,10 @@ BIN := $(VENV)/bin
 APT_PACKAGES := pcscd vsmartcard-vpcd opensc libpcsclite-dev swig pkg-config python3-venv python3-dev systemd \
 	fonts-ipaexfont-gothic fonts-noto-cjk \
 	mono-devel openjdk-17-jdk-headless nodejs
+# Voice guidance (daemon/voice): Open JTalk with its dictionary and a voice for Japanese, flite for English.
+# The voice is in Debian's contrib component: `system` enables contrib when the voice has no install candidate.
+VOICE_PACKAGES := open-jtalk open-jtalk-mecab-naist-jdic hts-voice-nitech-jp-atr503-m001 flite
+CONTRIB_PACKAGE := hts-voice-nitech-jp-atr503-m001
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test bench system venv clean
@@ -25,10 +29,14 @@ bench: venv
 	$(BIN)/mynareader bench cardface
 
 system:
-	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	@missing=$$(for p in $(APT_PACKAGES) $(VOICE_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		echo "Installing Debian packages:" $$missing; \
-		$(SUDO) apt-get update -q && \
+		$(SUDO) apt-get update -q || exit 1; \
+		if echo "$$missing" | grep -qx '$(CONTRIB_PACKAGE)' && \
+				! apt-cache policy $(CONTRIB_PACKAGE) | grep -q 'Candidate: [0-9]'; then \
+			$(SUDO) $(PYTHON) tools/apt_contrib.py /etc/apt && $(SUDO) apt-get update -q || exit 1; \
+		fi; \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $$missing; \
 	fi
 
