@@ -11,7 +11,7 @@ from ..device.errors import DeviceError
 # modules that add commands; each has register(groups) where groups maps a group name to its subparsers
 _COMMAND_MODULES = ["cli_card", "cli_mock", "cli_mock_pn532", "cli_face", "cli_demo", "cli_client", "cli_run",
                     "cli_kiosk", "cli_bench_session", "cli_store", "cli_liveness",
-                    "cli_cardface", "cli_tls"]
+                    "cli_cardface", "cli_tls", "cli_voice"]
 
 GROUPS = {
     "card": "read and check a card on a reader (never consumes a PIN try unless you enter a PIN)",
@@ -21,6 +21,7 @@ GROUPS = {
     "bench": "measure APDUs, latency and memory; prints figures",
     "store": "the state store: make it at install, recover it deliberately after a loss",
     "tls": "the network transport's certificates: the reader's CA, its server certificate, clients' certificates",
+    "voice": "the patient screen's voice guidance: speak a text, check the engines, time every screen text",
 }
 
 EPILOG = """\

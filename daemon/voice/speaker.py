@@ -10,6 +10,7 @@ import tempfile
 import wave
 
 from . import engines
+from .audio import tidy
 from .cache import DirectoryCache, MemoryCache, key
 from .engines import VoiceConfig, VoiceUnavailable
 from .phrases import refuse_pin_like
@@ -130,7 +131,7 @@ class Speaker:
         if proc.returncode != 0 or not _is_wav(data):
             detail = err.decode(errors="replace").strip().splitlines()[-1:] or [f"exit status {proc.returncode}"]
             raise VoiceUnavailable(f"{os.path.basename(argv[0])} made no speech: {detail[0]}")
-        return data
+        return await asyncio.to_thread(tidy, data)
 
 
 def _is_wav(data: bytes) -> bool:
