@@ -4,10 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Debian packages: pcscd + vpcd for the virtual reader, OpenSC for the interoperability tests,
 # libpcsclite-dev/swig to build pyscard, python3-venv/-dev for the virtual environment,
-# Japanese fonts for the synthetic card faces (device/mock/card_face_render.py).
+# Japanese fonts for the synthetic card faces (device/mock/card_face_render.py),
+# cage because `systemd-analyze verify` checks that the touchscreen unit's program exists.
 APT_PACKAGES := pcscd vsmartcard-vpcd opensc libpcsclite-dev swig pkg-config python3-venv python3-dev systemd \
 	fonts-ipaexfont-gothic fonts-noto-cjk \
-	mono-devel openjdk-17-jdk-headless nodejs
+	mono-devel openjdk-17-jdk-headless nodejs cage
 # Voice guidance (daemon/voice): Open JTalk with its dictionary and a voice for Japanese, flite for English.
 # The voice is in Debian's contrib component: `system` enables contrib when the voice has no install candidate.
 VOICE_PACKAGES := open-jtalk open-jtalk-mecab-naist-jdic hts-voice-nitech-jp-atr503-m001 flite
@@ -27,6 +28,7 @@ bench: venv
 	$(BIN)/mynareader bench face
 	$(BIN)/mynareader bench session
 	$(BIN)/mynareader bench cardface
+	$(BIN)/mynareader voice bench
 
 system:
 	@missing=$$(for p in $(APT_PACKAGES) $(VOICE_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
