@@ -9,9 +9,10 @@ BIN := $(VENV)/bin
 APT_PACKAGES := pcscd vsmartcard-vpcd opensc libpcsclite-dev swig pkg-config python3-venv python3-dev systemd \
 	fonts-ipaexfont-gothic fonts-noto-cjk \
 	mono-devel openjdk-17-jdk-headless nodejs cage
-# Voice guidance (daemon/voice): Open JTalk with its dictionary and a voice for Japanese, flite for English.
-# The voice is in Debian's contrib component: `system` enables contrib when the voice has no install candidate.
-VOICE_PACKAGES := open-jtalk open-jtalk-mecab-naist-jdic hts-voice-nitech-jp-atr503-m001 flite
+# Voice guidance (daemon/voice): Open JTalk with its dictionary and a voice for Japanese, flite for English
+# (espeak-ng, the other English engine, for its tests). The Japanese voice is in Debian's contrib component:
+# `system` enables contrib when the voice has no install candidate.
+VOICE_PACKAGES := open-jtalk open-jtalk-mecab-naist-jdic hts-voice-nitech-jp-atr503-m001 flite espeak-ng
 CONTRIB_PACKAGE := hts-voice-nitech-jp-atr503-m001
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 

@@ -52,14 +52,15 @@ def launches(tmp_path: Path, name: str) -> int:
     return len(log.read_text().splitlines()) if log.exists() else 0
 
 
-@pytest.mark.parametrize("lang", ["ja", "en"])
-def test_real_synthesis_gives_a_wav_whose_length_fits_the_text(lang):
+@pytest.mark.parametrize("lang,english", [("ja", "flite"), ("en", "flite"), ("en", "espeak-ng")])
+def test_real_synthesis_gives_a_wav_whose_length_fits_the_text(lang, english):
     engines_present()
     short, long = {"ja": (TEXTS["pin_wrong"][0], TEXTS["face_liveness_failed"][0]),
                    "en": (TEXTS["pin_wrong"][1], TEXTS["face_liveness_failed"][1])}[lang]
 
     async def both():
-        speaker = Speaker()
+        speaker = Speaker(VoiceConfig(english=english))
+        assert speaker.available()[lang], speaker.missing(lang)
         return await speaker.wav(short, lang), await speaker.wav(long, lang)
 
     a, b = asyncio.run(both())
