@@ -73,6 +73,13 @@ def test_real_synthesis_gives_a_wav_whose_length_fits_the_text(lang, english):
     assert wav_info(b)[2] > 2 * wav_info(a)[2]          # a longer text is longer speech
 
 
+def test_a_text_over_several_lines_is_one_wav():
+    engines_present()
+    one_line = asyncio.run(Speaker().wav(TEXTS["pin_blocked"][0], "ja"))
+    several = asyncio.run(Speaker().wav(TEXTS["pin_blocked"][0].replace("。", "。\n"), "ja"))
+    assert wav_info(several)[2] > 0.9 * wav_info(one_line)[2]      # every line, not the first one only
+
+
 def test_the_cache_answers_without_a_second_process(tmp_path):
     engines_present()
     config = VoiceConfig(open_jtalk=wrapper(tmp_path, DEFAULT.open_jtalk, "jtalk"),

@@ -101,11 +101,12 @@ class Speaker:
         if problem:
             raise problem
         async with self._slots_for_loop():
-            # the engines want files (flite seeks in its output); a private directory, removed at once
+            # the engines want files (flite cannot write its WAV to a pipe); a private directory, removed at once
             with tempfile.TemporaryDirectory(prefix="voice-", dir=self._scratch) as tmp:
                 text_file, wav_file = os.path.join(tmp, "text.txt"), os.path.join(tmp, "out.wav")
                 with open(text_file, "w", encoding="utf-8") as f:
-                    f.write(text + "\n")
+                    # one line: open_jtalk makes one WAV per input line, all into the same file
+                    f.write(" ".join(text.split()) + "\n")
                 argv = engines.command(self.config, lang, text_file, wav_file)
                 self.syntheses += 1
                 try:
@@ -117,7 +118,10 @@ class Speaker:
                 try:
                     _, err = await asyncio.wait_for(proc.communicate(), self.config.timeout)
                 except (asyncio.TimeoutError, asyncio.CancelledError) as exc:
-                    proc.kill()
+                    try:
+                        proc.kill()
+                    except ProcessLookupError:
+                        pass
                     await proc.wait()
                     if isinstance(exc, asyncio.CancelledError):
                         raise
