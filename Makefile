@@ -4,10 +4,16 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Debian packages: pcscd + vpcd for the virtual reader, OpenSC for the interoperability tests,
 # libpcsclite-dev/swig to build pyscard, python3-venv/-dev for the virtual environment,
-# Japanese fonts for the synthetic card faces (device/mock/card_face_render.py).
+# Japanese fonts for the synthetic card faces (device/mock/card_face_render.py),
+# cage because `systemd-analyze verify` checks that the touchscreen unit's program exists.
 APT_PACKAGES := pcscd vsmartcard-vpcd opensc libpcsclite-dev swig pkg-config python3-venv python3-dev systemd \
 	fonts-ipaexfont-gothic fonts-noto-cjk \
-	mono-devel openjdk-17-jdk-headless nodejs
+	mono-devel openjdk-17-jdk-headless nodejs cage
+# Voice guidance (daemon/voice): Open JTalk with its dictionary and a voice for Japanese, flite for English
+# (espeak-ng, the other English engine, for its tests). The Japanese voice is in Debian's contrib component:
+# `system` enables contrib when the voice has no install candidate.
+VOICE_PACKAGES := open-jtalk open-jtalk-mecab-naist-jdic hts-voice-nitech-jp-atr503-m001 flite espeak-ng
+CONTRIB_PACKAGE := hts-voice-nitech-jp-atr503-m001
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test bench system venv clean
@@ -23,12 +29,17 @@ bench: venv
 	$(BIN)/mynareader bench face
 	$(BIN)/mynareader bench session
 	$(BIN)/mynareader bench cardface
+	$(BIN)/mynareader voice bench
 
 system:
-	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	@missing=$$(for p in $(APT_PACKAGES) $(VOICE_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		echo "Installing Debian packages:" $$missing; \
-		$(SUDO) apt-get update -q && \
+		$(SUDO) apt-get update -q || exit 1; \
+		if echo "$$missing" | grep -qx '$(CONTRIB_PACKAGE)' && \
+				! apt-cache policy $(CONTRIB_PACKAGE) | grep -q 'Candidate: [0-9]'; then \
+			$(SUDO) $(PYTHON) systemd/apt_contrib.py /etc/apt && $(SUDO) apt-get update -q || exit 1; \
+		fi; \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $$missing; \
 	fi
 

@@ -32,7 +32,8 @@ def test_units_verify(tmp_path):
     assert ANALYZE, "systemd-analyze is missing: make test installs the systemd package"
     d = units_copy(tmp_path)
     out = subprocess.run([ANALYZE, "verify", "--man=no", "mynareader.service", "mynareader-reception.socket",
-                          "mynareader-kiosk.socket"], cwd=d, capture_output=True, text=True, timeout=60)
+                          "mynareader-kiosk.socket", "mynareader-kiosk-display.service"],
+                         cwd=d, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert "error" not in out.stderr.lower(), out.stderr
 
@@ -54,6 +55,60 @@ def test_sockets_have_role_groups_and_0660():
         assert f"FileDescriptorName={role}" in text
     sysusers = (UNITS / "mynareader.sysusers.conf").read_text()
     assert "g mynareader-reception" in sysusers and "g mynareader-kiosk" in sysusers
+
+
+def unit_settings(name: str) -> dict[str, list[str]]:
+    """KEY -> every value it is given in the unit (continuation lines joined)."""
+    text = (UNITS / name).read_text().replace("\\\n", " ")
+    out: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        if "=" in line and not line.lstrip().startswith(("#", "[")):
+            key, _, value = line.partition("=")
+            out.setdefault(key.strip(), []).append(value.strip())
+    return out
+
+
+def test_the_display_unit_is_a_login_session_on_tty1_that_always_comes_back():
+    unit = unit_settings("mynareader-kiosk-display.service")
+    assert unit["User"] == ["mynareader-display"]
+    assert unit["PAMName"] == ["login"] and unit["TTYPath"] == ["/dev/tty1"] and unit["StandardInput"] == ["tty-fail"]
+    assert "getty@tty1.service" in unit["Conflicts"]
+    assert unit["Restart"] == ["always"] and unit["StartLimitIntervalSec"] == ["0"]
+    assert "mynareader-kiosk-web.service" in unit["Wants"] and "mynareader-kiosk-web.service" in " ".join(unit["After"])
+    start = unit["ExecStart"][0].split()
+    assert start[0] == "/usr/bin/cage" and "-s" not in start[:start.index("--")]    # no VT switching for patients
+    assert "--kiosk" in start and "--app=http://${KIOSK_HOST}:${KIOSK_PORT}/" in start
+    assert "--autoplay-policy=no-user-gesture-required" in start                     # the first screen speaks
+    assert not any(a.startswith("--no-sandbox") for a in start)
+    # the browser profile is in the runtime directory, emptied at each start
+    assert "--user-data-dir=%t/mynareader-display/chromium" in start and unit["RuntimeDirectory"] == ["mynareader-display"]
+
+
+def test_the_display_opens_the_address_kiosk_web_listens_on():
+    display = dict(v.split("=", 1) for v in unit_settings("mynareader-kiosk-display.service")["Environment"])
+    web = UNITS / "mynareader-kiosk-web.service"
+    if not web.exists():
+        pytest.skip("mynareader-kiosk-web.service is not in this checkout")
+    start = unit_settings(web.name)["ExecStart"][0].split()
+    assert start[start.index("--host") + 1] == display["KIOSK_HOST"]
+    assert start[start.index("--port") + 1] == display["KIOSK_PORT"]
+
+
+def test_the_display_user_reaches_no_reader_socket():
+    lines = (UNITS / "mynareader-display.sysusers.conf").read_text().splitlines()
+    members = {line.split()[2] for line in lines if line.startswith("m mynareader-display ")}
+    assert "u mynareader-display - \"mynareader touchscreen\" /run/mynareader-display" in lines
+    assert members == {"video", "render", "input", "audio"}
+
+
+def test_install_doc_names_every_unit_and_every_package_it_needs():
+    doc = (UNITS.parent / "docs" / "install-pi.md").read_text()
+    for unit in UNITS.iterdir():
+        assert unit.name in doc, f"docs/install-pi.md never mentions systemd/{unit.name}"
+    makefile = (UNITS.parent / "Makefile").read_text()
+    voice = re.search(r"^VOICE_PACKAGES := (.*)$", makefile, re.M).group(1).split()
+    for package in voice + ["cage", "xwayland", "chromium", "contrib", "libpam-systemd"]:
+        assert package in doc, f"docs/install-pi.md never mentions {package}"
 
 
 def run_args(tmp_path, extra=()):

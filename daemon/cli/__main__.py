@@ -14,10 +14,10 @@ import traceback
 from ...device import registry
 from ...device.errors import DeviceError
 from ..errors import ConfigError, ServiceError
-from . import bench, card, cardface, client, demo, face, kiosk, liveness, mock, run, store, tls
+from . import bench, card, cardface, client, demo, face, kiosk, liveness, mock, run, store, tls, voice
 from .util import CANNOT, INTERNAL, INTERRUPTED, NO, CliFail
 
-COMMAND_MODULES = (run, demo, client, kiosk, card, mock, face, cardface, bench, liveness, store, tls)
+COMMAND_MODULES = (run, demo, client, kiosk, card, mock, face, cardface, bench, liveness, store, tls, voice)
 
 GROUPS = {
     "card": "read and check a card on a reader (never consumes a PIN try unless you enter a PIN)",
@@ -27,6 +27,7 @@ GROUPS = {
     "bench": "measure APDUs, latency and memory; prints figures",
     "store": "the state store: make it at install, recover it deliberately after a loss",
     "tls": "the network transport's certificates: the reader's CA, its server certificate, clients' certificates",
+    "voice": "the patient screen's voice guidance: speak a text, check the engines, time every screen text",
 }
 
 EPILOG = f"""\
