@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ..device.mock.control import send_control
 from .inprocess import InProcessReader, demo_config
+from .reception.states import State
 from .rpc.client import Client
 
 
@@ -38,7 +39,7 @@ def _printer(client: Client, stop: threading.Event) -> None:
             print(f"[reception] {name:<13} {json.dumps(p, ensure_ascii=False)}", flush=True)
 
 
-def _wait_state(kiosk: Client, state: str, timeout: float = 20.0) -> dict:
+def _wait_state(kiosk: Client, state: State, timeout: float = 20.0) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         current = kiosk.call("kiosk.current")
@@ -62,35 +63,35 @@ def cmd_demo(args) -> int:
             bench = config.bench.control
 
             print("\n--- Patient 1 places the card and chooses face authentication; the card face is read by OCR")
-            _wait_state(kiosk, "choose_method")
+            _wait_state(kiosk, State.CHOOSE_METHOD)
             kiosk.call("kiosk.choose_method", method="face")
-            _wait_state(kiosk, "consent")
+            _wait_state(kiosk, State.CONSENT)
             print("[kiosk]     the patient agrees on the comprehensive consent screen")
             kiosk.call("kiosk.answer", screen="comprehensive", answer="agree")
-            _wait_state(kiosk, "take_card")
+            _wait_state(kiosk, State.TAKE_CARD)
             send_control(bench, "remove")
-            _wait_state(kiosk, "idle")
+            _wait_state(kiosk, State.IDLE)
 
             print("\n--- Patient 2: face fails (another person), then the PIN, consent item by item")
             send_control(bench, "show other")
             send_control(bench, "insert fresh")
-            _wait_state(kiosk, "choose_method")
+            _wait_state(kiosk, State.CHOOSE_METHOD)
             kiosk.call("kiosk.choose_method", method="face")
-            _wait_state(kiosk, "choose_method", timeout=60)
+            _wait_state(kiosk, State.CHOOSE_METHOD, timeout=60)
             send_control(bench, "show holder")
             kiosk.call("kiosk.choose_method", method="pin")
-            _wait_state(kiosk, "pin_entry")
+            _wait_state(kiosk, State.PIN_ENTRY)
             print("[kiosk]     the patient types the PIN (not shown)")
             kiosk.call("kiosk.submit_pin", pin="1234")
-            _wait_state(kiosk, "consent")
+            _wait_state(kiosk, State.CONSENT)
             kiosk.call("kiosk.answer", screen="comprehensive", answer="individual")
             for screen, answer in (("diagnosis_medication", "agree"), ("surgery", "agree"),
                                    ("health_checkup", "refuse")):
-                _wait_state(kiosk, "consent")
+                _wait_state(kiosk, State.CONSENT)
                 kiosk.call("kiosk.answer", screen=screen, answer=answer)
-            _wait_state(kiosk, "take_card")
+            _wait_state(kiosk, State.TAKE_CARD)
             send_control(bench, "remove")
-            _wait_state(kiosk, "idle")
+            _wait_state(kiosk, State.IDLE)
             time.sleep(0.3)
             stop.set()
             printer.join(2)

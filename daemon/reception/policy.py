@@ -9,10 +9,9 @@ import dataclasses
 import typing
 
 from ..certificate_state import CertificatePolicy
+from .errors import PolicyError
 
-
-class PolicyError(ValueError):
-    pass
+__all__ = ["Policy", "PolicyError"]
 
 
 @dataclasses.dataclass(frozen=True)
