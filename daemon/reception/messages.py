@@ -37,6 +37,12 @@ def _text(value, name: str, most: int | None = None) -> None:
     _check(isinstance(value, str) and value != "" and (most is None or len(value) <= most),
            f"{name}: a non-empty text" + (f" of at most {most} characters" if most else ""))
 
+
+def _nonce(nonce) -> None:
+    low, high = NONCE_BYTES
+    _check(isinstance(nonce, bytes) and low <= len(nonce) <= high,
+           f"nonce: {low}-{high} random bytes" + (f", not {len(nonce)}" if isinstance(nonce, bytes) else ""))
+
 # -- events --------------------------------------------------------------------------------------------
 
 
@@ -60,12 +66,6 @@ class CardPlaced(Event):
         _text(self.session_id, "session_id")
         _nonce(self.nonce)
         _check(type(self.registration) is bool, "registration: true or false")
-
-
-def _nonce(nonce) -> None:
-    low, high = NONCE_BYTES
-    _check(isinstance(nonce, bytes) and low <= len(nonce) <= high,
-           f"nonce: {low}-{high} random bytes" + (f", not {len(nonce)}" if isinstance(nonce, bytes) else ""))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -12,10 +12,9 @@ from __future__ import annotations
 import dataclasses
 
 from . import messages as m
-from .states import ACTIVE, IDENTIFYING, KIOSK_INPUT, PATIENT_WAITS, State
+from .states import ACTIVE, IDENTIFYING, State
 
-__all__ = ["ACTIVE", "IDENTIFYING", "KIOSK_INPUT", "PATIENT_WAITS", "STATES", "TABLE", "TRANSITIONS", "Row",
-           "State", "mermaid", "row_for"]
+__all__ = ["ACTIVE", "IDENTIFYING", "STATES", "TABLE", "TRANSITIONS", "Row", "State", "mermaid", "row_for"]
 
 S = State
 
