@@ -14,7 +14,8 @@ import typing
 from pathlib import Path
 from typing import Any
 
-from .reception.policy import Policy, PolicyError
+from .reception.errors import PolicyError
+from .reception.policy import Policy
 from .errors import ConfigError
 
 DEFAULT_FILE = "/etc/mynareader/mynareader.toml"

@@ -16,7 +16,7 @@ import logging
 import secrets
 import time
 from importlib import resources
-from typing import Any
+from typing import Callable
 
 from ..device.camera.bench import check_command
 from ..device.card import MyNumberCard, read_card_info
@@ -30,7 +30,9 @@ from .card_worker import CardWorker, PresenceWatcher
 from .config import Config
 from .reception import messages as m
 from .reception.consent import load_catalogue
-from .reception.machine import Reception, Rejected
+from .reception.errors import InvalidEvent, Rejected
+from .reception.machine import Reception
+from .reception.states import State
 from .rpc import errors as rpc_errors
 from .rpc import params
 from .rpc.server import BOTH, Limits, Role, RpcServer
@@ -177,14 +179,14 @@ class ReaderService:
             return "State store failing: sessions end until it answers again"
         if self.reader_fault:
             return f"Reader fault: {self.reader_fault}"
-        if self.machine.state == "idle":
+        if self.machine.state == State.IDLE:
             return "Waiting for a card"
         return f"Session {self.session_id}: {self.machine.state}"
 
     async def _ticker(self) -> None:
         while True:
             await asyncio.sleep(1.0)
-            if self.machine.state != "idle":
+            if self.machine.state != State.IDLE:
                 await self._feed_quietly(m.Tick(_now()))
 
     # -- presence -------------------------------------------------------------------------------------
@@ -199,7 +201,7 @@ class ReaderService:
 
     async def _presence_change(self, kind: str, detail: str | None) -> None:
         if kind == "present":
-            if self.machine.state != "idle":
+            if self.machine.state != State.IDLE:
                 # a second report of the card already being served (a reset seen by both the card thread and the
                 # watcher): one session per placement, and the running one keeps its id
                 log.debug("card present while %s: already served", self.machine.state)
@@ -291,7 +293,7 @@ class ReaderService:
             # wait for the presence watcher
             event = m.CardRemoved(_now())
             removed = True
-        except DeviceError as exc:
+        except (DeviceError, InvalidEvent) as exc:   # InvalidEvent: the card answered out of range (tries > max)
             log.warning("card fault during %s: %s", type(action).__name__, exc, extra={"EVENT": "card_fault"})
             event = m.CardFailed(_now(), str(exc))
             self.card_fault = str(exc)
@@ -365,11 +367,12 @@ class ReaderService:
         return ChipHints(cert.serial, cert.not_after) if cert is not None else None
 
     def _card_face_guidance(self, session: str | None, reason: str) -> None:
-        if session != self.session_id or self.machine.state != "face_code":
+        if session != self.session_id or self.machine.state != State.FACE_CODE:
             return
         ja, en = GUIDANCE.get(reason, GUIDANCE["fields_unreadable"])
-        self.rpc.broadcast("guidance", {"session_id": session, "step": "face_code", "message": "card_face_guidance",
-                                        "ja": ja, "en": en, "options": [], "data": {"code": reason}})
+        self.rpc.broadcast("guidance", {"session_id": session, "step": State.FACE_CODE,
+                                        "message": "card_face_guidance", "ja": ja, "en": en, "options": [],
+                                        "data": {"code": reason}})
 
     async def _verify(self, operation, accepted, rejected) -> m.Event:
         """One VERIFY on the card thread, as the flow's accepted or rejected event (0 tries left: blocked)."""
@@ -398,7 +401,7 @@ class ReaderService:
                 if session != self.session_id:
                     return
                 await self._feed_quietly(outcome(_now()))
-                if self.machine.state != "face_matching":
+                if self.machine.state != State.FACE_MATCHING:
                     return
         except asyncio.CancelledError:
             raise
@@ -436,21 +439,23 @@ class ReaderService:
         add("kiosk.answer", self._answer, KIOSK)
         add("kiosk.cancel", self._kiosk_cancel, KIOSK)
 
-    async def _input(self, event: m.Event) -> dict:
-        if self.machine.state == "idle":
+    async def _input(self, make: Callable[[], m.Event]) -> dict:
+        """A client's input: ``make`` builds its event once there is a session. An event that cannot be valid
+        (messages.py refuses it when built) is answered like one the flow refuses: WrongStep."""
+        if self.machine.state == State.IDLE:
             raise rpc_errors.NoSession()
         try:
-            await self.feed(event)
-        except Rejected as exc:
+            await self.feed(make())
+        except (Rejected, InvalidEvent) as exc:
             raise rpc_errors.WrongStep(str(exc), state=self.machine.state) from None
         return {"state": self.machine.state}
 
-    async def _kiosk_input(self, conn, event: m.Event) -> dict:
+    async def _kiosk_input(self, conn, make: Callable[[], m.Event]) -> dict:
         """Only one kiosk client drives the patient screen. It claims the screen with its first input the flow
         accepts (a refused input claims nothing), and the claim ends with its connection or when staff release it."""
         if self.kiosk_holder is not None and self.kiosk_holder is not conn:
             raise rpc_errors.Busy()
-        reply = await self._input(event)
+        reply = await self._input(make)
         if self.kiosk_holder is None:
             self.kiosk_holder = conn
 
@@ -476,12 +481,13 @@ class ReaderService:
         return {"client": held.id, "pid": held.peer.pid if held.peer else None}
 
     async def _status(self, conn, params) -> dict:
-        return {"state": self.machine.state, "session_id": self.session_id if self.machine.state != "idle" else None,
+        active = self.machine.state != State.IDLE
+        return {"state": self.machine.state, "session_id": self.session_id if active else None,
                 "status": self.status_line(), "reader": {"url": self.transport.url, "fault": self.reader_fault},
                 "store": self._store_json(),
                 "kiosk_holder": self._holder_json(),
                 "next_mode": self.next_mode, "capabilities": self._capabilities(),
-                "step": self._show_json(self.current) if self.current and self.machine.state != "idle" else None}
+                "step": self._show_json(self.current) if self.current and active else None}
 
     def _store_json(self) -> dict:
         failure = self.store_error or (self.store.failure if self.store is not None else None)
@@ -493,28 +499,30 @@ class ReaderService:
         return {"next_mode": mode}
 
     async def _cancel(self, conn, params) -> dict:
-        return await self._input(m.Cancelled(_now(), "staff"))
+        return await self._input(lambda: m.Cancelled(_now(), "staff"))
 
     async def _kiosk_cancel(self, conn, params) -> dict:
-        return await self._kiosk_input(conn, m.Cancelled(_now(), "patient"))
+        return await self._kiosk_input(conn, lambda: m.Cancelled(_now(), "patient"))
 
     async def _request_visual(self, conn, params) -> dict:
-        return await self._input(m.VisualCheckRequested(_now()))
+        return await self._input(lambda: m.VisualCheckRequested(_now()))
 
     async def _confirm_visual(self, conn, params) -> dict:
-        return await self._input(m.VisualConfirmed(_now(), params["staff"]))
+        return await self._input(lambda: m.VisualConfirmed(_now(), params["staff"]))
 
     async def _lift_face_lock(self, conn, params) -> dict:
-        return await self._input(m.FaceLockLifted(_now(), params["staff"]))
+        return await self._input(lambda: m.FaceLockLifted(_now(), params["staff"]))
 
     async def _set_challenge(self, conn, params) -> dict:
         try:
             nonce = base64.b64decode(params["nonce"], validate=True)
         except (ValueError, TypeError):
             nonce = b""
-        if not 16 <= len(nonce) <= 64:
+        try:                                  # the length is ChallengeSet's to check (messages.NONCE_BYTES)
+            event = m.ChallengeSet(_now(), nonce)
+        except InvalidEvent:
             raise rpc_errors.InvalidParams("nonce: base64 of 16-64 random bytes") from None
-        return await self._input(m.ChallengeSet(_now(), nonce))
+        return await self._input(lambda: event)
 
     async def _keep_result(self, result: dict) -> None:
         try:
@@ -549,12 +557,12 @@ class ReaderService:
         return result
 
     async def _kiosk_current(self, conn, params) -> dict:
-        if self.machine.state == "idle" or self.current is None:
-            return {"state": "idle", "step": None}
+        if self.machine.state == State.IDLE or self.current is None:
+            return {"state": State.IDLE, "step": None}
         return {"state": self.machine.state, "step": self._show_json(self.current)}
 
     async def _choose_method(self, conn, params) -> dict:
-        return await self._kiosk_input(conn, m.MethodChosen(_now(), params["method"]))
+        return await self._kiosk_input(conn, lambda: m.MethodChosen(_now(), params["method"]))
 
     async def _submit_pin(self, conn, params) -> dict:
         raw = params.get("pin")
@@ -565,10 +573,11 @@ class ReaderService:
         finally:
             params.pop("pin", None)
         try:
-            return await self._kiosk_input(conn, m.PinEntered(_now(), pin, bool(params.get("confirm_last_try"))))
+            confirm = bool(params.get("confirm_last_try"))
+            return await self._kiosk_input(conn, lambda: m.PinEntered(_now(), pin, confirm))
         except Exception:
             pin.wipe()
             raise
 
     async def _answer(self, conn, params) -> dict:
-        return await self._kiosk_input(conn, m.ConsentAnswered(_now(), params["screen"], params["answer"]))
+        return await self._kiosk_input(conn, lambda: m.ConsentAnswered(_now(), params["screen"], params["answer"]))

@@ -1,5 +1,4 @@
 """The OCR reader on generated card faces: exact when certain, and never certain on too little evidence."""
-import dataclasses
 import datetime as dt
 import json
 import random

@@ -1,6 +1,5 @@
 """The commands a clinic's IT person runs, as processes: `card info`, `card pin`, `mock card`, `bench card`."""
 import json
-import os
 import signal
 import subprocess
 import sys

@@ -16,7 +16,7 @@ from mynareader.device.registry import open_camera
 from mynareader.device.camera.bench import ASSETS, _face_image
 from mynareader.device.camera.liveness_scenes import KEYPOINTS
 
-from helpers.flow import CODE_B, Driver
+from helpers.flow import CODE_B, T0, Driver
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +98,7 @@ def test_face_check_runs_liveness_by_default_and_rejects_a_print():
         check = FaceCheck(lambda: FacePipeline(), "bench://holder?seed=5")
         check.bench_control(f"scene {scene}")
         await check.set_reference(load_image(ASSETS / "holder.png"))
-        events = [f(None) async for f in check.attempt()]
+        events = [f(T0) async for f in check.attempt()]     # events carry an aware time
         await check.end_session()
         return events
     events = asyncio.run(go("print"))

@@ -4,7 +4,7 @@ import datetime as dt
 import pytest
 
 from mynareader.daemon.reception import messages as m
-from mynareader.daemon.reception.machine import Rejected
+from mynareader.daemon.reception.errors import Rejected
 from mynareader.daemon.reception.policy import Policy
 from mynareader.daemon.store import Store
 from mynareader.device.pin import Pin
@@ -223,14 +223,141 @@ def test_removal_at_every_step_ends_the_session(store, step):
 def test_state_diagram_in_the_docs_is_generated_from_the_table():
     from pathlib import Path
     from mynareader.daemon.reception.diagram import render
-    from mynareader.daemon.reception.transitions import STATES, TRANSITIONS
+    from mynareader.daemon.reception.machine import Reception
+    from mynareader.daemon.reception.transitions import TRANSITIONS
     doc = (Path(__file__).parent.parent / "docs" / "flow.md").read_text(encoding="utf-8")
     assert render(doc) == doc, "run: python -m mynareader.daemon.reception.diagram docs/flow.md"
-    for _state, event, handler, _targets in TRANSITIONS:
-        assert hasattr(__import__("mynareader.daemon.reception.machine", fromlist=["Reception"]).Reception,
-                       "_" + handler), handler
-        assert event in doc
-    assert "take_card" in STATES
+    for row in TRANSITIONS:
+        assert hasattr(Reception, "_" + row.handler), row.handler
+        assert f": {row.event.__name__}\n" in doc
+    assert "active --> take_card: StoreFailed" in doc         # the store-failure edge is a row like any other
+
+
+def test_states_keep_the_names_clients_see():
+    import json
+    from mynareader.daemon.reception.states import State
+    assert [s.value for s in State] == [
+        "idle", "reading", "choose_method", "face_code", "face_kenmen", "face_photo", "face_matching", "pin_query",
+        "pin_entry", "pin_verify", "signing", "consent", "prescription_form", "registration_confirm", "take_card"]
+    assert json.dumps({"state": State.TAKE_CARD}) == '{"state": "take_card"}'
+    assert f"{State.PIN_ENTRY}" == str(State.PIN_ENTRY) == "pin_entry" and State("consent") is State.CONSENT
+
+
+def test_every_row_is_keyed_by_an_event_class_and_every_state_has_a_way_out():
+    from mynareader.daemon.reception.states import State
+    from mynareader.daemon.reception.transitions import TABLE
+    for state, rows in TABLE.items():
+        assert all(isinstance(event, type) and issubclass(event, m.Event) for event in rows)
+        if state is not State.IDLE:
+            assert rows[m.CardRemoved].targets == (State.IDLE,) and rows[m.StoreFailed].targets == (State.TAKE_CARD,)
+    assert set(TABLE[State.IDLE]) == {m.CardPlaced}
+
+
+def test_a_handler_that_leaves_its_row_is_a_flow_bug(store, monkeypatch):
+    from mynareader.daemon.reception.errors import StrayTransition
+    from mynareader.daemon.reception.machine import Reception
+    from mynareader.daemon.reception.states import State
+    original = Reception._kenmen_verified
+
+    def stray(self, e):
+        actions = original(self, e)
+        self.state = State.CONSENT          # skips the chip photo and the face match
+        return actions
+    monkeypatch.setattr(Reception, "_kenmen_verified", stray)
+    d = Driver(store)
+    d.place()
+    with pytest.raises(StrayTransition, match="KenmenVerified in state face_kenmen led to consent"):
+        d.face_path([True])
+
+
+class _FailingStore:
+    """The real store until ``fail`` is set; then every SQL call fails as a locked or broken SQLite would."""
+
+    def __init__(self, store: Store):
+        self.store, self.fail = store, False
+
+    def __getattr__(self, name):
+        attr = getattr(self.store, name)
+        if name == "card_key" or not self.fail:
+            return attr
+
+        def failing(*args, **kw):
+            from mynareader.daemon.store import StoreError
+            raise StoreError("writing the state store failed: database is locked")
+        return failing
+
+
+@pytest.mark.parametrize("step", ["choose_method", "pin_verify", "consent"])
+def test_a_store_failure_mid_session_is_the_store_failed_row(store, step):
+    failing = _FailingStore(store)
+    d = Driver(failing)
+    d.place()
+    if step == "pin_verify":
+        d.send(m.MethodChosen, method="pin")
+        d.send(m.PinTries, tries=3)
+        d.send(m.PinEntered, pin=Pin("0000"))
+    elif step == "consent":
+        d.pin_path("1234")
+    assert d.machine.state == step
+    failing.fail = True
+    if step == "choose_method":
+        d.send(m.MethodChosen, method="staff")                # audits the request: the store fails
+    elif step == "pin_verify":
+        d.send(m.PinRejected, tries_left=2)                   # the failure cannot be counted: fail closed
+    else:
+        d.consent_all()                                       # the completion cannot be audited: no result
+    assert d.machine.state == "take_card" and d.results == []
+    assert d.ended[-1] == m.EndSession("aborted", "store_unavailable")
+    assert d.last_show().message == "store_unavailable" and "locked" in d.last_show().data["detail"]
+    d.send(m.CardRemoved)
+    assert d.machine.state == "idle" and len(d.ended) == 1
+
+
+def test_registration_takes_no_face_even_when_asked(store):
+    """Found by the table's check: face was not offered in registration, but choosing it was taken and a face
+    match then reached the registration screen (FaceVerdict's row does not lead there)."""
+    d = Driver(store)
+    d.place(registration=True)
+    assert d.last_show().options == ("pin",)
+    with pytest.raises(Rejected, match="PIN"):
+        d.send(m.MethodChosen, method="face")
+    assert d.machine.state == "choose_method" and d.card.verify_kenmens == 0
+
+
+@pytest.mark.parametrize("event,kw,needle", [
+    (m.MethodChosen, {"method": "iris"}, "choose face, pin or staff"),
+    (m.PinEntered, {"pin": Pin(CODE_B, min_len=14, max_len=14)}, "4 digits"),
+    (m.PinEntered, {"pin": "1234"}, "4 digits"),                                   # a str is never a PIN
+    (m.PinTries, {"tries": 4}, "0 to 3"),
+    (m.PinTries, {"tries": -1}, "0 to 3"),
+    (m.PinRejected, {"tries_left": 3}, "0 to 2"),
+    (m.KenmenRejected, {"tries_left": 10}, "0 to 9"),
+    (m.CardRead, {"token": "mynumber", "certificate": None, "pin_tries": 5, "kenmen_tries": 10}, "pin_tries"),
+    (m.CardRead, {"token": "passport", "certificate": None, "pin_tries": None, "kenmen_tries": None}, "token"),
+    (m.ConsentAnswered, {"screen": "comprehensive", "answer": "refuse"}, "agree or individual"),
+    (m.ConsentAnswered, {"screen": "surgery", "answer": "individual"}, "agree or refuse"),
+    (m.ConsentAnswered, {"screen": "registration", "answer": "individual"}, "registration"),
+    (m.ConsentAnswered, {"screen": "prescription_form", "answer": ""}, "answer"),
+    (m.ChallengeSet, {"nonce": b"x" * 15}, "16-64"),
+    (m.ChallengeSet, {"nonce": b"x" * 65}, "16-64"),
+    (m.CardPlaced, {"session_id": "s", "nonce": b""}, "nonce"),
+    (m.VisualConfirmed, {"staff": ""}, "staff"),
+    (m.FaceLockLifted, {"staff": "x" * 65}, "64"),
+    (m.Cancelled, {"by": "robot"}, "patient or staff"),
+    (m.FaceVerdict, {"match": True, "score": "high", "threshold": 0.5, "model": "t"}, "score"),
+    (m.FaceVerdict, {"match": True, "score": 0.9, "threshold": 0.5, "model": "t", "liveness": "maybe"}, "liveness"),
+    (m.Signed, {"signature": b""}, "signature"),
+])
+def test_an_event_that_cannot_be_valid_cannot_be_built(event, kw, needle):
+    from mynareader.daemon.reception.errors import InvalidEvent
+    with pytest.raises(InvalidEvent, match=needle):
+        event(T0, **kw)
+
+
+def test_an_event_needs_an_aware_time():
+    from mynareader.daemon.reception.errors import InvalidEvent
+    with pytest.raises(InvalidEvent, match="timezone-aware"):
+        m.Tick(dt.datetime(2026, 11, 24, 10, 0))
 
 
 def test_failures_on_many_cards_slow_the_reader_down(store):

@@ -3,20 +3,25 @@
 Invariants: no VERIFY when the card reports 0 tries (PIN) or tries at the floor (照合番号B); wrong PINs per
 session never exceed the policy; a face lockout survives a restart; no result without a confirmed identity;
 consent values come only from the patient's answers; grace results carry no medical consent; removing the card
-always ends the session.
+always ends the session; no result while the store fails (the session ends: store_unavailable); every handler
+stays within its row of the transition table (Reception.handle raises StrayTransition otherwise, which fails
+the run: ``test_a_stray_handler_fails_the_run`` shows it would).
 """
 import datetime as dt
 import shutil
 import tempfile
 
 from hypothesis import HealthCheck, settings, strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
+import pytest
 
 from mynareader.daemon.reception import messages as m
 from mynareader.daemon.reception.consent import load_catalogue
-from mynareader.daemon.reception.machine import Reception, Rejected
+from mynareader.daemon.reception.errors import InvalidEvent, Rejected
+from mynareader.daemon.reception.machine import Reception
 from mynareader.daemon.reception.policy import Policy
-from mynareader.daemon.store import Store
+from mynareader.daemon.reception.states import State
+from mynareader.daemon.store import Store, StoreError
 from mynareader.device.pin import Pin
 
 from helpers.flow import CODE_B, T0, certificate
@@ -25,12 +30,29 @@ POLICY = Policy(face_lock_sessions=2)
 CERTS = {"valid": certificate(dt.date(2029, 2, 17)), "grace": certificate(dt.date(2026, 10, 20), serial=0x99)}
 
 
+class FlakyStore:
+    """The real store, until it starts failing (as a locked or broken SQLite does) until the next restart."""
+
+    def __init__(self, store: Store):
+        self.store, self.failing = store, False
+
+    def __getattr__(self, name):
+        attr = getattr(self.store, name)
+        if name == "card_key" or not self.failing:      # card_key is a hash, no SQL
+            return attr
+
+        def fail(*args, **kw):
+            raise StoreError("reading the state store failed: database is locked")
+        return fail
+
+
 class ReceptionModel(RuleBasedStateMachine):
     def __init__(self):
         super().__init__()
         self.dir = tempfile.mkdtemp()
         self.store = Store(self.dir)
-        self.machine = Reception(POLICY, load_catalogue(), self.store)
+        self.flaky = FlakyStore(self.store)
+        self.machine = Reception(POLICY, load_catalogue(), self.flaky)
         self.now = T0
         self.pin_tries = {"valid": 3, "grace": 3}      # the card's own counters, per card
         self.kenmen_tries = {"valid": 10, "grace": 10}
@@ -46,7 +68,7 @@ class ReceptionModel(RuleBasedStateMachine):
         self.now += dt.timedelta(seconds=1)
         try:
             actions = self.machine.handle(event_cls(self.now, **kw))
-        except Rejected:
+        except (Rejected, InvalidEvent):     # never StrayTransition: a handler leaving its row fails the test
             return
         self.session["inputs"].append((event_cls.__name__, kw))
         for action in actions:
@@ -82,12 +104,15 @@ class ReceptionModel(RuleBasedStateMachine):
         elif isinstance(a, m.SignChallenge):
             self.feed(m.Signed, signature=b"s" * 256)
         elif isinstance(a, m.EmitResult):
+            assert not self.flaky.failing, "a result given out while the store fails"
             s["results"].append(a.result)
         elif isinstance(a, m.EndSession):
             s["ended"] += 1
+            if a.reason == "store_unavailable":
+                assert self.flaky.failing and self.machine.state == State.TAKE_CARD
 
     # -- rules -----------------------------------------------------------------------------------
-    @precondition(lambda self: self.machine.state == "idle")
+    @precondition(lambda self: self.machine.state == State.IDLE)
     @rule(card=st.sampled_from(["valid", "grace"]), registration=st.booleans())
     def place(self, card, registration):
         self.card = card
@@ -97,18 +122,18 @@ class ReceptionModel(RuleBasedStateMachine):
         self.feed(m.CardRead, token="mynumber", certificate=CERTS[card], pin_tries=self.pin_tries[card],
                   kenmen_tries=self.kenmen_tries[card])
 
-    @precondition(lambda self: self.machine.state == "choose_method")
+    @precondition(lambda self: self.machine.state == State.CHOOSE_METHOD)
     @rule(method=st.sampled_from(["face", "pin"]))
     def choose(self, method):
         self.feed(m.MethodChosen, method=method)
 
-    @precondition(lambda self: self.machine.state == "face_code")
+    @precondition(lambda self: self.machine.state == State.FACE_CODE)
     @rule(right=st.booleans(), certain=st.booleans())
     def card_face(self, right, certain):
         code = CODE_B if right else "00000000000000"
         self.feed(m.CardFaceCode, code=Pin(code, min_len=14, max_len=14), certain=certain)
 
-    @precondition(lambda self: self.machine.state == "face_matching")
+    @precondition(lambda self: self.machine.state == State.FACE_MATCHING)
     @rule(match=st.booleans(), guidance=st.booleans())
     def face(self, match, guidance):
         if guidance:
@@ -117,12 +142,12 @@ class ReceptionModel(RuleBasedStateMachine):
             self.session["matched"] |= match
             self.feed(m.FaceVerdict, match=match, score=0.9 if match else 0.1, threshold=0.5, model="t")
 
-    @precondition(lambda self: self.machine.state == "pin_entry")
+    @precondition(lambda self: self.machine.state == State.PIN_ENTRY)
     @rule(right=st.booleans(), confirm=st.booleans())
     def pin(self, right, confirm):
         self.feed(m.PinEntered, pin=Pin("1234" if right else "0000"), confirm_last_try=confirm)
 
-    @precondition(lambda self: self.machine.state in ("consent", "prescription_form", "registration_confirm"))
+    @precondition(lambda self: self.machine.state in (State.CONSENT, State.PRESCRIPTION_FORM, State.REGISTRATION_CONFIRM))
     @rule(screen=st.sampled_from(["comprehensive", "diagnosis_medication", "surgery", "health_checkup",
                                   "registration"]),
           answer=st.sampled_from(["agree", "refuse", "individual"]))
@@ -131,9 +156,9 @@ class ReceptionModel(RuleBasedStateMachine):
 
     # staff, the clock, the patient's hand and restarts share one rule, so the patient's own steps (one rule
     # per state) are chosen about half the time and sessions get deep
-    @precondition(lambda self: self.machine.state != "idle")
+    @precondition(lambda self: self.machine.state != State.IDLE)
     @rule(kind=st.sampled_from(["request_visual", "confirm_visual", "tick", "long_tick", "cancel", "remove",
-                                "restart"]))
+                                "restart", "store_fails"]))
     def disturb(self, kind):
         if kind == "request_visual":
             self.feed(m.VisualCheckRequested)
@@ -144,9 +169,11 @@ class ReceptionModel(RuleBasedStateMachine):
             self.feed(m.Tick)
         elif kind == "cancel":
             self.feed(m.Cancelled, by="staff")
+        elif kind == "store_fails":
+            self.flaky.failing = True        # until the next restart
         elif kind == "remove":
             self.feed(m.CardRemoved)
-            assert self.machine.state == "idle"
+            assert self.machine.state == State.IDLE
             assert self.session["ended"] == 1, "a removed card must end the session exactly once"
         else:
             self.restart()
@@ -158,7 +185,8 @@ class ReceptionModel(RuleBasedStateMachine):
         locked = {c: self.store.face_locked(k, POLICY.face_lock_sessions, since) for c, k in keys.items()}
         self.store.close()
         self.store = Store(self.dir)
-        self.machine = Reception(POLICY, load_catalogue(), self.store)
+        self.flaky = FlakyStore(self.store)
+        self.machine = Reception(POLICY, load_catalogue(), self.flaky)
         assert {c: self.store.face_locked(k, POLICY.face_lock_sessions, since) for c, k in keys.items()} == locked
 
     # -- invariants --------------------------------------------------------------------------------
@@ -189,3 +217,19 @@ class ReceptionModel(RuleBasedStateMachine):
 ReceptionModel.TestCase.settings = settings(max_examples=300, stateful_step_count=50, deadline=None,
                                             suppress_health_check=[HealthCheck.too_slow])
 TestReception = ReceptionModel.TestCase
+
+
+def test_a_stray_handler_fails_the_run(monkeypatch):
+    """The model above would catch a handler that leaves its row: here a correct PIN skips the signature."""
+    from mynareader.daemon.reception.errors import StrayTransition
+    original = Reception._pin_accepted
+
+    def stray(self, e):
+        actions = original(self, e)
+        self.state = State.CONSENT
+        return actions
+    monkeypatch.setattr(Reception, "_pin_accepted", stray)
+    with pytest.raises(StrayTransition, match="PinAccepted in state pin_verify led to consent"):
+        run_state_machine_as_test(ReceptionModel, settings=settings(
+            max_examples=300, stateful_step_count=50, deadline=None, database=None, derandomize=True,
+            suppress_health_check=[HealthCheck.too_slow]))

@@ -5,7 +5,6 @@ patient did not type.
 """
 import json
 import os
-import shutil
 import socket
 
 import pytest

@@ -342,6 +342,22 @@ def test_wrong_parameters_are_invalid_params_checked_against_the_openrpc_documen
     assert "12a4" not in str(e.value)                                   # a PIN is never echoed
 
 
+def test_an_answer_no_screen_takes_is_refused_as_before_and_claims_nothing(bench):
+    """ConsentAnswered refuses an answer its screen cannot take when built (messages.py); the client still
+    hears what it heard when the handler checked: NoSession without a session, WrongStep during one."""
+    with pytest.raises(RemoteError) as e:
+        bench.kiosk.call("kiosk.answer", screen="comprehensive", answer="refuse")
+    assert e.value.name == "NoSession"
+    bench.control("insert fresh")
+    wait_step(bench.kiosk, "choose_method")
+    for screen, answer, needle in (("comprehensive", "refuse", "agree or individual"),
+                                   ("registration", "individual", "registration screen")):
+        with pytest.raises(RemoteError) as e:
+            bench.kiosk.call("kiosk.answer", screen=screen, answer=answer)
+        assert e.value.name == "WrongStep" and needle in e.value.text and e.value.data["state"] == "choose_method"
+    assert bench.reception.call("status")["kiosk_holder"] is None     # a refused input claims no screen
+
+
 def test_the_patient_can_call_staff_from_the_screen(bench):
     bench.control("insert fresh")
     step = wait_step(bench.kiosk, "choose_method")

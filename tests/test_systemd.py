@@ -1,6 +1,5 @@
 """The systemd units (verify, security exposure) and the daemon's notify / watchdog / socket activation,
 with a real datagram NOTIFY_SOCKET and sockets passed the way systemd passes them."""
-import json
 import os
 import re
 import shutil

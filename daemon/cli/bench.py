@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ...device.bench_control import send_control
 from ..inprocess import InProcessReader, demo_config
+from ..reception.states import State
 from ..rpc.client import Client
 
 
@@ -22,23 +23,23 @@ def _percentile(values: list[float], q: float) -> float:
 
 def _session(config, kiosk: Client, reception: Client, path: str) -> float:
     """One reception; the kiosk follows step.changed events (polling would hit the rate limit)."""
-    def wait(step: str) -> None:
+    def wait(step: State) -> None:
         while kiosk.next_event(60, name="step.changed")["params"]["step"] != step:
             pass
 
     t0 = time.perf_counter()
     send_control(config.bench.control, "insert fresh")
-    wait("choose_method")
+    wait(State.CHOOSE_METHOD)
     kiosk.call("kiosk.choose_method", method=path)
     if path == "pin":
-        wait("pin_entry")
+        wait(State.PIN_ENTRY)
         kiosk.call("kiosk.submit_pin", pin="1234")
-    wait("consent")
+    wait(State.CONSENT)
     kiosk.call("kiosk.answer", screen="comprehensive", answer="agree")
     reception.next_event(60, name="result")
     elapsed = time.perf_counter() - t0
     send_control(config.bench.control, "remove")
-    while kiosk.call("kiosk.current")["state"] != "idle":
+    while kiosk.call("kiosk.current")["state"] != State.IDLE:
         time.sleep(0.05)
     kiosk.events.clear()
     return elapsed

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ...device.bench_control import send_control
 from ..inprocess import InProcessReader, demo_config
+from ..reception.states import State
 from ..rpc.client import Client
 
 
@@ -52,35 +53,35 @@ def cmd_demo(args) -> int:
             bench = config.bench.control
 
             print("\n--- Patient 1 places the card and chooses face authentication; the card face is read by OCR")
-            kiosk.wait_state("choose_method")
+            kiosk.wait_state(State.CHOOSE_METHOD)
             kiosk.call("kiosk.choose_method", method="face")
-            kiosk.wait_state("consent")
+            kiosk.wait_state(State.CONSENT)
             print("[kiosk]     the patient agrees on the comprehensive consent screen")
             kiosk.call("kiosk.answer", screen="comprehensive", answer="agree")
-            kiosk.wait_state("take_card")
+            kiosk.wait_state(State.TAKE_CARD)
             send_control(bench, "remove")
-            kiosk.wait_state("idle")
+            kiosk.wait_state(State.IDLE)
 
             print("\n--- Patient 2: face fails (another person), then the PIN, consent item by item")
             send_control(bench, "show other")
             send_control(bench, "insert fresh")
-            kiosk.wait_state("choose_method")
+            kiosk.wait_state(State.CHOOSE_METHOD)
             kiosk.call("kiosk.choose_method", method="face")
-            kiosk.wait_state("choose_method", timeout=60)
+            kiosk.wait_state(State.CHOOSE_METHOD, timeout=60)
             send_control(bench, "show holder")
             kiosk.call("kiosk.choose_method", method="pin")
-            kiosk.wait_state("pin_entry")
+            kiosk.wait_state(State.PIN_ENTRY)
             print("[kiosk]     the patient types the PIN (not shown)")
             kiosk.call("kiosk.submit_pin", pin="1234")
-            kiosk.wait_state("consent")
+            kiosk.wait_state(State.CONSENT)
             kiosk.call("kiosk.answer", screen="comprehensive", answer="individual")
             for screen, answer in (("diagnosis_medication", "agree"), ("surgery", "agree"),
                                    ("health_checkup", "refuse")):
-                kiosk.wait_state("consent")
+                kiosk.wait_state(State.CONSENT)
                 kiosk.call("kiosk.answer", screen=screen, answer=answer)
-            kiosk.wait_state("take_card")
+            kiosk.wait_state(State.TAKE_CARD)
             send_control(bench, "remove")
-            kiosk.wait_state("idle")
+            kiosk.wait_state(State.IDLE)
             time.sleep(0.3)
             stop.set()
             printer.join(2)

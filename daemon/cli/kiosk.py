@@ -11,6 +11,7 @@ import sys
 import time
 
 from ..config import load
+from ..reception.states import KIOSK_INPUT, State
 from ..rpc.client import Client, RemoteError
 
 LABELS = {"face": "顔認証 / Face", "pin": "暗証番号 / PIN", "staff": "職員に確認してもらう / Ask the staff",
@@ -41,7 +42,7 @@ def _ask(prompt: str, secret: bool = False) -> str:
 def _screen(kiosk: Client, step: dict) -> None:
     options = [o for o in step["options"] if o != "staff"]
     print(f"\n{step['ja']}\n{step['en']}")
-    if step["step"] == "pin_entry":
+    if step["step"] == State.PIN_ENTRY:
         if step["data"].get("last_try"):
             answer = _ask("あと1回です。入力しますか / Last try - enter the PIN? [y/N] ")
             if answer.lower() != "y":
@@ -59,7 +60,7 @@ def _screen(kiosk: Client, step: dict) -> None:
         print("番号を選んでください / Choose a number")
         return
     option = options[int(choice) - 1]
-    if step["step"] == "choose_method":
+    if step["step"] == State.CHOOSE_METHOD:
         kiosk.call("kiosk.choose_method", method=option)
     else:
         kiosk.call("kiosk.answer", screen=step["data"].get("screen", "registration"), answer=option)
@@ -74,17 +75,16 @@ def cmd_kiosk_tty(args) -> int:
         while True:
             current = kiosk.call("kiosk.current")
             step = current["step"]
-            key = (current["state"], step and step["message"], step and step["ja"])
-            if key == last or step is None or current["state"] in ("reading", "face_matching", "pin_query",
-                                                                    "pin_verify", "signing", "face_code",
-                                                                    "face_kenmen", "face_photo"):
+            state = current["state"]
+            key = (state, step and step["message"], step and step["ja"])
+            if key == last or step is None or state not in KIOSK_INPUT | {State.TAKE_CARD}:   # the reader works
                 if step is not None and key != last:
                     print(f"\n{step['ja']}\n{step['en']}")
                 last = key
                 time.sleep(0.2)
                 continue
             last = key
-            if current["state"] == "take_card":
+            if state == State.TAKE_CARD:
                 print(f"\n{step['ja']}\n{step['en']}")
                 continue
             try:

@@ -7,6 +7,7 @@ holder's chip photo. The bench camera's scene clock runs at 15 fps, so times are
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import statistics
 import time
@@ -23,7 +24,7 @@ async def _present(check, scene: str, seed: int) -> dict:
     check.bench_commands = [f"scene {scene}"]
     verdict, cue, frames_wall = None, None, time.perf_counter()
     async for factory in check.attempt():
-        event = factory(None)
+        event = factory(dt.datetime.now(dt.timezone.utc))     # an event carries an aware time (messages.py)
         if type(event).__name__ == "FaceGuidance" and event.code.startswith("turn_"):
             cue = event.code
         if type(event).__name__ == "FaceVerdict":

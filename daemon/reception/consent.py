@@ -6,9 +6,7 @@ import tomllib
 from importlib import resources
 from pathlib import Path
 
-
-class CatalogueError(ValueError):
-    pass
+from .errors import CatalogueError
 
 
 @dataclasses.dataclass(frozen=True)

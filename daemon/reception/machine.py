@@ -1,8 +1,9 @@
 """The reception flow as a sans-IO state machine: events in, actions out (design.md, h11's habit).
 
 No sockets, threads or clock reads: time arrives in events. The store is the one piece of I/O the machine
-consults directly (lockouts must be read before deciding), and any StoreError stops identity checks.
-The table of which event is handled where lives in ``transitions.py``.
+consults directly (lockouts must be read before deciding); a StoreError in any handler becomes the StoreFailed
+event, which ends the session (identity checks stop). The table in ``transitions.py`` decides which event is
+taken in which state and where its handler may lead; ``handle`` holds every handler to its row.
 """
 from __future__ import annotations
 
@@ -16,16 +17,13 @@ from ..clock import today_jst
 from ..store import Store, StoreError
 from . import messages as m
 from .consent import Catalogue
+from .errors import Rejected, StrayTransition
 from .policy import Policy
+from .states import IDENTIFYING, PATIENT_WAITS, State
 from .texts import TEXTS
-from .transitions import IDENTIFYING, handler_for
+from .transitions import row_for
 
-PATIENT_WAITS = {"choose_method", "pin_entry", "consent", "prescription_form", "registration_confirm",
-                 "face_matching", "face_code"}
-
-
-class Rejected(Exception):
-    """An input that the flow does not take now (wrong step, not permitted by policy)."""
+__all__ = ["Reception", "Rejected", "StrayTransition"]
 
 
 def _b64(data: bytes) -> str:
@@ -39,7 +37,7 @@ class Reception:
         self._reset()
 
     def _reset(self) -> None:
-        self.state = "idle"
+        self.state = State.IDLE
         self.session_id: str | None = None
         self.started: dt.datetime | None = None
         self.last_activity: dt.datetime | None = None
@@ -66,21 +64,27 @@ class Reception:
 
     # -- entry point ------------------------------------------------------------------------------
     def accepts(self, event_type: type[m.Event]) -> bool:
-        return handler_for(self.state, event_type.__name__) is not None
+        return row_for(self.state, event_type) is not None
 
     def handle(self, event: m.Event) -> list[m.Action]:
-        name = handler_for(self.state, type(event).__name__)
-        if name is None:
+        """Look the event up in the table, let its handler decide, and hold the handler to the row's targets."""
+        row = row_for(self.state, type(event))
+        if row is None:
             raise Rejected(f"{type(event).__name__} is not taken in state {self.state}")
-        if not isinstance(event, (m.Tick, m.CardRemoved)):
+        if not isinstance(event, (m.Tick, m.CardRemoved, m.StoreFailed)):
             self.last_activity = event.now
+        before = self.state
         try:
-            return getattr(self, "_" + name)(event)
-        except StoreError as exc:
-            return self._abort(event.now, "store_unavailable", "store_unavailable", detail=str(exc))
+            actions = getattr(self, "_" + row.handler)(event)
+        except StoreError as exc:   # the store failed mid-decision: that is an event of its own (fail closed)
+            return self.handle(m.StoreFailed(event.now, str(exc)))
+        if not row.allows(before, self.state):
+            raise StrayTransition(f"{type(event).__name__} in state {before} led to {self.state}; the table allows "
+                                  f"{', '.join(row.targets + ((before,) if row.stays else ())) or 'nothing'}")
+        return actions
 
     # -- helpers ----------------------------------------------------------------------------------
-    def _show(self, step: str, key: str, options: tuple[str, ...] = (), **data) -> m.Show:
+    def _show(self, step: State, key: str, options: tuple[str, ...] = (), **data) -> m.Show:
         self.told.append(key)
         ja, en = TEXTS[key]
         return m.Show(step, key, ja, en, options, data)
@@ -100,25 +104,25 @@ class Reception:
         return tuple(options)
 
     def _choose(self, key: str = "choose_method", *extra: m.Action) -> list[m.Action]:
-        self.state = "choose_method"
-        shows = [] if key == "choose_method" else [self._show("choose_method", key)]
+        self.state = State.CHOOSE_METHOD
+        shows = [] if key == "choose_method" else [self._show(State.CHOOSE_METHOD, key)]
         options = self._options()
         data = {"face_unavailable": self.face_blocked, "pin_unavailable": self.pin_blocked,
                 "pin_tries": self.pin_tries}
         main_key = "visual_wait" if self.visual_requested or options == ("staff",) else "choose_method"
-        return [*extra, *shows, self._show("choose_method", main_key, options, **data)]
+        return [*extra, *shows, self._show(State.CHOOSE_METHOD, main_key, options, **data)]
 
     def _abort(self, now: dt.datetime, reason: str, key: str, **detail) -> list[m.Action]:
         actions: list[m.Action] = []
-        if self.state == "face_matching":
+        if self.state == State.FACE_MATCHING:
             actions.append(m.StopFaceCheck())
-        self.state = "take_card"
+        self.state = State.TAKE_CARD
         self.ended = True
         try:
             self._audit(now, "session_aborted", reason=reason)
         except StoreError:
             pass  # already failing closed; the abort itself must still happen
-        return [*actions, self._show("take_card", key, **detail), m.EndSession("aborted", reason)]
+        return [*actions, self._show(State.TAKE_CARD, key, **detail), m.EndSession("aborted", reason)]
 
     def _failed_cards_recently(self, now: dt.datetime) -> bool:
         p = self.policy
@@ -132,9 +136,9 @@ class Reception:
     # -- handlers ---------------------------------------------------------------------------------
     def _card_placed(self, e: m.CardPlaced) -> list[m.Action]:
         self._reset()
-        self.state, self.session_id, self.started = "reading", e.session_id, e.now
+        self.state, self.session_id, self.started = State.READING, e.session_id, e.now
         self.last_activity, self.nonce, self.registration = e.now, e.nonce, e.registration
-        return [self._show("reading", "reading"), m.ReadCard()]
+        return [self._show(State.READING, "reading"), m.ReadCard()]
 
     def _card_read(self, e: m.CardRead) -> list[m.Action]:
         if self.store is None:
@@ -152,9 +156,9 @@ class Reception:
             return self._abort(e.now, "certificate_expired", "expired")
         pre: list[m.Action] = []
         if self.cert_state is CertificateState.RENEWAL_DUE:
-            pre.append(self._show("reading", "renewal_due"))
+            pre.append(self._show(State.READING, "renewal_due"))
         elif self.cert_state is CertificateState.GRACE:
-            pre.append(self._show("reading", "grace"))
+            pre.append(self._show(State.READING, "grace"))
         if not self.face_enabled:
             self.face_blocked = "face_off"
         elif e.kenmen_tries is None:
@@ -164,28 +168,30 @@ class Reception:
         elif self.store.face_locked(self.card_key, self.policy.face_lock_sessions,
                                     e.now.timestamp() - self.policy.face_lock_window_hours * 3600):
             self.face_blocked = "face_locked"
-            pre.append(self._show("choose_method", "face_locked"))
+            pre.append(self._show(State.CHOOSE_METHOD, "face_locked"))
         if e.pin_tries == 0:
             self.pin_blocked = "pin_blocked"
-            pre.append(self._show("choose_method", "pin_blocked"))
+            pre.append(self._show(State.CHOOSE_METHOD, "pin_blocked"))
         if self.registration and self.pin_blocked:
             return [*pre, *self._abort(e.now, "registration_needs_pin", "pin_blocked")]
         if self._failed_cards_recently(e.now):
-            pre.append(self._show("choose_method", "slow_down", until=self.slow_until.isoformat()))
+            pre.append(self._show(State.CHOOSE_METHOD, "slow_down", until=self.slow_until.isoformat()))
         return self._choose("choose_method", *pre)
 
     def _method_chosen(self, e: m.MethodChosen) -> list[m.Action]:
         if self.slow_until is not None and e.now < self.slow_until:
             raise Rejected(f"the reader is pausing identity checks until {self.slow_until.isoformat()}")
         if e.method == "face":
+            if self.registration:     # not offered there (_options): registration is confirmed by the PIN only
+                raise Rejected("保険証利用登録 needs the patient's PIN")
             if self.face_blocked:
                 raise Rejected(f"face authentication is not available: {self.face_blocked}")
-            self.state = "face_code"
-            return [self._show("face_code", "face_scan"), m.RequestCardFaceCode()]
+            self.state = State.FACE_CODE
+            return [self._show(State.FACE_CODE, "face_scan"), m.RequestCardFaceCode()]
         if e.method == "pin":
             if self.pin_blocked:
                 raise Rejected(f"PIN entry is not available: {self.pin_blocked}")
-            self.state = "pin_query"
+            self.state = State.PIN_QUERY
             return [m.QueryPinTries()]
         if e.method == "staff":       # the patient asks for staff: the same 目視 request reception can make
             if self.registration:
@@ -193,7 +199,7 @@ class Reception:
             self.visual_requested = True
             self._audit(e.now, "visual_check_requested", by="patient")
             return self._choose()
-        raise Rejected(f"unknown method {e.method!r}; choose face, pin or staff")
+        raise AssertionError(f"MethodChosen let {e.method!r} through")   # messages.METHODS is checked on construction
 
     def _face_code(self, e: m.CardFaceCode) -> list[m.Action]:
         # never VERIFY 照合番号B from a scan that is not certain, nor at or below the floor
@@ -206,11 +212,11 @@ class Reception:
             e.code.wipe()
             self.face_blocked = "check_code_tries_low"
             return self._choose("face_unavailable")
-        self.state = "face_kenmen"
+        self.state = State.FACE_KENMEN
         return [m.VerifyKenmen(e.code)]
 
     def _kenmen_verified(self, e: m.KenmenVerified) -> list[m.Action]:
-        self.state = "face_photo"
+        self.state = State.FACE_PHOTO
         return [m.ReadFacePhoto()]
 
     def _kenmen_rejected(self, e: m.KenmenRejected) -> list[m.Action]:
@@ -220,13 +226,13 @@ class Reception:
         return self._choose("face_unavailable")
 
     def _face_photo_read(self, e: m.FacePhotoRead) -> list[m.Action]:
-        self.state = "face_matching"
+        self.state = State.FACE_MATCHING
         self.face_attempts = 1
-        return [self._show("face_matching", "face_look", attempt=1), m.StartFaceCheck(1)]
+        return [self._show(State.FACE_MATCHING, "face_look", attempt=1), m.StartFaceCheck(1)]
 
     def _face_guidance(self, e: m.FaceGuidance) -> list[m.Action]:
         # guidance (no face, too dark, move closer) is not a failure and does not use up an attempt
-        return [m.Show("face_matching", "face_guidance", e.ja, e.en, (), {"code": e.code})]
+        return [m.Show(State.FACE_MATCHING, "face_guidance", e.ja, e.en, (), {"code": e.code})]
 
     def _face_verdict(self, e: m.FaceVerdict) -> list[m.Action]:
         evidence = {"model": e.model, "score": round(e.score, 4), "threshold": e.threshold,
@@ -242,7 +248,7 @@ class Reception:
             self._audit(e.now, "face_liveness_failed", attempt=self.face_attempts, reason=e.liveness)
         if self.face_attempts < self.policy.face_tries_per_session:
             self.face_attempts += 1
-            return [self._show("face_matching", "face_liveness_failed" if spoof else "face_retry",
+            return [self._show(State.FACE_MATCHING, "face_liveness_failed" if spoof else "face_retry",
                                attempt=self.face_attempts),
                     m.StartFaceCheck(self.face_attempts)]
         self.store.record_failure(self.card_key, "face", self.session_id, e.now.timestamp())
@@ -251,7 +257,7 @@ class Reception:
         return self._choose("face_failed", m.StopFaceCheck())
 
     def _face_unavailable(self, e: m.FaceUnavailable) -> list[m.Action]:
-        stop = [m.StopFaceCheck()] if self.state == "face_matching" else []
+        stop = [m.StopFaceCheck()] if self.state == State.FACE_MATCHING else []
         self.face_blocked = "camera_unavailable"
         self._audit(e.now, "face_unavailable")
         return self._choose("face_unavailable", *stop)
@@ -266,21 +272,21 @@ class Reception:
             self.pin_blocked = "ask_staff"
             self.visual_requested = True
             return self._choose("pin_to_staff")
-        self.state = "pin_entry"
+        self.state = State.PIN_ENTRY
         key = "pin_last_try" if e.tries == 1 else "pin_entry"
-        return [self._show("pin_entry", key, ("submit", "cancel"), tries_left=e.tries, last_try=e.tries == 1)]
+        return [self._show(State.PIN_ENTRY, key, ("submit", "cancel"), tries_left=e.tries, last_try=e.tries == 1)]
 
     def _pin_entered(self, e: m.PinEntered) -> list[m.Action]:
         if self.pin_tries == 1 and not e.confirm_last_try:
             e.pin.wipe()
-            return [self._show("pin_entry", "pin_last_try", ("submit", "cancel"), tries_left=1, last_try=True,
+            return [self._show(State.PIN_ENTRY, "pin_last_try", ("submit", "cancel"), tries_left=1, last_try=True,
                                needs_confirmation=True)]
-        self.state = "pin_verify"
+        self.state = State.PIN_VERIFY
         return [m.VerifyPin(e.pin)]
 
     def _pin_accepted(self, e: m.PinAccepted) -> list[m.Action]:
         self.pin_tries = PIN_MAX_TRIES  # a correct PIN resets the card's counter
-        self.state = "signing"
+        self.state = State.SIGNING
         return [m.SignChallenge(self.nonce)]
 
     def _pin_rejected(self, e: m.PinRejected) -> list[m.Action]:
@@ -293,8 +299,8 @@ class Reception:
             if self.registration:
                 return self._abort(e.now, "registration_needs_pin", "pin_blocked")
             return self._choose("pin_blocked")
-        self.state = "pin_query"
-        return [self._show("pin_query", "pin_wrong", tries_left=e.tries_left), m.QueryPinTries()]
+        self.state = State.PIN_QUERY
+        return [self._show(State.PIN_QUERY, "pin_wrong", tries_left=e.tries_left), m.QueryPinTries()]
 
     def _signed(self, e: m.Signed) -> list[m.Action]:
         signature = {"algorithm": "RSASSA-PKCS1-v1_5-SHA256", "challenge": _b64(self.nonce),
@@ -311,10 +317,8 @@ class Reception:
         return self._choose()
 
     def _challenge_set(self, e: m.ChallengeSet) -> list[m.Action]:
-        if self.state in ("signing", "take_card") or self.identity is not None:
+        if self.state in (State.SIGNING, State.TAKE_CARD) or self.identity is not None:
             raise Rejected("the challenge can only change before the card signs")
-        if not 16 <= len(e.nonce) <= 64:
-            raise Rejected("a challenge is 16 to 64 bytes")
         self.nonce = e.nonce
         return []
 
@@ -323,7 +327,7 @@ class Reception:
             raise Rejected("目視確認 can be asked for only while the patient is confirming identity")
         self.visual_requested = True
         self._audit(e.now, "visual_check_requested")
-        if self.state == "choose_method":
+        if self.state == State.CHOOSE_METHOD:
             return self._choose()
         return []
 
@@ -333,28 +337,28 @@ class Reception:
         if self.registration:
             raise Rejected("保険証利用登録 needs the patient's PIN")
         # 目視確認 resets no counter: neither the card's nor the store's
-        stop = [m.StopFaceCheck()] if self.state == "face_matching" else []
+        stop = [m.StopFaceCheck()] if self.state == State.FACE_MATCHING else []
         self._audit(e.now, "identity_confirmed", method="visual")
         return [*stop, *self._identified(e.now, "visual", staff=e.staff)]
 
     def _identified(self, now: dt.datetime, method: str, **evidence) -> list[m.Action]:
         self.identity = {"method": method, "at": now.isoformat(), **evidence}
         if self.registration:
-            self.state = "registration_confirm"
-            return [self._show("registration_confirm", "registration_confirm", ("agree", "refuse"))]
+            self.state = State.REGISTRATION_CONFIRM
+            return [self._show(State.REGISTRATION_CONFIRM, "registration_confirm", ("agree", "refuse"))]
         if self.cert_state is CertificateState.GRACE:
             return self._after_consent(now)  # qualification only: no medical-information screens
-        self.state = "consent"
+        self.state = State.CONSENT
         self.consent_queue = []
         c = self.catalogue
-        return [m.Show("consent", "comprehensive", c.comprehensive_question.ja, c.comprehensive_question.en,
+        return [m.Show(State.CONSENT, "comprehensive", c.comprehensive_question.ja, c.comprehensive_question.en,
                        ("agree", "individual"),
                        {"screen": "comprehensive", "agree": c.comprehensive_agree.as_dict(),
                         "individual": c.comprehensive_individual.as_dict()})]
 
     def _show_item(self, item_id: str) -> m.Show:
         item = self.catalogue.item(item_id)
-        return m.Show("consent", item.id, item.question.ja, item.question.en, ("agree", "refuse"),
+        return m.Show(State.CONSENT, item.id, item.question.ja, item.question.en, ("agree", "refuse"),
                       {"screen": item.id, "agree": item.agree.as_dict(), "refuse": item.refuse.as_dict()})
 
     def _consent_answered(self, e: m.ConsentAnswered) -> list[m.Action]:
@@ -368,12 +372,8 @@ class Reception:
                     self.consents.append({"item": item_id, "value": True, "at": e.now.isoformat(),
                                           "via": "comprehensive"})
                 return self._after_consent(e.now)
-            if e.answer != "individual":
-                raise Rejected("answer agree or individual")
             self.consent_queue = list(medical)
             return [self._show_item(self.consent_queue[0])]
-        if e.answer not in ("agree", "refuse"):
-            raise Rejected("answer agree or refuse")
         self.consents.append({"item": e.screen, "value": e.answer == "agree", "at": e.now.isoformat(),
                               "via": "individual"})
         self.consent_queue.pop(0)
@@ -383,9 +383,9 @@ class Reception:
 
     def _after_consent(self, now: dt.datetime) -> list[m.Action]:
         if self.policy.ask_prescription_form and self.catalogue.prescription_choices:
-            self.state = "prescription_form"
+            self.state = State.PRESCRIPTION_FORM
             q = self.catalogue.prescription_question
-            return [m.Show("prescription_form", "prescription_form", q.ja, q.en,
+            return [m.Show(State.PRESCRIPTION_FORM, "prescription_form", q.ja, q.en,
                            tuple(cid for cid, _ in self.catalogue.prescription_choices),
                            {"screen": "prescription_form",
                             "choices": {cid: t.as_dict() for cid, t in self.catalogue.prescription_choices}})]
@@ -399,7 +399,7 @@ class Reception:
         return self._complete(e.now)
 
     def _registration_answered(self, e: m.ConsentAnswered) -> list[m.Action]:
-        if e.screen != "registration" or e.answer not in ("agree", "refuse"):
+        if e.screen != "registration":
             raise Rejected("answer agree or refuse on the registration screen")
         if e.answer == "refuse":
             return self._abort(e.now, "declined", "cancelled")
@@ -427,9 +427,9 @@ class Reception:
             result["qualification_only"] = self.cert_state is CertificateState.GRACE
             if self.prescription:
                 result["prescription_form"] = self.prescription
-        self.state = "take_card"
+        self.state = State.TAKE_CARD
         self.ended = True
-        done = self._show("take_card", "done")
+        done = self._show(State.TAKE_CARD, "done")
         result["told"] = list(self.told)
         self._audit(now, "session_completed", method=self.identity["method"], type=result["type"],
                     consents=len(self.consents))
@@ -445,6 +445,10 @@ class Reception:
             return []
         return self._abort(e.now, "card_error", "card_error", detail=e.message)
 
+    def _store_failed(self, e: m.StoreFailed) -> list[m.Action]:
+        # even a session that had just completed: its result was not recorded, so it is not given out
+        return self._abort(e.now, "store_unavailable", "store_unavailable", detail=e.message)
+
     def _tick(self, e: m.Tick) -> list[m.Action]:
         if self.ended or self.state not in PATIENT_WAITS or self.last_activity is None:
             return []
@@ -455,7 +459,7 @@ class Reception:
     def _card_removed(self, e: m.CardRemoved) -> list[m.Action]:
         actions: list[m.Action] = []
         if not self.ended:
-            if self.state == "face_matching":
+            if self.state == State.FACE_MATCHING:
                 actions.append(m.StopFaceCheck())
             actions.append(m.EndSession("aborted", "card_removed"))
             try:

@@ -2,15 +2,46 @@
 
 Card answers are the device layer's typed results (tries as ints, CertificateInfo, WrongPin, ...), so the machine
 never sees bytes. Secrets travel as :class:`~mynareader.device.pin.Pin`, never as str.
+
+An event that cannot be valid cannot be built (h11's habit): each checks its own fields in ``__post_init__`` and
+raises :class:`~.errors.InvalidEvent`, so the handlers only decide what a valid input means at this step.
 """
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import numbers
 from typing import Any
 
+from ...device.card import KENMEN_B_MAX_TRIES, PIN_MAX_TRIES, TokenKind
 from ...device.certificate import CertificateInfo
 from ...device.pin import Pin
+from .errors import InvalidEvent
+from .states import State
+
+NONCE_BYTES = (16, 64)              # a challenge to sign: the daemon's, or one reception supplies
+METHODS = ("face", "pin", "staff")
+STAFF_MAX = 64                      # characters of a staff name or code (the protocol's limit)
+
+
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise InvalidEvent(message)
+
+
+def _tries(value, name: str, most: int) -> None:
+    _check(type(value) is int and 0 <= value <= most, f"{name}: a whole number from 0 to {most}, not {value!r}")
+
+
+def _text(value, name: str, most: int | None = None) -> None:
+    _check(isinstance(value, str) and value != "" and (most is None or len(value) <= most),
+           f"{name}: a non-empty text" + (f" of at most {most} characters" if most else ""))
+
+
+def _nonce(nonce) -> None:
+    low, high = NONCE_BYTES
+    _check(isinstance(nonce, bytes) and low <= len(nonce) <= high,
+           f"nonce: {low}-{high} random bytes" + (f", not {len(nonce)}" if isinstance(nonce, bytes) else ""))
 
 # -- events --------------------------------------------------------------------------------------------
 
@@ -19,12 +50,22 @@ from ...device.pin import Pin
 class Event:
     now: dt.datetime
 
+    def __post_init__(self) -> None:
+        _check(isinstance(self.now, dt.datetime) and self.now.tzinfo is not None,
+               f"{type(self).__name__}.now: a timezone-aware datetime")
+
 
 @dataclasses.dataclass(frozen=True)
 class CardPlaced(Event):
     session_id: str
     nonce: bytes                      # the daemon's challenge; reception may replace it before signing
     registration: bool = False        # 保険証利用登録 instead of a reception
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _text(self.session_id, "session_id")
+        _nonce(self.nonce)
+        _check(type(self.registration) is bool, "registration: true or false")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,6 +74,18 @@ class CardRead(Event):
     certificate: CertificateInfo | None
     pin_tries: int | None
     kenmen_tries: int | None          # None: the token has no card-face applet
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check(self.token in {t.value for t in TokenKind}, f"token: one of {', '.join(t.value for t in TokenKind)}")
+        _check(self.certificate is None or isinstance(self.certificate, CertificateInfo),
+               "certificate: a CertificateInfo or None")
+        # a My Number Card's counters; another token (turned away by the flow) may count differently
+        mynumber = self.token == TokenKind.MYNUMBER
+        if self.pin_tries is not None:
+            _tries(self.pin_tries, "pin_tries", PIN_MAX_TRIES if mynumber else 15)
+        if self.kenmen_tries is not None:
+            _tries(self.kenmen_tries, "kenmen_tries", KENMEN_B_MAX_TRIES if mynumber else 15)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,10 +98,29 @@ class CardFailed(Event):
     """A device fault during an operation (not a removal): the session cannot go on."""
     message: str
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check(isinstance(self.message, str), "message: a text")
+
+
+@dataclasses.dataclass(frozen=True)
+class StoreFailed(Event):
+    """The state store failed while the flow consulted it (machine.py raises this from a StoreError): the
+    session ends and identity checks stop (fail closed)."""
+    message: str
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check(isinstance(self.message, str), "message: a text")
+
 
 @dataclasses.dataclass(frozen=True)
 class MethodChosen(Event):
-    method: str                       # "face" | "pin"
+    method: str                       # "face" | "pin" | "staff"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check(self.method in METHODS, f"unknown method {self.method!r}; choose face, pin or staff")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,6 +128,11 @@ class CardFaceCode(Event):
     """照合番号B from the card-face source (scanner/OCR; the bench supplies it)."""
     code: Pin | None
     certain: bool
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check(self.code is None or isinstance(self.code, Pin), "code: a Pin or None")
+        _check(type(self.certain) is bool, "certain: true or false")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,6 +143,10 @@ class KenmenVerified(Event):
 @dataclasses.dataclass(frozen=True)
 class KenmenRejected(Event):
     tries_left: int
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _tries(self.tries_left, "tries_left", KENMEN_B_MAX_TRIES - 1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,6 +160,11 @@ class FaceGuidance(Event):
     ja: str
     en: str
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _text(self.code, "code")
+        _check(isinstance(self.ja, str) and isinstance(self.en, str), "ja, en: texts")
+
 
 @dataclasses.dataclass(frozen=True)
 class FaceVerdict(Event):
@@ -88,22 +174,45 @@ class FaceVerdict(Event):
     model: str
     liveness: str = "off"             # "passed" | "failed: <reason>" | "pending" | "off"
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for name in ("score", "threshold"):
+            value = getattr(self, name)
+            _check(isinstance(value, numbers.Real) and not isinstance(value, bool), f"{name}: a number")
+        _text(self.model, "model")
+        _check(isinstance(self.liveness, str) and (self.liveness in ("passed", "pending", "off")
+                                                   or self.liveness.startswith("failed")),
+               f"liveness: passed, failed: <reason>, pending or off, not {self.liveness!r}")
+
 
 @dataclasses.dataclass(frozen=True)
 class FaceUnavailable(Event):
     """The camera or the face models failed: offer PIN or staff."""
     message: str
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check(isinstance(self.message, str), "message: a text")
+
 
 @dataclasses.dataclass(frozen=True)
 class PinTries(Event):
     tries: int
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _tries(self.tries, "tries", PIN_MAX_TRIES)
 
 
 @dataclasses.dataclass(frozen=True)
 class PinEntered(Event):
     pin: Pin
     confirm_last_try: bool = False
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check(isinstance(self.pin, Pin) and len(self.pin) == 4, "pin: exactly 4 digits")
+        _check(type(self.confirm_last_try) is bool, "confirm_last_try: true or false")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,15 +224,27 @@ class PinAccepted(Event):
 class PinRejected(Event):
     tries_left: int                   # 0: the card just blocked
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _tries(self.tries_left, "tries_left", PIN_MAX_TRIES - 1)
+
 
 @dataclasses.dataclass(frozen=True)
 class Signed(Event):
     signature: bytes
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check(isinstance(self.signature, bytes) and len(self.signature) > 0, "signature: the card's bytes")
+
 
 @dataclasses.dataclass(frozen=True)
 class ChallengeSet(Event):
     nonce: bytes
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _nonce(self.nonce)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,10 +256,18 @@ class VisualCheckRequested(Event):
 class VisualConfirmed(Event):
     staff: str
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _text(self.staff, "staff", STAFF_MAX)
+
 
 @dataclasses.dataclass(frozen=True)
 class FaceLockLifted(Event):
     staff: str
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _text(self.staff, "staff", STAFF_MAX)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,10 +275,27 @@ class ConsentAnswered(Event):
     screen: str                       # "comprehensive" | an item id | "prescription_form" | "registration"
     answer: str                       # "agree" | "individual" | "refuse" | a prescription choice id
 
+    def __post_init__(self) -> None:
+        """The answers each screen can take; which screen is showing now, and the catalogue's prescription
+        choices, are the machine's to check."""
+        super().__post_init__()
+        _text(self.screen, "screen")
+        _text(self.answer, "answer")
+        if self.screen == "comprehensive":
+            _check(self.answer in ("agree", "individual"), "answer agree or individual")
+        elif self.screen == "registration":
+            _check(self.answer in ("agree", "refuse"), "answer agree or refuse on the registration screen")
+        elif self.screen != "prescription_form":       # a consent item
+            _check(self.answer in ("agree", "refuse"), "answer agree or refuse")
+
 
 @dataclasses.dataclass(frozen=True)
 class Cancelled(Event):
     by: str                           # "patient" | "staff"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check(self.by in ("patient", "staff"), "by: patient or staff")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -212,7 +358,7 @@ class SignChallenge(Action):
 @dataclasses.dataclass(frozen=True)
 class Show(Action):
     """What the patient's screen shows now, and what the reception side sees as the step."""
-    step: str
+    step: State                       # the state whose screen this is (clients see its name)
     message: str                      # a stable key, e.g. "choose_method", "pin_last_try"
     ja: str
     en: str

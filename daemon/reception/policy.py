@@ -8,10 +8,7 @@ from __future__ import annotations
 import dataclasses
 
 from ..certificate_state import CertificatePolicy
-
-
-class PolicyError(ValueError):
-    pass
+from .errors import PolicyError
 
 
 @dataclasses.dataclass(frozen=True)

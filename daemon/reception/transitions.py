@@ -1,69 +1,105 @@
 """The reception flow's transition table: the one place that says which event moves which state where.
 
-Each row: (state, event, handler, states it may lead to). ``*`` rows apply in every state but ``idle``.
-The machine refuses events not in this table for its state; docs/flow.md's diagram is generated from it.
+As in h11's ``_state.py``, the table decides. Each row: the state it applies in (``ACTIVE``: every state but
+``idle``), the event class, the handler that decides among the row's targets, and the targets themselves.
+``Reception.handle`` refuses an event with no row for the current state (``Rejected``) and refuses a handler
+that leaves the machine anywhere the row does not name (``StrayTransition``: a bug in the flow). ``stays``: the
+event may also leave the state as it was (rows that apply in many states). docs/flow.md's diagram is generated
+from this table (``python -m mynareader.daemon.reception.diagram``).
 """
 from __future__ import annotations
 
-ACTIVE = "*"
+import dataclasses
 
-TRANSITIONS: list[tuple[str, str, str, tuple[str, ...]]] = [
-    ("idle", "CardPlaced", "card_placed", ("reading",)),
-    ("reading", "CardRead", "card_read", ("choose_method", "registration_confirm", "take_card")),
-    ("choose_method", "MethodChosen", "method_chosen", ("face_code", "pin_query", "choose_method")),
-    ("face_code", "CardFaceCode", "face_code", ("face_kenmen", "choose_method")),
-    ("face_kenmen", "KenmenVerified", "kenmen_verified", ("face_photo",)),
-    ("face_kenmen", "KenmenRejected", "kenmen_rejected", ("choose_method",)),
-    ("face_photo", "FacePhotoRead", "face_photo_read", ("face_matching",)),
-    ("face_matching", "FaceGuidance", "face_guidance", ("face_matching",)),
-    ("face_matching", "FaceVerdict", "face_verdict", ("face_matching", "choose_method", "consent",
-                                                     "prescription_form", "take_card")),
-    ("face_code", "FaceUnavailable", "face_unavailable", ("choose_method",)),
-    ("face_photo", "FaceUnavailable", "face_unavailable", ("choose_method",)),
-    ("face_matching", "FaceUnavailable", "face_unavailable", ("choose_method",)),
-    ("pin_query", "PinTries", "pin_tries", ("pin_entry", "choose_method")),
-    ("pin_entry", "PinEntered", "pin_entered", ("pin_verify", "pin_entry")),
-    ("pin_verify", "PinAccepted", "pin_accepted", ("signing",)),
-    ("pin_verify", "PinRejected", "pin_rejected", ("pin_query", "choose_method")),
-    ("signing", "Signed", "signed", ("consent", "prescription_form", "registration_confirm", "take_card")),
-    ("choose_method", "FaceLockLifted", "face_lock_lifted", ("choose_method",)),
-    ("consent", "ConsentAnswered", "consent_answered", ("consent", "prescription_form", "take_card")),
-    ("prescription_form", "ConsentAnswered", "prescription_answered", ("take_card",)),
-    ("registration_confirm", "ConsentAnswered", "registration_answered", ("take_card",)),
-    (ACTIVE, "ChallengeSet", "challenge_set", ()),
-    (ACTIVE, "VisualCheckRequested", "visual_requested", ()),
-    (ACTIVE, "VisualConfirmed", "visual_confirmed", ("consent", "prescription_form", "take_card")),
-    (ACTIVE, "Cancelled", "cancelled", ("take_card",)),
-    (ACTIVE, "CardFailed", "card_failed", ("take_card",)),
-    (ACTIVE, "Tick", "tick", ("take_card",)),
-    (ACTIVE, "CardRemoved", "card_removed", ("idle",)),
-]
+from . import messages as m
+from .states import ACTIVE, IDENTIFYING, State
 
-STATES = sorted({row[0] for row in TRANSITIONS if row[0] != ACTIVE} | {"take_card"})
+__all__ = ["ACTIVE", "IDENTIFYING", "STATES", "TABLE", "TRANSITIONS", "Row", "State", "mermaid", "row_for"]
 
-# states in which the patient is confirming identity (目視 may complete them; face/PIN input is expected)
-IDENTIFYING = {"choose_method", "face_code", "face_kenmen", "face_photo", "face_matching", "pin_query",
-               "pin_entry", "pin_verify"}
+S = State
 
 
-def handler_for(state: str, event: str) -> str | None:
-    for row_state, row_event, handler, _targets in TRANSITIONS:
-        if row_event == event and (row_state == state or (row_state == ACTIVE and state != "idle")):
-            return handler
-    return None
+@dataclasses.dataclass(frozen=True)
+class Row:
+    source: State | None                 # None: ACTIVE, every state but idle
+    event: type[m.Event]
+    handler: str                         # Reception._<handler>
+    targets: tuple[State, ...]
+    stays: bool = False                  # may also leave the state it found unchanged
+
+    def allows(self, before: State, after: State) -> bool:
+        return after in self.targets or (self.stays and after == before)
+
+
+def _row(source: State | None, event: type[m.Event], handler: str, *targets: State, stays: bool = False) -> Row:
+    return Row(source, event, handler, targets, stays)
+
+
+TRANSITIONS: tuple[Row, ...] = (
+    _row(S.IDLE, m.CardPlaced, "card_placed", S.READING),
+    _row(S.READING, m.CardRead, "card_read", S.CHOOSE_METHOD, S.TAKE_CARD),
+    _row(S.CHOOSE_METHOD, m.MethodChosen, "method_chosen", S.FACE_CODE, S.PIN_QUERY, S.CHOOSE_METHOD),
+    _row(S.FACE_CODE, m.CardFaceCode, "face_code", S.FACE_KENMEN, S.CHOOSE_METHOD),
+    _row(S.FACE_KENMEN, m.KenmenVerified, "kenmen_verified", S.FACE_PHOTO),
+    _row(S.FACE_KENMEN, m.KenmenRejected, "kenmen_rejected", S.CHOOSE_METHOD),
+    _row(S.FACE_PHOTO, m.FacePhotoRead, "face_photo_read", S.FACE_MATCHING),
+    _row(S.FACE_MATCHING, m.FaceGuidance, "face_guidance", S.FACE_MATCHING),
+    _row(S.FACE_MATCHING, m.FaceVerdict, "face_verdict", S.FACE_MATCHING, S.CHOOSE_METHOD, S.CONSENT,
+         S.PRESCRIPTION_FORM, S.TAKE_CARD),
+    _row(S.FACE_CODE, m.FaceUnavailable, "face_unavailable", S.CHOOSE_METHOD),
+    _row(S.FACE_PHOTO, m.FaceUnavailable, "face_unavailable", S.CHOOSE_METHOD),
+    _row(S.FACE_MATCHING, m.FaceUnavailable, "face_unavailable", S.CHOOSE_METHOD),
+    _row(S.PIN_QUERY, m.PinTries, "pin_tries", S.PIN_ENTRY, S.CHOOSE_METHOD),
+    _row(S.PIN_ENTRY, m.PinEntered, "pin_entered", S.PIN_VERIFY, S.PIN_ENTRY),
+    _row(S.PIN_VERIFY, m.PinAccepted, "pin_accepted", S.SIGNING),
+    _row(S.PIN_VERIFY, m.PinRejected, "pin_rejected", S.PIN_QUERY, S.CHOOSE_METHOD, S.TAKE_CARD),
+    _row(S.SIGNING, m.Signed, "signed", S.CONSENT, S.PRESCRIPTION_FORM, S.REGISTRATION_CONFIRM, S.TAKE_CARD),
+    _row(S.CHOOSE_METHOD, m.FaceLockLifted, "face_lock_lifted", S.CHOOSE_METHOD),
+    _row(S.CONSENT, m.ConsentAnswered, "consent_answered", S.CONSENT, S.PRESCRIPTION_FORM, S.TAKE_CARD),
+    _row(S.PRESCRIPTION_FORM, m.ConsentAnswered, "prescription_answered", S.TAKE_CARD),
+    _row(S.REGISTRATION_CONFIRM, m.ConsentAnswered, "registration_answered", S.TAKE_CARD),
+    _row(None, m.ChallengeSet, "challenge_set", stays=True),
+    _row(None, m.VisualCheckRequested, "visual_requested", stays=True),
+    _row(None, m.VisualConfirmed, "visual_confirmed", S.CONSENT, S.PRESCRIPTION_FORM, S.TAKE_CARD),
+    _row(None, m.Cancelled, "cancelled", S.TAKE_CARD),
+    _row(None, m.CardFailed, "card_failed", S.TAKE_CARD),
+    _row(None, m.StoreFailed, "store_failed", S.TAKE_CARD),     # any StoreError in a handler (fail closed)
+    _row(None, m.Tick, "tick", S.TAKE_CARD, stays=True),
+    _row(None, m.CardRemoved, "card_removed", S.IDLE),
+)
+
+
+def _table(rows: tuple[Row, ...]) -> dict[State, dict[type[m.Event], Row]]:
+    """state -> event class -> row; a pair defined twice is an error in the table, found at import."""
+    table: dict[State, dict[type[m.Event], Row]] = {state: {} for state in State}
+    for row in rows:
+        for state in ([row.source] if row.source is not None else sorted(ACTIVE)):
+            if row.event in table[state]:
+                raise AssertionError(f"two rows for {row.event.__name__} in state {state}")
+            table[state][row.event] = row
+    return table
+
+
+TABLE = _table(TRANSITIONS)
+
+STATES = sorted(state for state, rows in TABLE.items() if rows)
+
+
+def row_for(state: State, event: type[m.Event]) -> Row | None:
+    return TABLE[state].get(event)
 
 
 def mermaid() -> str:
     """A Mermaid state diagram of the table (written into docs/flow.md by ``python -m ...reception.diagram``)."""
     lines = ["stateDiagram-v2", "    [*] --> idle"]
     seen = set()
-    for state, event, _handler, targets in TRANSITIONS:
-        sources = [state] if state != ACTIVE else ["active"]
-        for source in sources:
-            for target in targets or (source,):  # no target: taken without leaving the state
-                key = (source, target, event)
-                if key not in seen:
-                    seen.add(key)
-                    lines.append(f"    {source} --> {target}: {event}")
+    for row in TRANSITIONS:
+        source = row.source.value if row.source is not None else "active"
+        targets = [t.value for t in row.targets] + ([source] if row.stays else [])
+        for target in targets:
+            key = (source, target, row.event.__name__)
+            if key not in seen:
+                seen.add(key)
+                lines.append(f"    {source} --> {target}: {row.event.__name__}")
     lines.append("    note right of active: any state but idle")
     return "\n".join(lines)

@@ -16,7 +16,6 @@ frame count, so a scene plays the same on a slow machine.
 """
 from __future__ import annotations
 
-import math
 import random
 import urllib.parse
 from pathlib import Path

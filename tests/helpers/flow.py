@@ -8,6 +8,7 @@ from mynareader.daemon.reception import messages as m
 from mynareader.daemon.reception.consent import load_catalogue
 from mynareader.daemon.reception.machine import Reception
 from mynareader.daemon.reception.policy import Policy
+from mynareader.daemon.reception.states import State
 from mynareader.daemon.store import Store
 from mynareader.device.certificate import CertificateInfo
 from mynareader.device.pin import Pin
@@ -74,12 +75,12 @@ class Driver:
                          kenmen_tries=self.card.kenmen_tries)
 
     def pin_path(self, pin: str, confirm_last_try=False):
-        out = self.send(m.MethodChosen, method="pin") if self.machine.state == "choose_method" else []
+        out = self.send(m.MethodChosen, method="pin") if self.machine.state == State.CHOOSE_METHOD else []
         return out + self.answer_pin_query(pin, confirm_last_try)
 
     def answer_pin_query(self, pin, confirm_last_try=False):
         out = self.send(m.PinTries, tries=self.card.pin_tries)
-        if self.machine.state != "pin_entry":
+        if self.machine.state != State.PIN_ENTRY:
             return out
         out = self.send(m.PinEntered, pin=Pin(pin), confirm_last_try=confirm_last_try)
         verify = [a for a in out if isinstance(a, m.VerifyPin)]
@@ -101,7 +102,7 @@ class Driver:
         self.send(m.FacePhotoRead)
         for match in verdicts:
             out = self.send(m.FaceVerdict, match=match, score=0.9 if match else 0.2, threshold=0.5, model="t")
-            if self.machine.state != "face_matching":
+            if self.machine.state != State.FACE_MATCHING:
                 break
         return out
 
