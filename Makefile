@@ -16,13 +16,17 @@ VOICE_PACKAGES := open-jtalk open-jtalk-mecab-naist-jdic hts-voice-nitech-jp-atr
 CONTRIB_PACKAGE := hts-voice-nitech-jp-atr503-m001
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test bench system venv clean
+.PHONY: demo test typecheck bench system venv clean
 
 demo: venv
 	$(BIN)/mynareader demo
 
-test: venv
+test: venv typecheck
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# mypy over device/ and daemon/ ([tool.mypy] in pyproject.toml): zero errors, or the tests do not run
+typecheck: venv
+	$(BIN)/python -m mypy
 
 bench: venv
 	$(BIN)/mynareader bench card --reader sim://fresh

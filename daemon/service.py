@@ -16,7 +16,7 @@ import logging
 import secrets
 import time
 from importlib import resources
-from typing import Callable
+from typing import Any, Callable
 
 from ..device.camera.bench import check_command
 from ..device.card import MyNumberCard, read_card_info
@@ -91,7 +91,7 @@ class ReaderService:
         self._flow = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="flow")
         self.watcher: PresenceWatcher | None = None
         self._bench_server = None
-        self.network = None     # the TLS listener (rpc/tls.py) when [network] listen is set
+        self.network: Any = None     # the TLS listener (rpc/tls.py) when [network] listen is set
 
     def _capabilities(self) -> list[str]:
         caps = ["pin", "visual_check", "registration", "consent"]
@@ -525,6 +525,8 @@ class ReaderService:
         return await self._input(lambda: event)
 
     async def _keep_result(self, result: dict) -> None:
+        if self.store is None:      # no store since start: status says so; result.last still has it
+            return
         try:
             await asyncio.get_running_loop().run_in_executor(
                 self._flow, self.store.keep_result, result["session_id"], result, time.time())

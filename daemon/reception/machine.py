@@ -12,6 +12,7 @@ import datetime as dt
 from typing import Any
 
 from ...device.card import PIN_MAX_TRIES
+from ...device.certificate import CertificateInfo
 from ..certificate_state import CertificateState, certificate_state
 from ..clock import today_jst
 from ..store import Store, StoreError
@@ -43,7 +44,7 @@ class Reception:
         self.last_activity: dt.datetime | None = None
         self.nonce = b""
         self.registration = False
-        self.certificate = None
+        self.certificate: CertificateInfo | None = None
         self.cert_state: CertificateState | None = None
         self.card_key: str | None = None
         self.pin_tries: int | None = None
@@ -93,6 +94,22 @@ class Reception:
         if self.store is not None:
             self.store.audit(now.timestamp(), self.session_id, event, **detail)
 
+    def _db(self) -> Store:
+        """The store, for a decision that needs it; none (it failed at start) fails closed like a store error."""
+        if self.store is None:
+            raise StoreError("the state store is not available")
+        return self.store
+
+    def _card(self) -> tuple[str, str]:
+        """This session's id and card key: only steps after the card was read may touch the card's record."""
+        if self.session_id is None or self.card_key is None:
+            raise StrayTransition(f"a card record was touched before the card was read (state {self.state})")
+        return self.session_id, self.card_key
+
+    def _record_failure(self, kind: str, now: dt.datetime) -> None:
+        session, card = self._card()
+        self._db().record_failure(card, kind, session, now.timestamp())
+
     def _options(self) -> tuple[str, ...]:
         options = []
         if self.face_blocked is None and not self.registration:
@@ -124,14 +141,16 @@ class Reception:
             pass  # already failing closed; the abort itself must still happen
         return [*actions, self._show(State.TAKE_CARD, key, **detail), m.EndSession("aborted", reason)]
 
-    def _failed_cards_recently(self, now: dt.datetime) -> bool:
+    def _slowed_until(self, now: dt.datetime) -> dt.datetime | None:
+        """When failures on many cards make the reader pause identity checks: until when, else None."""
         p = self.policy
         since = now.timestamp() - p.slowdown_window_minutes * 60
-        cards, last = self.store.cards_failing_since(since)
+        cards, last = self._db().cards_failing_since(since)
         if cards >= p.slowdown_cards and last is not None:
             self.slow_until = dt.datetime.fromtimestamp(last + p.slowdown_seconds, dt.timezone.utc)
-            return now < self.slow_until
-        return False
+            if now < self.slow_until:
+                return self.slow_until
+        return None
 
     # -- handlers ---------------------------------------------------------------------------------
     def _card_placed(self, e: m.CardPlaced) -> list[m.Action]:
@@ -148,7 +167,7 @@ class Reception:
             return self._abort(e.now, "unsupported_card", "not_mynumber", token=e.token)
         self.certificate = e.certificate
         self.cert_state = certificate_state(e.certificate.not_after, today_jst(e.now), self.policy.certificates)
-        self.card_key = self.store.card_key(e.certificate.serial)
+        self.card_key = self._db().card_key(e.certificate.serial)
         self.pin_tries, self.kenmen_tries = e.pin_tries, e.kenmen_tries
         self._audit(e.now, "card_read", card=self.card_key, certificate_state=self.cert_state.value,
                     registration=self.registration)
@@ -165,7 +184,7 @@ class Reception:
             self.face_blocked = "no_card_face"
         elif e.kenmen_tries <= self.policy.kenmen_floor:
             self.face_blocked = "check_code_tries_low"
-        elif self.store.face_locked(self.card_key, self.policy.face_lock_sessions,
+        elif self._db().face_locked(self.card_key, self.policy.face_lock_sessions,
                                     e.now.timestamp() - self.policy.face_lock_window_hours * 3600):
             self.face_blocked = "face_locked"
             pre.append(self._show(State.CHOOSE_METHOD, "face_locked"))
@@ -174,8 +193,8 @@ class Reception:
             pre.append(self._show(State.CHOOSE_METHOD, "pin_blocked"))
         if self.registration and self.pin_blocked:
             return [*pre, *self._abort(e.now, "registration_needs_pin", "pin_blocked")]
-        if self._failed_cards_recently(e.now):
-            pre.append(self._show(State.CHOOSE_METHOD, "slow_down", until=self.slow_until.isoformat()))
+        if (until := self._slowed_until(e.now)) is not None:
+            pre.append(self._show(State.CHOOSE_METHOD, "slow_down", until=until.isoformat()))
         return self._choose("choose_method", *pre)
 
     def _method_chosen(self, e: m.MethodChosen) -> list[m.Action]:
@@ -221,7 +240,7 @@ class Reception:
 
     def _kenmen_rejected(self, e: m.KenmenRejected) -> list[m.Action]:
         self.kenmen_tries = e.tries_left
-        self.store.record_failure(self.card_key, "kenmen", self.session_id, e.now.timestamp())
+        self._record_failure("kenmen", e.now)
         self.face_blocked = "card_face_mismatch"
         return self._choose("face_unavailable")
 
@@ -251,7 +270,7 @@ class Reception:
             return [self._show(State.FACE_MATCHING, "face_liveness_failed" if spoof else "face_retry",
                                attempt=self.face_attempts),
                     m.StartFaceCheck(self.face_attempts)]
-        self.store.record_failure(self.card_key, "face", self.session_id, e.now.timestamp())
+        self._record_failure("face", e.now)
         self._audit(e.now, "face_failed", attempts=self.face_attempts, **evidence)
         self.face_blocked = "face_failed"
         return self._choose("face_failed", m.StopFaceCheck())
@@ -292,7 +311,7 @@ class Reception:
     def _pin_rejected(self, e: m.PinRejected) -> list[m.Action]:
         self.pin_failures += 1
         self.pin_tries = e.tries_left
-        self.store.record_failure(self.card_key, "pin", self.session_id, e.now.timestamp())
+        self._record_failure("pin", e.now)
         self._audit(e.now, "pin_wrong", tries_left=e.tries_left)
         if e.tries_left == 0:
             self.pin_blocked = "pin_blocked"
@@ -311,8 +330,9 @@ class Reception:
     def _face_lock_lifted(self, e: m.FaceLockLifted) -> list[m.Action]:
         if self.face_blocked != "face_locked":
             raise Rejected("face authentication is not locked for this card")
-        self.store.lift_face_lock(self.card_key, e.staff, e.now.timestamp())
-        self._audit(e.now, "face_lock_lifted", card=self.card_key)
+        _session, card = self._card()
+        self._db().lift_face_lock(card, e.staff, e.now.timestamp())
+        self._audit(e.now, "face_lock_lifted", card=card)
         self.face_blocked = None
         return self._choose()
 
@@ -406,14 +426,17 @@ class Reception:
         return self._complete(e.now)
 
     def _complete(self, now: dt.datetime) -> list[m.Action]:
-        cert = self.certificate
+        cert, cert_state, started, identity = self.certificate, self.cert_state, self.started, self.identity
+        if cert is None or cert_state is None or started is None or identity is None:
+            raise StrayTransition(f"a session completed before the card was read and the patient identified "
+                                  f"(state {self.state})")
         result: dict[str, Any] = {
             "type": "registration" if self.registration else "reception",
             "session_id": self.session_id,
-            "started_at": self.started.isoformat(),
+            "started_at": started.isoformat(),
             "finished_at": now.isoformat(),
-            "identity": self.identity,
-            "certificate": {"serial": format(cert.serial, "X"), "state": self.cert_state.value,
+            "identity": identity,
+            "certificate": {"serial": format(cert.serial, "X"), "state": cert_state.value,
                             "not_after": cert.not_after.isoformat(), "der": _b64(cert.der)},
             "catalogue_version": self.catalogue.version,
         }
@@ -431,7 +454,7 @@ class Reception:
         self.ended = True
         done = self._show(State.TAKE_CARD, "done")
         result["told"] = list(self.told)
-        self._audit(now, "session_completed", method=self.identity["method"], type=result["type"],
+        self._audit(now, "session_completed", method=identity["method"], type=result["type"],
                     consents=len(self.consents))
         return [m.EmitResult(result), done, m.EndSession("completed", "completed")]
 
