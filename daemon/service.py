@@ -322,9 +322,9 @@ class ReaderService:
             def read(card: MyNumberCard):
                 card.connect()
                 info = read_card_info(card)
-                return m.CardRead(_now(), info.token.value, info.certificate, info.pin_tries, info.kenmen_tries)
+                return m.CardRead(_now(), info.token.value, info.certificate, info.pin_tries, info.code_b_tries)
             return await run(read)
-        if isinstance(action, m.RequestCardFaceCode):
+        if isinstance(action, m.RequestCodeB):
             loop = asyncio.get_running_loop()
             hints, session = self._chip_hints(), self.session_id
 
@@ -335,11 +335,11 @@ class ReaderService:
             except Exception as exc:
                 log.warning("card-face source failed: %s", exc)
                 code, certain = None, False
-            return m.CardFaceCode(_now(), code, certain)
-        if isinstance(action, m.VerifyKenmen):
-            event = await self._verify(lambda card: card.verify_kenmen_b(action.code),
-                                       m.KenmenVerified, m.KenmenRejected)
-            if isinstance(event, m.KenmenRejected):   # this code is never sent to this card again
+            return m.CodeBRead(_now(), code, certain)
+        if isinstance(action, m.VerifyCodeB):
+            event = await self._verify(lambda card: card.verify_code_b(action.code),
+                                       m.CodeBAccepted, m.CodeBRejected)
+            if isinstance(event, m.CodeBRejected):   # this code is never sent to this card again
                 self.card_face.record_refused(action.code, self._chip_hints())
             return event
         if isinstance(action, m.ReadFacePhoto):
@@ -367,10 +367,10 @@ class ReaderService:
         return ChipHints(cert.serial, cert.not_after) if cert is not None else None
 
     def _card_face_guidance(self, session: str | None, reason: str) -> None:
-        if session != self.session_id or self.machine.state != State.FACE_CODE:
+        if session != self.session_id or self.machine.state != State.CODE_B_READ:
             return
         ja, en = GUIDANCE.get(reason, GUIDANCE["fields_unreadable"])
-        self.rpc.broadcast("guidance", {"session_id": session, "step": State.FACE_CODE,
+        self.rpc.broadcast("guidance", {"session_id": session, "step": State.CODE_B_READ,
                                         "message": "card_face_guidance", "ja": ja, "en": en, "options": [],
                                         "data": {"code": reason}})
 

@@ -185,7 +185,8 @@ class Store:
 
     # -- counters ----------------------------------------------------------------------------------
     def record_failure(self, card: str, kind: str, session: str, at: float) -> None:
-        """kind: "face" (a failed face session), "pin" (a wrong PIN), "kenmen" (a wrong 照合番号B)."""
+        """kind: "face" (a failed face session), "pin" (a wrong PIN), "code_b" (a wrong 照合番号B; a store from
+        before the name was unified says "kenmen")."""
         self._write("INSERT INTO failures VALUES (?,?,?,?)", (card, kind, session, at))
 
     def failures(self, card: str, kind: str, since: float) -> int:

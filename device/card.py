@@ -128,12 +128,12 @@ class MyNumberCard:
         return self.sign_digest(hashlib.sha256(message).digest())
 
     # -- 券面事項確認AP ----------------------------------------------------------------------------
-    def kenmen_tries(self) -> int:
+    def code_b_tries(self) -> int:
         """Tries left on 照合番号B; consumes none."""
         self._select(Applet.KENMEN, KenmenFile.CHECK_CODE_B)
         return apdu.tries_from_query(self.t.transmit(apdu.verify_query()), KENMEN_B_MAX_TRIES)
 
-    def verify_kenmen_b(self, code: Pin) -> None:
+    def verify_code_b(self, code: Pin) -> None:
         """One VERIFY of 照合番号B (14 digits). Raises WrongPin(tries_left) or PinBlocked."""
         self._select(Applet.KENMEN, KenmenFile.CHECK_CODE_B)
         self._send(apdu.verify(code.bytes_for_apdu()), pin=True)
@@ -160,7 +160,7 @@ class CardInfo:
     token: TokenKind
     certificate: CertificateInfo | None     # the user-authentication certificate; None for an unknown token
     pin_tries: int | None
-    kenmen_tries: int | None                # None: no usable 券面事項確認AP (住基カード, a smartphone)
+    code_b_tries: int | None                # None: no usable 券面事項確認AP (住基カード, a smartphone)
 
 
 def read_card_info(card: MyNumberCard) -> CardInfo:
@@ -168,7 +168,7 @@ def read_card_info(card: MyNumberCard) -> CardInfo:
 
     One error handling for every caller: a token that is not JPKI's ends the read there (nothing else is
     asked of a card we do not know); a card that answers the 照合番号B query with any status error has no
-    card-face applet we can use (``kenmen_tries`` None). Device faults (CardRemoved, Timeout, ...) and the
+    card-face applet we can use (``code_b_tries`` None). Device faults (CardRemoved, Timeout, ...) and the
     certificate's or the PIN's status errors propagate: without them there is nothing to decide on.
     """
     token = card.token()
@@ -177,7 +177,7 @@ def read_card_info(card: MyNumberCard) -> CardInfo:
     cert = card.auth_certificate()
     pin_tries = card.pin_tries()
     try:
-        kenmen: int | None = card.kenmen_tries()
+        code_b: int | None = card.code_b_tries()
     except CardStatusError:
-        kenmen = None
-    return CardInfo(token, cert, pin_tries, kenmen)
+        code_b = None
+    return CardInfo(token, cert, pin_tries, code_b)

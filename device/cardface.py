@@ -71,7 +71,7 @@ def era_year(day: dt.date) -> int:
     raise ValueError("date before the Meiji era")
 
 
-def check_code_b(birth: dt.date, card_expiry_year: int, security_code: str) -> str:
+def code_b_of(birth: dt.date, card_expiry_year: int, security_code: str) -> str:
     """照合番号B: birth date as Japanese-era YYMMDD + card expiry year + the 4-digit security code."""
     if len(security_code) != 4 or not security_code.isdigit():
         raise ValueError("the security code is 4 digits")

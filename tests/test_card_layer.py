@@ -33,7 +33,7 @@ def test_reads_certificate_token_and_counters(bench):
         assert cert.der[:2] == b"\x30\x82" and len(cert.der) == (cert.der[2] << 8 | cert.der[3]) + 4
         assert cert.issuer == ca.subject
         assert card.pin_tries() == 3
-        assert card.kenmen_tries() == 10
+        assert card.code_b_tries() == 10
 
 
 def test_wrong_pin_three_times_blocks_and_right_pin_resets(bench):
@@ -80,19 +80,19 @@ def test_verified_state_is_cleared_by_reconnect(bench):
             card.sign(b"x")
 
 
-def test_card_face_needs_check_code_b_and_decodes_photo(bench):
+def test_card_face_needs_code_b_and_decodes_photo(bench):
     b = bench("fresh")
     with card_on(b) as (transport, card):
-        code_b = b.slot.card.check_code_b if b.slot else None
+        code_b = b.slot.card.code_b if b.slot else None
         if code_b is None:
             pytest.skip("this backend runs the card out of process")
         with pytest.raises(SecurityNotSatisfied):
             card.read_card_face()
         with pytest.raises(WrongPin) as e:
-            card.verify_kenmen_b(Pin("0" * 14, min_len=14, max_len=14))
+            card.verify_code_b(Pin("0" * 14, min_len=14, max_len=14))
         assert e.value.tries_left == 9
-        card.verify_kenmen_b(Pin(code_b, min_len=14, max_len=14))
-        assert card.kenmen_tries() == 10
+        card.verify_code_b(Pin(code_b, min_len=14, max_len=14))
+        assert card.code_b_tries() == 10
         face = card.read_card_face()
         photo = face.photo()
         assert photo.size == (180, 240)
@@ -140,7 +140,7 @@ def test_chained_answers_read_the_same_and_spend_no_extra_try(bench):
         transport.stats.reset()
         assert card.auth_certificate().der == plain_cert          # 256-byte chunks come as 100 + 100 + 56
         assert transport.stats.apdus > 2 + 3 * (len(plain_cert) // 256)
-        card.verify_kenmen_b(Pin(b.slot.card.check_code_b, min_len=14, max_len=14))
+        card.verify_code_b(Pin(b.slot.card.code_b, min_len=14, max_len=14))
         assert card.read_card_face().photo().size == (180, 240)
         card.verify_pin(Pin(PIN))
         assert card.auth_certificate().verify_signature(card.sign(b"challenge"), b"challenge")
@@ -157,11 +157,11 @@ def test_chained_answers_read_the_same_and_spend_no_extra_try(bench):
     assert len(verifies) == 2                                  # one 照合番号B, one PIN: nothing sent twice
 
 
-@pytest.mark.parametrize("profile,kenmen", [("fresh", 10), ("juki", None)])
-def test_one_recipe_reads_what_the_reader_needs(bench, profile, kenmen):
+@pytest.mark.parametrize("profile,code_b", [("fresh", 10), ("juki", None)])
+def test_one_recipe_reads_what_the_reader_needs(bench, profile, code_b):
     b = bench(profile)
     with card_on(b) as (transport, card):
         info = read_card_info(card)
-    assert info.certificate is not None and info.pin_tries == 3 and info.kenmen_tries == kenmen
+    assert info.certificate is not None and info.pin_tries == 3 and info.code_b_tries == code_b
     sent = [c for c, _ in b.slot.exchanges]
     assert not [c for c in sent if c[1] == 0x20 and len(c) > 5]     # no try consumed

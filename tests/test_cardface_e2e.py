@@ -22,7 +22,7 @@ def test_face_reception_with_the_card_face_read_by_ocr_through_pcscd(bench):
     bench.kiosk.call("kiosk.answer", screen="comprehensive", answer="agree")
     result = bench.event("result")
     assert result["identity"]["method"] == "face"
-    assert "kenmen_b=10" in bench.card("status")          # the code read from the face was right first time
+    assert "code_b=10" in bench.card("status")          # the code read from the face was right first time
     log = (bench.tmp / "daemon.log").read_text()
     assert "card face: certain" in log
     assert "2285" not in log                               # the printed security code never reaches the log
@@ -35,4 +35,4 @@ def test_unreadable_card_face_sends_nothing_through_pcscd(bench):
     bench.kiosk.call("kiosk.choose_method", method="face")
     step = bench.wait_state("choose_method", timeout=60)["step"]
     assert step["data"]["face_unavailable"] == "card_face_unreadable" and "pin" in step["options"]
-    assert "kenmen_b=10" in bench.card("status")
+    assert "code_b=10" in bench.card("status")

@@ -53,10 +53,10 @@ def test_face_reception_with_the_card_face_read_by_ocr(bench):
     result = bench.reception.next_event(60, name="result")["params"]
     assert result["identity"]["method"] == "face"
     sent = code_b_verifies(bench.slot)
-    assert len(sent) == 1 and sent[0][5:19] == bench.slot.card.check_code_b.encode()
+    assert len(sent) == 1 and sent[0][5:19] == bench.slot.card.code_b.encode()
     logged = "\n".join(r.getMessage() for r in bench.caplog.records)
     assert "card face: certain" in logged
-    assert bench.slot.card.check_code_b not in logged and bench.slot.card.profile.security_code not in logged
+    assert bench.slot.card.code_b not in logged and bench.slot.card.profile.security_code not in logged
 
 
 @pytest.mark.parametrize("mode, reason", [("away", "no_card"), ("far", "too_far")])
@@ -66,12 +66,12 @@ def test_an_uncertain_read_sends_nothing_and_guides_then_offers_pin(bench, mode,
     wait_step(bench.kiosk, "choose_method")
     bench.kiosk.call("kiosk.choose_method", method="face")
     guidance = bench.reception.next_event(60, name="guidance")["params"]
-    assert guidance["step"] == "face_code" and guidance["data"]["code"] == reason
+    assert guidance["step"] == "code_b_read" and guidance["data"]["code"] == reason
     step = bench.kiosk.wait_state("choose_method", 60)["step"]
     assert "face" not in step["options"] and "pin" in step["options"]
     assert step["data"]["face_unavailable"] == "card_face_unreadable"
     assert code_b_verifies(bench.slot) == []
-    assert "kenmen_b=10" in bench.control("status")
+    assert "code_b=10" in bench.control("status")
     assert f"card face: uncertain ({reason})" in "\n".join(r.getMessage() for r in bench.caplog.records)
 
 
@@ -84,7 +84,7 @@ def test_a_refused_code_is_never_sent_again(bench):
         step = bench.kiosk.wait_state("choose_method", 60)["step"]
         assert step["data"]["face_unavailable"] == ("card_face_mismatch", "card_face_unreadable")[session]
         assert len(code_b_verifies(bench.slot)) == 1, f"session {session}"
-        assert "kenmen_b=9" in bench.control("status")
+        assert "code_b=9" in bench.control("status")
         bench.control("remove")
         bench.kiosk.wait_state("idle", 60)
     assert "card face: uncertain (refused_before)" in "\n".join(r.getMessage() for r in bench.caplog.records)
@@ -92,11 +92,11 @@ def test_a_refused_code_is_never_sent_again(bench):
 
 def test_below_the_floor_the_camera_is_not_even_asked(bench):
     bench.control("insert fresh")
-    bench.control("set-tries 3 kenmen_b")
+    bench.control("set-tries 3 code_b")
     bench.control("remove")
     bench.control("insert fresh")
     step = bench.kiosk.wait_state("choose_method", 60)["step"]
-    assert "face" not in step["options"] and step["data"]["face_unavailable"] == "check_code_tries_low"
+    assert "face" not in step["options"] and step["data"]["face_unavailable"] == "code_b_tries_low"
     assert code_b_verifies(bench.slot) == []
 
 
@@ -125,7 +125,7 @@ def test_a_spy_reader_still_gives_the_card_face_and_completes_by_face(tmp_path, 
         assert result["identity"]["method"] == "face"
         assert len(code_b_verifies(transport.slot)) == 1
         assert "APDU > 00 20 00 80 0E <redacted>" in caplog.text          # the spy logged the VERIFY, redacted
-        assert transport.slot.card.check_code_b not in caplog.text
+        assert transport.slot.card.code_b not in caplog.text
     finally:
         kiosk.close()
         reception.close()

@@ -122,7 +122,7 @@ def test_a_replay_scene_of_the_virtual_card_is_read_through_the_camera_registry(
     source = CardFaceSource(f"replay://{tmp_path / 'frames'}?loop=0")
     code, certain = source.read()
     card = VirtualCard(PROFILES["fresh"], tmp_path / "card")
-    assert certain and code.bytes_for_apdu() == card.check_code_b.encode()
+    assert certain and code.bytes_for_apdu() == card.code_b.encode()
 
 
 def test_a_new_card_generation_is_an_entry_not_a_rewrite(monkeypatch):

@@ -38,11 +38,11 @@ def test_card_info_json_over_pcscd(mock_card):
     info = json.loads(out.stdout)
     assert info["token"] == "mynumber"
     assert info["certificate_state"] == "valid"
-    assert info["pin_tries_left"] == 3 and info["kenmen_tries_left"] == 10
+    assert info["pin_tries_left"] == 3 and info["code_b_tries_left"] == 10
     cert = info["auth_cert"]
     assert set(cert) >= {"serial", "subject", "issuer", "not_before", "not_after", "sha256"}
     assert len(cert["sha256"]) == 64
-    assert send_control(mock_card, "status").endswith("pin=3 sign=5 kenmen_b=10")  # consumed nothing
+    assert send_control(mock_card, "status").endswith("pin=3 sign=5 code_b=10")  # consumed nothing
 
 
 def test_card_pin_wrong_then_guarded_last_try_then_blocked(mock_card):

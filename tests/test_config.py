@@ -72,7 +72,7 @@ def test_the_example_file_lists_every_key_with_its_default():
 
 @pytest.mark.parametrize("setting,message", [
     ("policy.face_trys=2", "unknown key policy.face_trys"),
-    ("policy.kenmen_floor=0", "policy.kenmen_floor: 1 to 9"),
+    ("policy.code_b_floor=0", "policy.code_b_floor: 1 to 9"),
     ("policy.liveness=maybe", "policy.liveness"),
 ])
 def test_a_bad_policy_key_is_a_one_line_configuration_error(tmp_path, setting, message):
@@ -90,7 +90,7 @@ def test_a_bad_policy_key_is_a_one_line_configuration_error(tmp_path, setting, m
     ({"face_tries_per_session": "2"}, None),
     ({"refuse_last_pin_try": "true"}, None),
     ({"face_trys": 2}, "unknown key policy.face_trys"),
-    ({"kenmen_floor": "three"}, "policy.kenmen_floor .*expected int"),
+    ({"code_b_floor": "three"}, "policy.code_b_floor .*expected int"),
     ({"max_pin_failures_per_session": 3}, "1 or 2"),
     ({"face_lock_window_hours": 0}, "a positive number"),
 ])

@@ -96,7 +96,7 @@ def test_chip_photo_from_the_virtual_card_decodes_as_jp2_and_matches(pipeline, a
     slot = CardSlot(tmp_path, "fresh")
     card = MyNumberCard(SimTransport(slot))
     card.connect()
-    card.verify_kenmen_b(Pin(slot.card.check_code_b, min_len=14, max_len=14))
+    card.verify_code_b(Pin(slot.card.code_b, min_len=14, max_len=14))
     face = card.read_card_face()
     assert face.photo_jp2[:12] == bytes.fromhex("0000000C6A5020200D0A870A")   # a JP2 container
     photo = face.photo()

@@ -143,8 +143,8 @@ def store(tmp_path):
 def face_attempts(d, livenesses):
     from mynareader.device.pin import Pin
     d.send(m.MethodChosen, method="face")
-    d.send(m.CardFaceCode, code=Pin(CODE_B, min_len=14, max_len=14), certain=True)
-    d.send(m.KenmenVerified)
+    d.send(m.CodeBRead, code=Pin(CODE_B, min_len=14, max_len=14), certain=True)
+    d.send(m.CodeBAccepted)
     d.send(m.FacePhotoRead)
     for live in livenesses:
         d.send(m.FaceVerdict, match=False, score=0.9, threshold=0.45, model="t", liveness=live)

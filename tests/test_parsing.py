@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from mynareader.device import apdu, tlv
-from mynareader.device.cardface import check_code_b, era_year, parse_card_face
+from mynareader.device.cardface import code_b_of, era_year, parse_card_face
 from mynareader.device.certificate import parse_certificate
 from mynareader.device.errors import (MalformedResponse, NotFound, PinBlocked, SecurityNotSatisfied,
                                       UnexpectedStatus, WrongPin)
@@ -104,8 +104,8 @@ def test_redact_hides_verify_data():
     assert "31 32 33 34" not in text and "redacted" in text
 
 
-def test_check_code_b_uses_the_japanese_era():
-    assert check_code_b(dt.date(1980, 2, 17), 2035, "2285") == "55021720352285"   # 昭和55
+def test_code_b_uses_the_japanese_era():
+    assert code_b_of(dt.date(1980, 2, 17), 2035, "2285") == "55021720352285"   # 昭和55
     assert era_year(dt.date(1989, 1, 8)) == 1                                      # 平成元年
     assert era_year(dt.date(2019, 5, 1)) == 1                                      # 令和元年
-    assert check_code_b(dt.date(2000, 12, 1), 2031, "0007") == "12120120310007"    # 平成12
+    assert code_b_of(dt.date(2000, 12, 1), 2031, "0007") == "12120120310007"    # 平成12

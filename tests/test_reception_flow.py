@@ -150,12 +150,12 @@ def test_uncertain_card_face_scan_is_never_verified(store):
     d = Driver(store)
     d.place()
     out = d.face_path([], certain=False)
-    assert not any(isinstance(a, m.VerifyKenmen) for a in out)
-    assert d.machine.state == "choose_method" and d.card.verify_kenmens == 0
+    assert not any(isinstance(a, m.VerifyCodeB) for a in out)
+    assert d.machine.state == "choose_method" and d.card.code_b_verifies == 0
 
 
 def test_kenmen_floor_is_respected(store):
-    d = Driver(store, card=FakeCard(kenmen_tries=3))
+    d = Driver(store, card=FakeCard(code_b_tries=3))
     d.place()
     assert "face" not in d.last_show().options
 
@@ -178,7 +178,7 @@ def test_staff_cancel_ends_without_result(store):
     assert d.results == [] and d.ended[-1].reason == "cancelled_by_staff"
 
 
-STEPS = ["reading", "choose_method", "face_code", "face_kenmen", "face_photo", "face_matching", "pin_query",
+STEPS = ["reading", "choose_method", "code_b_read", "code_b_verify", "face_photo", "face_matching", "pin_query",
          "pin_entry", "pin_verify", "signing", "consent", "take_card"]
 
 
@@ -186,11 +186,11 @@ def _drive_to(d, step):
     d.send(m.CardPlaced, session_id="s", nonce=b"n" * 32)
     if step == "reading":
         return
-    d.send(m.CardRead, token="mynumber", certificate=d.cert, pin_tries=3, kenmen_tries=10)
+    d.send(m.CardRead, token="mynumber", certificate=d.cert, pin_tries=3, code_b_tries=10)
     script = {
-        "face_code": [(m.MethodChosen, {"method": "face"})],
-        "face_kenmen": [(m.MethodChosen, {"method": "face"}),
-                        (m.CardFaceCode, {"code": Pin(CODE_B, min_len=14, max_len=14), "certain": True})],
+        "code_b_read": [(m.MethodChosen, {"method": "face"})],
+        "code_b_verify": [(m.MethodChosen, {"method": "face"}),
+                        (m.CodeBRead, {"code": Pin(CODE_B, min_len=14, max_len=14), "certain": True})],
         "pin_query": [(m.MethodChosen, {"method": "pin"})],
         "pin_entry": [(m.MethodChosen, {"method": "pin"}), (m.PinTries, {"tries": 3})],
         "pin_verify": [(m.MethodChosen, {"method": "pin"}), (m.PinTries, {"tries": 3}),
@@ -198,7 +198,7 @@ def _drive_to(d, step):
         "signing": [(m.MethodChosen, {"method": "pin"}), (m.PinTries, {"tries": 3}),
                     (m.PinEntered, {"pin": Pin("1234")}), (m.PinAccepted, {})],
     }
-    script["face_photo"] = script["face_kenmen"] + [(m.KenmenVerified, {})]
+    script["face_photo"] = script["code_b_verify"] + [(m.CodeBAccepted, {})]
     script["face_matching"] = script["face_photo"] + [(m.FacePhotoRead, {})]
     script["consent"] = script["signing"] + [(m.Signed, {"signature": b"s"})]
     script["take_card"] = script["consent"] + [(m.ConsentAnswered, {"screen": "comprehensive", "answer": "agree"})]
@@ -237,7 +237,7 @@ def test_states_keep_the_names_clients_see():
     import json
     from mynareader.daemon.reception.states import State
     assert [s.value for s in State] == [
-        "idle", "reading", "choose_method", "face_code", "face_kenmen", "face_photo", "face_matching", "pin_query",
+        "idle", "reading", "choose_method", "code_b_read", "code_b_verify", "face_photo", "face_matching", "pin_query",
         "pin_entry", "pin_verify", "signing", "consent", "prescription_form", "registration_confirm", "take_card"]
     assert json.dumps({"state": State.TAKE_CARD}) == '{"state": "take_card"}'
     assert f"{State.PIN_ENTRY}" == str(State.PIN_ENTRY) == "pin_entry" and State("consent") is State.CONSENT
@@ -257,16 +257,16 @@ def test_a_handler_that_leaves_its_row_is_a_flow_bug(store, monkeypatch):
     from mynareader.daemon.reception.errors import StrayTransition
     from mynareader.daemon.reception.machine import Reception
     from mynareader.daemon.reception.states import State
-    original = Reception._kenmen_verified
+    original = Reception._code_b_accepted
 
     def stray(self, e):
         actions = original(self, e)
         self.state = State.CONSENT          # skips the chip photo and the face match
         return actions
-    monkeypatch.setattr(Reception, "_kenmen_verified", stray)
+    monkeypatch.setattr(Reception, "_code_b_accepted", stray)
     d = Driver(store)
     d.place()
-    with pytest.raises(StrayTransition, match="KenmenVerified in state face_kenmen led to consent"):
+    with pytest.raises(StrayTransition, match="CodeBAccepted in state code_b_verify led to consent"):
         d.face_path([True])
 
 
@@ -321,7 +321,7 @@ def test_registration_takes_no_face_even_when_asked(store):
     assert d.last_show().options == ("pin",)
     with pytest.raises(Rejected, match="PIN"):
         d.send(m.MethodChosen, method="face")
-    assert d.machine.state == "choose_method" and d.card.verify_kenmens == 0
+    assert d.machine.state == "choose_method" and d.card.code_b_verifies == 0
 
 
 @pytest.mark.parametrize("event,kw,needle", [
@@ -331,9 +331,9 @@ def test_registration_takes_no_face_even_when_asked(store):
     (m.PinTries, {"tries": 4}, "0 to 3"),
     (m.PinTries, {"tries": -1}, "0 to 3"),
     (m.PinRejected, {"tries_left": 3}, "0 to 2"),
-    (m.KenmenRejected, {"tries_left": 10}, "0 to 9"),
-    (m.CardRead, {"token": "mynumber", "certificate": None, "pin_tries": 5, "kenmen_tries": 10}, "pin_tries"),
-    (m.CardRead, {"token": "passport", "certificate": None, "pin_tries": None, "kenmen_tries": None}, "token"),
+    (m.CodeBRejected, {"tries_left": 10}, "0 to 9"),
+    (m.CardRead, {"token": "mynumber", "certificate": None, "pin_tries": 5, "code_b_tries": 10}, "pin_tries"),
+    (m.CardRead, {"token": "passport", "certificate": None, "pin_tries": None, "code_b_tries": None}, "token"),
     (m.ConsentAnswered, {"screen": "comprehensive", "answer": "refuse"}, "agree or individual"),
     (m.ConsentAnswered, {"screen": "surgery", "answer": "individual"}, "agree or refuse"),
     (m.ConsentAnswered, {"screen": "registration", "answer": "individual"}, "registration"),

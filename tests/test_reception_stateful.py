@@ -55,7 +55,7 @@ class ReceptionModel(RuleBasedStateMachine):
         self.machine = Reception(POLICY, load_catalogue(), self.flaky)
         self.now = T0
         self.pin_tries = {"valid": 3, "grace": 3}      # the card's own counters, per card
-        self.kenmen_tries = {"valid": 10, "grace": 10}
+        self.code_b_tries = {"valid": 10, "grace": 10}
         self.card = None
         self.session = None
 
@@ -89,16 +89,16 @@ class ReceptionModel(RuleBasedStateMachine):
                 self.feed(m.PinRejected, tries_left=self.pin_tries[self.card])
         elif isinstance(a, m.QueryPinTries):
             self.feed(m.PinTries, tries=self.pin_tries[self.card])
-        elif isinstance(a, m.VerifyKenmen):
-            assert self.kenmen_tries[self.card] > POLICY.kenmen_floor, "照合番号B verified at the floor"
-            scans = [kw for n, kw in s["inputs"] if n == "CardFaceCode"]
+        elif isinstance(a, m.VerifyCodeB):
+            assert self.code_b_tries[self.card] > POLICY.code_b_floor, "照合番号B verified at the floor"
+            scans = [kw for n, kw in s["inputs"] if n == "CodeBRead"]
             assert scans and scans[-1]["certain"], "照合番号B verified from a scan that was not certain"
             if a.code.bytes_for_apdu().decode() == CODE_B:
-                self.kenmen_tries[self.card] = 10
-                self.feed(m.KenmenVerified)
+                self.code_b_tries[self.card] = 10
+                self.feed(m.CodeBAccepted)
             else:
-                self.kenmen_tries[self.card] -= 1
-                self.feed(m.KenmenRejected, tries_left=self.kenmen_tries[self.card])
+                self.code_b_tries[self.card] -= 1
+                self.feed(m.CodeBRejected, tries_left=self.code_b_tries[self.card])
         elif isinstance(a, m.ReadFacePhoto):
             self.feed(m.FacePhotoRead)
         elif isinstance(a, m.SignChallenge):
@@ -120,18 +120,18 @@ class ReceptionModel(RuleBasedStateMachine):
                         "ended": 0, "matched": False}
         self.feed(m.CardPlaced, session_id="s", nonce=b"n" * 32, registration=registration)
         self.feed(m.CardRead, token="mynumber", certificate=CERTS[card], pin_tries=self.pin_tries[card],
-                  kenmen_tries=self.kenmen_tries[card])
+                  code_b_tries=self.code_b_tries[card])
 
     @precondition(lambda self: self.machine.state == State.CHOOSE_METHOD)
     @rule(method=st.sampled_from(["face", "pin"]))
     def choose(self, method):
         self.feed(m.MethodChosen, method=method)
 
-    @precondition(lambda self: self.machine.state == State.FACE_CODE)
+    @precondition(lambda self: self.machine.state == State.CODE_B_READ)
     @rule(right=st.booleans(), certain=st.booleans())
     def card_face(self, right, certain):
         code = CODE_B if right else "00000000000000"
-        self.feed(m.CardFaceCode, code=Pin(code, min_len=14, max_len=14), certain=certain)
+        self.feed(m.CodeBRead, code=Pin(code, min_len=14, max_len=14), certain=certain)
 
     @precondition(lambda self: self.machine.state == State.FACE_MATCHING)
     @rule(match=st.booleans(), guidance=st.booleans())

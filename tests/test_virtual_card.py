@@ -110,13 +110,13 @@ def test_read_binary_sizes_and_end_of_file(card):
     assert sw_of(card.process(apdu.read_binary(0, 4))) == 0x6986      # a PIN is not readable
 
 
-def test_check_code_b_counter_is_ten_and_guards_the_card_face(card):
+def test_code_b_counter_is_ten_and_guards_the_card_face(card):
     select(card, Applet.KENMEN, KenmenFile.CARD_FACE)
     assert sw_of(card.process(apdu.read_binary(0, 5))) == 0x6982
     select(card, Applet.KENMEN, KenmenFile.CHECK_CODE_B)
     assert card.process(apdu.verify_query()) == b"\x63\xCA"
     assert card.process(apdu.verify(b"0" * 14)) == b"\x63\xC9"
-    assert card.process(apdu.verify(card.check_code_b.encode())) == b"\x90\x00"
+    assert card.process(apdu.verify(card.code_b.encode())) == b"\x90\x00"
     select(card, Applet.KENMEN, KenmenFile.CARD_FACE)
     assert card.process(apdu.read_binary(0, 5))[:3] == b"\xFF\x20\x82"
 

@@ -15,7 +15,7 @@ import re
 import unicodedata
 from typing import Callable, TypeVar
 
-from ...device.cardface import ERAS, check_code_b
+from ...device.cardface import ERAS, code_b_of
 from .errors import FieldError
 
 # era name -> (first day, last day); a year outside an era's span is a misread, not a date
@@ -193,7 +193,7 @@ class Generation2020:
     @staticmethod
     def key(fields: Fields) -> str:
         """照合番号B: era YYMMDD of the birth date + the expiry's year + the security code."""
-        return check_code_b(fields.birth, fields.expiry.year, fields.number)
+        return code_b_of(fields.birth, fields.expiry.year, fields.number)
 
 
 GENERATIONS = {g.name: g for g in [Generation2020()]}

@@ -39,7 +39,7 @@ def card_summary(card: MyNumberCard) -> dict:
     out["auth_cert"] = info.certificate.summary()
     out["certificate_state"] = certificate_state(info.certificate.not_after, today_jst()).value
     out["pin_tries_left"] = info.pin_tries
-    out["kenmen_tries_left"] = info.kenmen_tries   # None: no card-face applet (住基カード, smartphone)
+    out["code_b_tries_left"] = info.code_b_tries   # None: no card-face applet (住基カード, smartphone)
     return out
 
 
@@ -101,8 +101,8 @@ def _code_b(args, transport) -> Pin:
     if args.code_b:
         return Pin(args.code_b, min_len=14, max_len=14)
     slot = getattr(transport, "slot", None)
-    if slot is not None and slot.card is not None and hasattr(slot.card, "check_code_b"):
-        return Pin(slot.card.check_code_b, min_len=14, max_len=14)
+    if slot is not None and slot.card is not None and hasattr(slot.card, "code_b"):
+        return Pin(slot.card.code_b, min_len=14, max_len=14)
     raise CliFail("--code-b is needed for this reader (照合番号B of the card on it)", CANNOT)
 
 
@@ -119,13 +119,13 @@ def cmd_bench(args) -> int:
             card.token()
             card.auth_certificate()
             card.pin_tries()
-            card.kenmen_tries()
+            card.code_b_tries()
             first = (transport.stats.apdus, transport.stats.bytes_out, transport.stats.bytes_in,
                      time.perf_counter() - t0)
             transport.stats.reset()
             t1 = time.perf_counter()
             with _code_b(args, transport) as code:
-                card.verify_kenmen_b(code)
+                card.verify_code_b(code)
             face = card.read_card_face()
             face.photo()
             second = (transport.stats.apdus, transport.stats.bytes_out, transport.stats.bytes_in,

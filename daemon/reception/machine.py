@@ -48,7 +48,7 @@ class Reception:
         self.cert_state: CertificateState | None = None
         self.card_key: str | None = None
         self.pin_tries: int | None = None
-        self.kenmen_tries: int | None = None
+        self.code_b_tries: int | None = None
         self.face_attempts = 0
         self.face_failures: list[dict[str, Any]] = []   # failed face verdicts, for the result event
         self.face_blocked: str | None = None      # why face is not offered, or None
@@ -168,7 +168,7 @@ class Reception:
         self.certificate = e.certificate
         self.cert_state = certificate_state(e.certificate.not_after, today_jst(e.now), self.policy.certificates)
         self.card_key = self._db().card_key(e.certificate.serial)
-        self.pin_tries, self.kenmen_tries = e.pin_tries, e.kenmen_tries
+        self.pin_tries, self.code_b_tries = e.pin_tries, e.code_b_tries
         self._audit(e.now, "card_read", card=self.card_key, certificate_state=self.cert_state.value,
                     registration=self.registration)
         if self.cert_state is CertificateState.EXPIRED:
@@ -180,10 +180,10 @@ class Reception:
             pre.append(self._show(State.READING, "grace"))
         if not self.face_enabled:
             self.face_blocked = "face_off"
-        elif e.kenmen_tries is None:
+        elif e.code_b_tries is None:
             self.face_blocked = "no_card_face"
-        elif e.kenmen_tries <= self.policy.kenmen_floor:
-            self.face_blocked = "check_code_tries_low"
+        elif e.code_b_tries <= self.policy.code_b_floor:
+            self.face_blocked = "code_b_tries_low"
         elif self._db().face_locked(self.card_key, self.policy.face_lock_sessions,
                                     e.now.timestamp() - self.policy.face_lock_window_hours * 3600):
             self.face_blocked = "face_locked"
@@ -205,8 +205,8 @@ class Reception:
                 raise Rejected("保険証利用登録 needs the patient's PIN")
             if self.face_blocked:
                 raise Rejected(f"face authentication is not available: {self.face_blocked}")
-            self.state = State.FACE_CODE
-            return [self._show(State.FACE_CODE, "face_scan"), m.RequestCardFaceCode()]
+            self.state = State.CODE_B_READ
+            return [self._show(State.CODE_B_READ, "face_scan"), m.RequestCodeB()]
         if e.method == "pin":
             if self.pin_blocked:
                 raise Rejected(f"PIN entry is not available: {self.pin_blocked}")
@@ -220,27 +220,27 @@ class Reception:
             return self._choose()
         raise AssertionError(f"MethodChosen let {e.method!r} through")   # messages.METHODS is checked on construction
 
-    def _face_code(self, e: m.CardFaceCode) -> list[m.Action]:
+    def _code_b_read(self, e: m.CodeBRead) -> list[m.Action]:
         # never VERIFY 照合番号B from a scan that is not certain, nor at or below the floor
         if e.code is None or not e.certain:
             if e.code is not None:
                 e.code.wipe()
             self.face_blocked = "card_face_unreadable"
             return self._choose("face_unavailable")
-        if self.kenmen_tries is None or self.kenmen_tries <= self.policy.kenmen_floor:
+        if self.code_b_tries is None or self.code_b_tries <= self.policy.code_b_floor:
             e.code.wipe()
-            self.face_blocked = "check_code_tries_low"
+            self.face_blocked = "code_b_tries_low"
             return self._choose("face_unavailable")
-        self.state = State.FACE_KENMEN
-        return [m.VerifyKenmen(e.code)]
+        self.state = State.CODE_B_VERIFY
+        return [m.VerifyCodeB(e.code)]
 
-    def _kenmen_verified(self, e: m.KenmenVerified) -> list[m.Action]:
+    def _code_b_accepted(self, e: m.CodeBAccepted) -> list[m.Action]:
         self.state = State.FACE_PHOTO
         return [m.ReadFacePhoto()]
 
-    def _kenmen_rejected(self, e: m.KenmenRejected) -> list[m.Action]:
-        self.kenmen_tries = e.tries_left
-        self._record_failure("kenmen", e.now)
+    def _code_b_rejected(self, e: m.CodeBRejected) -> list[m.Action]:
+        self.code_b_tries = e.tries_left
+        self._record_failure("code_b", e.now)
         self.face_blocked = "card_face_mismatch"
         return self._choose("face_unavailable")
 

@@ -73,7 +73,7 @@ class CardRead(Event):
     token: str                        # "mynumber" | "juki" | "android" | "iphone" | "unknown"
     certificate: CertificateInfo | None
     pin_tries: int | None
-    kenmen_tries: int | None          # None: the token has no card-face applet
+    code_b_tries: int | None          # None: the token has no card-face applet
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -84,8 +84,8 @@ class CardRead(Event):
         mynumber = self.token == TokenKind.MYNUMBER
         if self.pin_tries is not None:
             _tries(self.pin_tries, "pin_tries", PIN_MAX_TRIES if mynumber else 15)
-        if self.kenmen_tries is not None:
-            _tries(self.kenmen_tries, "kenmen_tries", KENMEN_B_MAX_TRIES if mynumber else 15)
+        if self.code_b_tries is not None:
+            _tries(self.code_b_tries, "code_b_tries", KENMEN_B_MAX_TRIES if mynumber else 15)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,7 +124,7 @@ class MethodChosen(Event):
 
 
 @dataclasses.dataclass(frozen=True)
-class CardFaceCode(Event):
+class CodeBRead(Event):
     """照合番号B from the card-face source (scanner/OCR; the bench supplies it)."""
     code: Pin | None
     certain: bool
@@ -136,12 +136,12 @@ class CardFaceCode(Event):
 
 
 @dataclasses.dataclass(frozen=True)
-class KenmenVerified(Event):
+class CodeBAccepted(Event):
     pass
 
 
 @dataclasses.dataclass(frozen=True)
-class KenmenRejected(Event):
+class CodeBRejected(Event):
     tries_left: int
 
     def __post_init__(self) -> None:
@@ -316,12 +316,12 @@ class ReadCard(Action):
 
 
 @dataclasses.dataclass(frozen=True)
-class RequestCardFaceCode(Action):
+class RequestCodeB(Action):
     """Ask the card-face source for 照合番号B."""
 
 
 @dataclasses.dataclass(frozen=True)
-class VerifyKenmen(Action):
+class VerifyCodeB(Action):
     code: Pin
 
 

@@ -14,7 +14,7 @@ from .errors import PolicyError
 @dataclasses.dataclass(frozen=True)
 class Policy:
     face_tries_per_session: int = 3        # face verdicts that may fail before PIN or staff is offered
-    kenmen_floor: int = 3                  # never VERIFY 照合番号B when the card has this many tries or fewer
+    code_b_floor: int = 3                  # never VERIFY 照合番号B when the card has this many tries or fewer
     refuse_last_pin_try: bool = False      # True: on the last PIN try send the patient to staff instead
     max_pin_failures_per_session: int = 2  # wrong PINs one session may cause before it sends the patient to staff
     face_lock_sessions: int = 3            # failed face sessions for one card within the window ...
@@ -36,8 +36,8 @@ class Policy:
     def check(self) -> None:
         if not 1 <= self.face_tries_per_session <= 10:
             raise PolicyError("policy.face_tries_per_session: 1 to 10")
-        if not 1 <= self.kenmen_floor <= 9:
-            raise PolicyError("policy.kenmen_floor: 1 to 9 (of 照合番号B's 10 tries)")
+        if not 1 <= self.code_b_floor <= 9:
+            raise PolicyError("policy.code_b_floor: 1 to 9 (of 照合番号B's 10 tries)")
         if not 1 <= self.max_pin_failures_per_session <= 2:
             raise PolicyError("policy.max_pin_failures_per_session: 1 or 2 (3 would lock a fresh card)")
         for key in ("face_lock_sessions", "slowdown_cards"):

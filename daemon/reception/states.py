@@ -11,8 +11,8 @@ class State(enum.StrEnum):
     IDLE = "idle"
     READING = "reading"
     CHOOSE_METHOD = "choose_method"
-    FACE_CODE = "face_code"
-    FACE_KENMEN = "face_kenmen"
+    CODE_B_READ = "code_b_read"
+    CODE_B_VERIFY = "code_b_verify"
     FACE_PHOTO = "face_photo"
     FACE_MATCHING = "face_matching"
     PIN_QUERY = "pin_query"
@@ -29,7 +29,7 @@ class State(enum.StrEnum):
 ACTIVE = frozenset(State) - {State.IDLE}
 
 # the patient is confirming identity: 目視 may complete it; face or PIN input is expected
-IDENTIFYING = frozenset({State.CHOOSE_METHOD, State.FACE_CODE, State.FACE_KENMEN, State.FACE_PHOTO,
+IDENTIFYING = frozenset({State.CHOOSE_METHOD, State.CODE_B_READ, State.CODE_B_VERIFY, State.FACE_PHOTO,
                          State.FACE_MATCHING, State.PIN_QUERY, State.PIN_ENTRY, State.PIN_VERIFY})
 
 # the patient's screen takes an answer (kiosk.choose_method, kiosk.submit_pin, kiosk.answer)
@@ -38,4 +38,4 @@ KIOSK_INPUT = frozenset({State.CHOOSE_METHOD, State.PIN_ENTRY, State.CONSENT, St
 
 # the patient is the one expected to act (at the screen, or showing the card face or their face to a camera):
 # here an idle patient times out
-PATIENT_WAITS = KIOSK_INPUT | {State.FACE_MATCHING, State.FACE_CODE}
+PATIENT_WAITS = KIOSK_INPUT | {State.FACE_MATCHING, State.CODE_B_READ}

@@ -24,7 +24,7 @@ class Profile:
     cert_expiry_offset_days: int        # user-auth certificate notAfter relative to today
     pin_tries: int = 3                  # initial counters (a fresh state file starts from these)
     sign_tries: int = 5
-    kenmen_b_tries: int = 10
+    code_b_tries: int = 10
     token: str = TOKEN_MYNUMBER
     has_kenmen: bool = True             # the old 住基カード has no card-face applet
     atr: bytes = ATR_CONTACTLESS

@@ -95,4 +95,4 @@ class SimCardFace:
             raise CardFaceUnavailable("the sim card-face source needs a sim:// reader (or spy+sim://)")
 
     def code(self) -> str | None:
-        return getattr(self.slot.card, "check_code_b", None) if self.slot is not None else None
+        return getattr(self.slot.card, "code_b", None) if self.slot is not None else None

@@ -4,7 +4,7 @@ The vpcd bridge and the PN532 emulator each host one slot; tests steer it with o
 
     insert PROFILE     put a card of that profile in the slot (counters come from the state directory)
     remove             take the card away
-    set-tries N [pin|sign|kenmen_b]   set a counter on the card in the slot (default: the user-auth PIN)
+    set-tries N [pin|sign|code_b]   set a counter on the card in the slot (default: the user-auth PIN)
     fail SW            the next APDU answers this status word (hex, e.g. 6F00) without reaching the card
     pull-after N       the card is pulled after answering N more APDUs (mid-read removal)
     status             one line: profile and counters, or "empty"
@@ -168,7 +168,7 @@ class CardSlot:
                     return "error no card in the slot"
                 which = args[1] if len(args) == 2 else "pin"
                 if which not in self.card.counters.values:
-                    return f"error unknown counter {which!r}; use pin, sign or kenmen_b"
+                    return f"error unknown counter {which!r}; use pin, sign or code_b"
                 self.card.set_tries(int(args[0]), which)
             elif verb == "chain" and len(args) == 1 and args[0].isdigit():
                 if self.card is None:
@@ -193,7 +193,7 @@ class CardSlot:
             elif verb == "apdus" and not args:
                 return f"ok {self.apdus}"
             elif verb == "card-face" and not args:
-                code = getattr(self.card, "check_code_b", None)
+                code = getattr(self.card, "code_b", None)
                 return f"ok {code}" if code else "error no card with a printed face in the slot"
             else:
                 return f"error unknown command {line.strip()!r}"

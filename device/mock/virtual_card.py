@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, utils
 
 from ..apdu import Applet, JpkiFile, KenmenFile
-from ..cardface import TAG_BIRTH, TAG_CARD_FACE, TAG_EXPIRY, TAG_PHOTO, check_code_b
+from ..cardface import TAG_BIRTH, TAG_CARD_FACE, TAG_EXPIRY, TAG_PHOTO, code_b_of
 from .. import tlv
 from .pki import TestPki
 from .profiles import PROFILES, Profile, card_dates
@@ -96,7 +96,7 @@ class VirtualCard:
         state_dir.mkdir(parents=True, exist_ok=True)
         p = self.profile
         self.counters = CounterStore(state_dir / f"{p.name}.counters.json",
-                                     {"pin": p.pin_tries, "sign": p.sign_tries, "kenmen_b": p.kenmen_b_tries})
+                                     {"pin": p.pin_tries, "sign": p.sign_tries, "code_b": p.code_b_tries})
         self.dates = card_dates(p, today or dt.date.today())
         pki = TestPki(state_dir / "pki")
         self.auth_key, self.sign_key = pki.holder_keys(p.name)
@@ -120,9 +120,9 @@ class VirtualCard:
         self.applets = {Applet.JPKI}
         if p.has_kenmen:
             self.applets.add(Applet.KENMEN)
-            code_b = check_code_b(self.dates.birth, self.dates.card_expiry.year, p.security_code)
-            self.check_code_b = code_b
-            self.pins[(Applet.KENMEN, KenmenFile.CHECK_CODE_B)] = PinFile("kenmen_b", 10, code_b.encode(),
+            code_b = code_b_of(self.dates.birth, self.dates.card_expiry.year, p.security_code)
+            self.code_b = code_b
+            self.pins[(Applet.KENMEN, KenmenFile.CHECK_CODE_B)] = PinFile("code_b", 10, code_b.encode(),
                                                                           range(14, 15))
             self.files[(Applet.KENMEN, KenmenFile.CARD_FACE)] = (
                 self._card_face(), (Applet.KENMEN, KenmenFile.CHECK_CODE_B))

@@ -28,9 +28,9 @@ class FakeCard:
     """The card's counters, as the real card keeps them (decrement, reset on success, block at 0)."""
     pin: str = "1234"
     pin_tries: int = 3
-    kenmen_tries: int = 10
+    code_b_tries: int = 10
     verify_pins: int = 0
-    verify_kenmens: int = 0
+    code_b_verifies: int = 0
 
     def verify_pin(self, pin: Pin) -> m.Event:
         assert self.pin_tries > 0, "a VERIFY was sent to a blocked PIN"
@@ -72,7 +72,7 @@ class Driver:
     def place(self, token="mynumber", registration=False):
         self.send(m.CardPlaced, session_id="s1", nonce=b"n" * 32, registration=registration)
         return self.send(m.CardRead, token=token, certificate=self.cert, pin_tries=self.card.pin_tries,
-                         kenmen_tries=self.card.kenmen_tries)
+                         code_b_tries=self.card.code_b_tries)
 
     def pin_path(self, pin: str, confirm_last_try=False):
         out = self.send(m.MethodChosen, method="pin") if self.machine.state == State.CHOOSE_METHOD else []
@@ -94,11 +94,11 @@ class Driver:
 
     def face_path(self, verdicts: list[bool], certain=True):
         self.send(m.MethodChosen, method="face")
-        out = self.send(m.CardFaceCode, code=Pin(CODE_B, min_len=14, max_len=14), certain=certain)
-        if not any(isinstance(a, m.VerifyKenmen) for a in out):
+        out = self.send(m.CodeBRead, code=Pin(CODE_B, min_len=14, max_len=14), certain=certain)
+        if not any(isinstance(a, m.VerifyCodeB) for a in out):
             return out
-        self.card.verify_kenmens += 1
-        self.send(m.KenmenVerified)
+        self.card.code_b_verifies += 1
+        self.send(m.CodeBAccepted)
         self.send(m.FacePhotoRead)
         for match in verdicts:
             out = self.send(m.FaceVerdict, match=match, score=0.9 if match else 0.2, threshold=0.5, model="t")
