@@ -10,7 +10,7 @@ from ..device.errors import DeviceError
 
 # modules that add commands; each has register(groups) where groups maps a group name to its subparsers
 _COMMAND_MODULES = ["cli_card", "cli_mock", "cli_mock_pn532", "cli_face", "cli_demo", "cli_client", "cli_run",
-                    "cli_kiosk", "cli_bench_session", "cli_store", "cli_liveness",
+                    "cli_kiosk", "cli_kiosk_web", "cli_bench_session", "cli_store", "cli_liveness",
                     "cli_cardface", "cli_tls"]
 
 GROUPS = {

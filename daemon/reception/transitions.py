@@ -23,6 +23,7 @@ TRANSITIONS: list[tuple[str, str, str, tuple[str, ...]]] = [
     ("face_matching", "FaceUnavailable", "face_unavailable", ("choose_method",)),
     ("pin_query", "PinTries", "pin_tries", ("pin_entry", "choose_method")),
     ("pin_entry", "PinEntered", "pin_entered", ("pin_verify", "pin_entry")),
+    ("pin_entry", "MethodChosen", "method_chosen", ("face_code", "pin_query", "choose_method")),
     ("pin_verify", "PinAccepted", "pin_accepted", ("signing",)),
     ("pin_verify", "PinRejected", "pin_rejected", ("pin_query", "choose_method")),
     ("signing", "Signed", "signed", ("consent", "prescription_form", "registration_confirm", "take_card")),
@@ -35,6 +36,7 @@ TRANSITIONS: list[tuple[str, str, str, tuple[str, ...]]] = [
     (ACTIVE, "VisualConfirmed", "visual_confirmed", ("consent", "prescription_form", "take_card")),
     (ACTIVE, "Cancelled", "cancelled", ("take_card",)),
     (ACTIVE, "CardFailed", "card_failed", ("take_card",)),
+    (ACTIVE, "StillHere", "still_here", ()),
     (ACTIVE, "Tick", "tick", ("take_card",)),
     (ACTIVE, "CardRemoved", "card_removed", ("idle",)),
 ]
