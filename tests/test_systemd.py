@@ -32,16 +32,18 @@ def test_units_verify(tmp_path):
     assert ANALYZE, "systemd-analyze is missing: make test installs the systemd package"
     d = units_copy(tmp_path)
     out = subprocess.run([ANALYZE, "verify", "--man=no", "mynareader.service", "mynareader-reception.socket",
-                          "mynareader-kiosk.socket"], cwd=d, capture_output=True, text=True, timeout=60)
+                          "mynareader-kiosk.socket", "mynareader-kiosk-web.service"],
+                         cwd=d, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert "error" not in out.stderr.lower(), out.stderr
 
 
-def test_service_exposure_is_ok_or_better(tmp_path):
+@pytest.mark.parametrize("unit", ["mynareader.service", "mynareader-kiosk-web.service"])
+def test_service_exposure_is_ok_or_better(tmp_path, unit):
     d = units_copy(tmp_path)
-    out = subprocess.run([ANALYZE, "security", "--offline=true", str(d / "mynareader.service")],
+    out = subprocess.run([ANALYZE, "security", "--offline=true", str(d / unit)],
                          capture_output=True, text=True, timeout=60)
-    match = re.search(r"Overall exposure level for mynareader.service: ([\d.]+) (\w+)", out.stdout)
+    match = re.search(rf"Overall exposure level for {re.escape(unit)}: ([\d.]+) (\w+)", out.stdout)
     assert match, out.stdout[-500:] + out.stderr
     assert match.group(2) in ("SAFE", "OK"), match.group(0)
     assert float(match.group(1)) <= 3.0
@@ -54,6 +56,37 @@ def test_sockets_have_role_groups_and_0660():
         assert f"FileDescriptorName={role}" in text
     sysusers = (UNITS / "mynareader.sysusers.conf").read_text()
     assert "g mynareader-reception" in sysusers and "g mynareader-kiosk" in sysusers
+
+
+def test_kiosk_web_unit_is_loopback_only_in_the_kiosk_group():
+    """The patient screen's server may open kiosk.sock (group mynareader-kiosk) and serve 127.0.0.1, no more."""
+    text = (UNITS / "mynareader-kiosk-web.service").read_text()
+    assert "Group=mynareader-kiosk\n" in text and "User=mynareader-kiosk-web\n" in text
+    assert "--host 127.0.0.1" in text and "IPAddressAllow=localhost" in text and "IPAddressDeny=any" in text
+    assert "mynareader-reception" not in text
+    sysusers = (UNITS / "mynareader.sysusers.conf").read_text()
+    assert "m mynareader-kiosk-web mynareader-kiosk" in sysusers
+    assert "m mynareader-kiosk-web mynareader-reception" not in sysusers
+
+
+def test_kiosk_web_notifies_ready_and_stops_cleanly(tmp_path):
+    """Type=notify: READY once it listens; SIGTERM ends it with status 0 (no reader needed to start)."""
+    path = str(tmp_path / "notify.sock")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(path)
+        env = {**os.environ, "NOTIFY_SOCKET": path}
+        proc = subprocess.Popen([EXE, "kiosk-web", "--socket", str(tmp_path / "absent.sock"), "--port", "0"],
+                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            ready = recv_until(sock, "READY=1")
+            assert any("STATUS=Serving the patient screen on http://127.0.0.1:" in m for m in ready)
+            proc.send_signal(signal.SIGTERM)
+            recv_until(sock, "STOPPING=1", timeout=20)
+            assert proc.wait(20) == 0
+            assert b"Traceback" not in proc.stderr.read()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
 
 
 def run_args(tmp_path, extra=()):
