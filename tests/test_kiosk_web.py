@@ -406,6 +406,45 @@ def test_registration_from_the_page(kiosk):
     assert result_of(kiosk.daemon)["type"] == "registration"
 
 
+def test_voice_reads_each_screen_and_says_one_digit_entered_never_the_digit(kiosk):
+    """The page's side of voice (the engine is daemon/voice's): what it asks the server to say."""
+    asked: list[dict] = []
+
+    def texts(route):
+        body = route.fetch().json()
+        route.fulfill(json={**body, "voice": {"ja": True, "en": True}})
+
+    def voice(route):
+        asked.append(route.request.post_data_json)
+        route.fulfill(status=204)
+    kiosk.page.route("**/texts.json", texts)
+    kiosk.page.route("**/voice", voice)
+    kiosk.page.reload()
+    kiosk.wait_screen("place")
+    kiosk.insert()
+    kiosk.page.wait_for_function("document.querySelector('#btn-repeat').hidden === false")
+    kiosk.tap("#opt-pin")
+    kiosk.wait_screen("pin")
+    for digit in "5719":
+        kiosk.tap(f'.key[data-digit="{digit}"]')
+    kiosk.tap("#key-clear")
+    kiosk.tap("#btn-repeat")
+    kiosk.page.wait_for_function("document.querySelectorAll('.dot.filled').length === 3")
+    kiosk.page.evaluate("fetch('/texts.json')")            # a round trip: the voice requests before it are in
+    keys = [a.get("key") for a in asked]
+    assert keys.count("pin_digit") == 4 and keys.count("pin_digit_deleted") == 1
+    spoken = [a.get("text") for a in asked if a.get("text")]
+    assert "本人確認の方法を選んでください。" in spoken and spoken.count("4桁の暗証番号を入力してください。") == 2
+    assert not any(d in json.dumps(asked, ensure_ascii=False) for d in "5719")
+    kiosk.tap("#btn-voice")                                 # voice off: nothing more is asked
+    before = len(asked)
+    kiosk.tap("#btn-repeat")
+    kiosk.tap('.key[data-digit="2"]')
+    kiosk.page.evaluate("fetch('/texts.json')")
+    assert len(asked) == before
+    kiosk.tap("#btn-voice")
+
+
 # -- the boundary --------------------------------------------------------------------------------------------------
 def test_the_page_cannot_reach_reception_methods(kiosk):
     kiosk.insert()

@@ -4,9 +4,11 @@ A page sends ``{"id": n, "method": "kiosk.…", "params": {…}}`` over /ws and 
 "result" | "error"}``; the reader's events arrive as ``{"type": "event", "method", "params"}`` and the state of
 the link to the reader as ``{"type": "link", "up": bool}``. Only the bridge's allow-list is forwarded.
 
-The WebSocket is refused unless the request's Host is this machine (127.0.0.1, localhost, [::1]) and its Origin
-is this server: another site open in a browser on the same machine, or a DNS name rebound to 127.0.0.1, cannot
-drive the patient screen. Requests are not logged (no access log); parameters are never logged.
+The WebSocket (and voice) is refused unless the request's Host is this machine (127.0.0.1, localhost, [::1]) and
+its Origin is this server - another site open in a browser on the same machine, or a DNS name rebound to
+127.0.0.1, cannot drive the patient screen - and unless the connecting process's user is in the kiosk group
+(peer.py): other local users cannot reach the PIN pad through the loopback port. Requests are not logged (no
+access log); parameters are never logged.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from aiohttp import WSMsgType, web
 from ..reception.texts import TEXTS
 from .bridge import KioskLink, LinkDown, NotAllowed, RemoteFailure
 from .labels import LABELS
+from .peer import may_use, peer_uid
 from .voice import VoiceOut
 
 log = logging.getLogger(__name__)
@@ -61,6 +64,27 @@ def _same_origin(request: web.Request) -> bool:
         return False
     origin = request.headers.get("Origin")
     return origin is not None and origin == f"http://{host}"
+
+
+def _local_user_may(request: web.Request) -> bool:
+    """The client's end of the connection belongs to a user in the kiosk group (peer.py says why)."""
+    transport = request.transport
+    if transport is None:
+        return False
+    peer, own = transport.get_extra_info("peername"), transport.get_extra_info("sockname")
+    if not peer or not own:
+        return False
+    return may_use(peer_uid(peer[1], own[1]))
+
+
+def _allowed(request: web.Request) -> bool:
+    if not _same_origin(request):
+        log.warning("refused a request from origin %r host %r", request.headers.get("Origin"), request.host)
+        return False
+    if not _local_user_may(request):
+        log.warning("refused a local client: its user is not in the kiosk group", extra={"EVENT": "kiosk_web_refused"})
+        return False
+    return True
 
 
 @web.middleware
@@ -120,7 +144,7 @@ class KioskWeb:
         return web.json_response(self.voice.available())
 
     async def _voice(self, request: web.Request) -> web.Response:
-        if not _same_origin(request):
+        if not _allowed(request):
             raise web.HTTPForbidden()
         try:
             body = await request.json()
@@ -148,9 +172,8 @@ class KioskWeb:
 
     # -- the WebSocket -------------------------------------------------------------------------------
     async def _ws(self, request: web.Request) -> web.StreamResponse:
-        if not _same_origin(request):
-            log.warning("refused a WebSocket from origin %r host %r", request.headers.get("Origin"), request.host)
-            raise web.HTTPForbidden(text="the patient screen is served to this machine only")
+        if not _allowed(request):
+            raise web.HTTPForbidden(text="the patient screen is served to the kiosk's browser only")
         ws = web.WebSocketResponse(heartbeat=20, max_msg_size=MAX_WS_MESSAGE)
         await ws.prepare(request)
         self.pages.add(ws)

@@ -24,6 +24,13 @@ class VoiceOut:
             except Exception as exc:      # VoiceUnavailable: no engine or voice on this machine
                 log.info("voice guidance is off: %s", exc)
 
+    @classmethod
+    def off(cls) -> "VoiceOut":
+        """No voice, whatever is installed."""
+        out = cls.__new__(cls)
+        out.speaker = None
+        return out
+
     def available(self) -> dict[str, bool]:
         if self.speaker is None:
             return {"ja": False, "en": False}
