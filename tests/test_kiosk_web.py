@@ -2,72 +2,26 @@
 the bench devices (pcscd + vpcd + the virtual card, the bench camera), through `mynareader kiosk-web`.
 
 Whole receptions are driven from the page; what the reader really did is read from the reception socket and the
-virtual card's counters. MYNAREADER_KIOSK_SHOTS=docs/kiosk also writes a screenshot of each screen in Japanese
+virtual card's counters. KIOSK_SCREENSHOTS=docs/kiosk also writes a screenshot of each screen in Japanese
 and English (tests/kiosk_shots.py lists them for the README).
 """
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from daemon_process import BenchDaemon
+from kiosk_page import MIN_TEXT_PX, SHOTS, Kiosk, KioskWeb, browser  # noqa: F401  (browser: a fixture)
 
 pytestmark = pytest.mark.pcscd
-
-playwright_api = pytest.importorskip("playwright.sync_api", reason="make test installs playwright (dev extras)")
-
-CHROMIUM = "/usr/bin/chromium"
-EXE = str(Path(sys.executable).with_name("mynareader"))
-ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", "--autoplay-policy=no-user-gesture-required"]
-SHOTS = os.environ.get("MYNAREADER_KIOSK_SHOTS")
-MIN_TEXT_PX = 24
-MIN_TOUCH_PX = 57          # 15 mm at 96 CSS px per inch
-
-
-class KioskWeb:
-    """`mynareader kiosk-web` as a process on a free port."""
-
-    def __init__(self, kiosk_socket: str, log: Path):
-        self.log = open(log, "w")
-        self.proc = subprocess.Popen([EXE, "kiosk-web", "--socket", kiosk_socket, "--port", "0"],
-                                     stdout=subprocess.PIPE, stderr=self.log, text=True)
-        line = self.proc.stdout.readline()
-        match = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
-        assert match, f"kiosk-web did not start: {line!r} {log.read_text()}"
-        self.url = match.group(0)
-        self.port = int(match.group(1))
-
-    def close(self) -> None:
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        self.log.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not os.path.exists(CHROMIUM):
-        pytest.fail("Debian's chromium is missing: make test installs it (APT_PACKAGES)")
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
-
 
 @pytest.fixture(scope="module")
 def bench(pcscd, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("kioskweb")
     daemon = BenchDaemon(tmp)
+    daemon.kiosk.call("hello")          # a client that has spoken may stay silent (the module outlives 30 s)
     web = KioskWeb(daemon.kiosk_path, tmp / "kiosk-web.log")
     yield daemon, web
     web.close()
@@ -93,73 +47,6 @@ def kiosk(bench, browser):
     daemon.reception.events.clear()
     context.close()
     assert not errors, errors
-
-
-class Kiosk:
-    def __init__(self, page, daemon: BenchDaemon, web: KioskWeb):
-        self.page, self.daemon, self.web = page, daemon, web
-
-    def wait_screen(self, name: str, timeout: float = 60_000) -> None:
-        self.page.wait_for_selector(f"#screen-{name}:not([hidden])", timeout=timeout)
-
-    def screen(self) -> str:
-        return self.page.locator(".screen:not([hidden])").get_attribute("id").removeprefix("screen-")
-
-    def text(self) -> str:
-        return self.page.locator("main").inner_text()
-
-    def tap(self, selector: str) -> None:
-        self.page.locator(selector).click()
-
-    def insert(self, profile: str = "fresh") -> None:
-        assert self.daemon.card(f"insert {profile}") == "ok"
-        self.wait_screen("method")
-
-    def enter_pin(self, pin: str) -> None:
-        for digit in pin:
-            self.tap(f'.key[data-digit="{digit}"]')
-        self.page.wait_for_selector(".dot.filled:nth-child(4)")
-        assert pin not in self.page.content()
-        self.tap("#key-enter")
-
-    def shot(self, name: str) -> None:
-        """With MYNAREADER_KIOSK_SHOTS: this screen, in Japanese and in English."""
-        if not SHOTS:
-            return
-        out = Path(SHOTS)
-        out.mkdir(parents=True, exist_ok=True)
-        self.page.screenshot(path=str(out / f"{name}-ja.png"))
-        self.tap("#btn-lang")
-        self.page.wait_for_selector("html[lang=en]")
-        self.page.screenshot(path=str(out / f"{name}-en.png"))
-        self.tap("#btn-lang")
-        self.page.wait_for_selector("html[lang=ja]")
-
-    def check_readable(self) -> None:
-        """Every visible text at least 24 px; every visible button at least 15 mm both ways."""
-        found = self.page.evaluate("""async ([minText, minTouch]) => {
-            await document.fonts.ready;
-            const bad = [];
-            const visible = (el) => { const r = el.getBoundingClientRect(); return r.width > 0 && r.height > 0
-                && getComputedStyle(el).visibility !== 'hidden'; };
-            for (const el of document.querySelectorAll('body *')) {
-                if (!visible(el)) continue;
-                const own = Array.from(el.childNodes).some(n => n.nodeType === 3 && n.textContent.trim());
-                const size = parseFloat(getComputedStyle(el).fontSize);
-                if (own && size < minText) bad.push(`text ${size}px: ${el.textContent.trim().slice(0, 30)}`);
-                if (el.tagName === 'BUTTON') {
-                    const r = el.getBoundingClientRect();
-                    if (r.width < minTouch || r.height < minTouch)
-                        bad.push(`button ${Math.round(r.width)}x${Math.round(r.height)}: ${el.textContent.trim()}`);
-                }
-            }
-            const font = getComputedStyle(document.body).fontFamily;
-            const loaded = Array.from(document.fonts).some(f => f.family.replace(/"/g, '') === 'KioskUI'
-                                                               && f.status === 'loaded');
-            return {bad, font, loaded};
-        }""", [MIN_TEXT_PX, MIN_TOUCH_PX])
-        assert not found["bad"], found["bad"]
-        assert found["font"].replace('"', '').startswith("KioskUI") and found["loaded"], found
 
 
 def result_of(daemon: BenchDaemon) -> dict:
@@ -445,6 +332,36 @@ def test_voice_reads_each_screen_and_says_one_digit_entered_never_the_digit(kios
     kiosk.tap("#btn-voice")
 
 
+@pytest.mark.skipif(not SHOTS, reason="only when writing the docs' screenshots (KIOSK_SCREENSHOTS)")
+def test_screenshots_of_the_passing_screens(kiosk, tmp_path):
+    """Screens the reader shows only while it works: a slow card (the bench's `hang`) holds them for the picture."""
+    kiosk.daemon.card("hang 3")                          # the next card's first answer comes late
+    kiosk.daemon.card("insert fresh")
+    kiosk.wait_screen("working")
+    kiosk.shot("02-reading")
+    kiosk.wait_screen("method")
+    kiosk.daemon.card("hang 3")                          # 照合番号B read; the card checks it slowly
+    kiosk.tap("#opt-face")
+    kiosk.page.wait_for_selector("#cardface-read:not([hidden])")
+    kiosk.shot("04-card-face-read")
+    kiosk.wait_screen("question")
+    kiosk.daemon.card("remove")
+    kiosk.wait_screen("removed")
+    kiosk.tap("#btn-removed-ok")
+    kiosk.tap("#btn-register")
+    kiosk.page.wait_for_selector("#register-armed:not([hidden])")
+    kiosk.shot("01-place-card-registration")
+    kiosk.tap("#btn-register-back")
+    down = KioskWeb(str(tmp_path / "no-reader.sock"), tmp_path / "down.log")
+    try:
+        kiosk.page.goto(down.url)
+        kiosk.wait_screen("link")
+        kiosk.shot("18-reader-not-connected")
+    finally:
+        down.close()
+        kiosk.page.goto(kiosk.web.url)
+
+
 # -- the boundary --------------------------------------------------------------------------------------------------
 def test_the_page_cannot_reach_reception_methods(kiosk):
     kiosk.insert()
@@ -481,30 +398,3 @@ def test_websocket_from_another_origin_is_refused(bench):
         assert run("http://evil.example") == 403
         assert run("null") == 403
         assert run(f"http://127.0.0.1:{web.port}") == 101
-
-
-def test_countdown_warns_and_the_patient_can_continue(pcscd, browser, tmp_path):
-    daemon = BenchDaemon(tmp_path, settings={"policy.idle_timeout_seconds": "12"})
-    web = KioskWeb(daemon.kiosk_path, tmp_path / "kiosk-web.log")
-    context = browser.new_context(viewport={"width": 800, "height": 480})
-    try:
-        page = context.new_page()
-        page.goto(web.url)
-        k = Kiosk(page, daemon, web)
-        k.wait_screen("place")
-        k.insert()
-        page.wait_for_selector("#overlay-timeout:not([hidden])", timeout=30_000)     # 6 s before the end
-        assert re.search(r"あと \d+ 秒で受付を中止します", page.locator("#timeout-left").inner_text())
-        k.shot("17-timeout-warning")
-        k.tap("#btn-still-here")
-        page.wait_for_selector("#overlay-timeout", state="hidden")
-        assert daemon.kiosk.call("kiosk.current")["timeout"]["seconds_left"] > 6
-        page.wait_for_selector("#overlay-timeout:not([hidden])", timeout=30_000)
-        assert daemon.event("session.aborted")["reason"] == "idle_timeout"
-        k.wait_screen("take")
-        assert "操作がなかったため中止しました" in k.text()
-    finally:
-        context.close()
-        web.close()
-        daemon.card("remove")
-        daemon.close()

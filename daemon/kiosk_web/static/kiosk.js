@@ -48,6 +48,7 @@ let faultMessage = null;       // a reader fault: a red banner on every screen u
 let registrationArmed = false;
 let deadline = null;           // performance.now() ms when the idle timeout cancels, or null
 let pinDigits = [];
+let faceOffered = false;       // face was a choice on the last method screen: the PIN screen offers it too
 let lastSpoken = null;
 let shownScreen = null, shownKey = null;
 let audio = null;
@@ -130,7 +131,7 @@ async function refresh() {
 // ---- events from the reader ----
 function onEvent(method, p) {
   if (method === "session.started") {
-    notice = null; pageScreen = null; registrationArmed = false; faultMessage = null;
+    notice = null; pageScreen = null; registrationArmed = false; faultMessage = null; faceOffered = false;
   } else if (method === "step.changed" && NOTICES.has(p.message)) {
     notice = { ja: p.ja, en: p.en, alert: false, shownOn: null };
   } else if (method === "session.aborted" && p.reason === "card_removed") {
@@ -225,6 +226,7 @@ function optionButton(label, hint, onClick, id) {
 }
 
 function renderMethod(step, data) {
+  faceOffered = (step.options || []).includes("face");
   const reasons = [];
   if (data.face_unavailable && data.face_unavailable !== "face_off") {
     reasons.push(data.face_unavailable === "camera_unavailable" ? t("camera_gone_title") : t("face_reason"));
@@ -256,6 +258,7 @@ function renderDots() {
 function renderPin(step, data) {
   $("#pin-tries").textContent = data.tries_left ? t("tries_left", data.tries_left) : "";
   $("#key-enter").disabled = pinDigits.length !== 4;
+  $("#btn-pin-face").hidden = !faceOffered;
   if (data.needs_confirmation) showOverlay("#overlay-last-try");
 }
 
