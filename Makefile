@@ -4,10 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Debian packages: pcscd + vpcd for the virtual reader, OpenSC for the interoperability tests,
 # libpcsclite-dev/swig to build pyscard, python3-venv/-dev for the virtual environment,
-# Japanese fonts for the synthetic card faces (device/mock/card_face_render.py),
+# Japanese fonts for the synthetic card faces (device/mock/card_face_render.py); chromium and BIZ UD Gothic for the
+# patient's touchscreen page (daemon/kiosk_web) and its browser tests (Playwright drives this chromium);
 # cage because `systemd-analyze verify` checks that the touchscreen unit's program exists.
 APT_PACKAGES := pcscd vsmartcard-vpcd opensc libpcsclite-dev swig pkg-config python3-venv python3-dev systemd \
-	fonts-ipaexfont-gothic fonts-noto-cjk \
+	fonts-ipaexfont-gothic fonts-noto-cjk chromium fonts-morisawa-bizud-gothic \
 	mono-devel openjdk-17-jdk-headless nodejs cage
 # Voice guidance (daemon/voice): Open JTalk with its dictionary and a voice for Japanese, flite for English
 # (espeak-ng, the other English engine, for its tests). The Japanese voice is in Debian's contrib component:

@@ -41,7 +41,7 @@ from .store import RESULT_KEEP_SECONDS, Store, StoreError
 log = logging.getLogger(__name__)
 
 EVENTS = ["session.started", "step.changed", "guidance", "result", "session.ended", "session.aborted",
-          "reader.fault", "reader.recovered"]
+          "reader.fault", "reader.recovered", "staff.called"]
 RECEPTION, KIOSK = frozenset({Role.RECEPTION}), frozenset({Role.KIOSK})
 
 
@@ -438,6 +438,8 @@ class ReaderService:
         add("kiosk.submit_pin", self._submit_pin, KIOSK)
         add("kiosk.answer", self._answer, KIOSK)
         add("kiosk.cancel", self._kiosk_cancel, KIOSK)
+        add("kiosk.still_here", self._still_here, KIOSK)
+        add("kiosk.call_staff", self._call_staff, KIOSK)
 
     async def _input(self, make: Callable[[], m.Event]) -> dict:
         """A client's input: ``make`` builds its event once there is a session. An event that cannot be valid
@@ -560,8 +562,32 @@ class ReaderService:
 
     async def _kiosk_current(self, conn, params) -> dict:
         if self.machine.state == State.IDLE or self.current is None:
-            return {"state": State.IDLE, "step": None}
-        return {"state": self.machine.state, "step": self._show_json(self.current)}
+            return {"state": State.IDLE, "step": None, "timeout": None}
+        return {"state": self.machine.state, "step": self._show_json(self.current), "timeout": self._timeout_json()}
+
+    def _timeout_json(self) -> dict | None:
+        """The idle timeout, for the patient screen's countdown: seconds left when asked (the screen counts down
+        from there and asks again at each event), and the full length."""
+        deadline = self.machine.idle_deadline()
+        if deadline is None:
+            return None
+        left = max(0.0, (deadline - _now()).total_seconds())
+        return {"seconds_left": round(left, 1), "idle_timeout": self.policy.idle_timeout_seconds}
+
+    async def _still_here(self, conn, params) -> dict:
+        reply = await self._kiosk_input(conn, lambda: m.StillHere(_now()))
+        return {**reply, "timeout": self._timeout_json()}
+
+    async def _call_staff(self, conn, params) -> dict:
+        """The patient asks for help from any screen (with or without a card): reception hears it. It claims
+        nothing and changes no step; staff come over and, if needed, use session.request_visual."""
+        active = self.machine.state != State.IDLE
+        event = {"session_id": self.session_id if active else None, "state": self.machine.state,
+                 "reason": params.get("reason", "help"), "at": _now().isoformat()}
+        self.rpc.broadcast("staff.called", event, RECEPTION)
+        log.info("the patient called staff (%s) in %s", event["reason"], event["state"],
+                 extra={"EVENT": "staff_called", "SESSION_ID": event["session_id"]})
+        return {"called": True, "state": self.machine.state}
 
     async def _choose_method(self, conn, params) -> dict:
         return await self._kiosk_input(conn, lambda: m.MethodChosen(_now(), params["method"]))

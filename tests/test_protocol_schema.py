@@ -19,6 +19,13 @@ def _check(ref: str, value) -> None:
     assert not errors, f"{ref}: {errors[0].message} at {list(errors[0].absolute_path)}"
 
 
+def _check_result(method: str, value) -> None:
+    doc = openrpc_document()
+    (schema,) = [m["result"]["schema"] for m in doc["methods"] if m["name"] == method]
+    errors = list(jsonschema.Draft202012Validator({**schema, "components": doc["components"]}).iter_errors(value))
+    assert not errors, f"{method}: {errors[0].message}"
+
+
 def _steps(kiosk, until):
     while True:
         params = kiosk.next_event(60, name="step.changed")["params"]
@@ -46,7 +53,12 @@ def test_results_events_and_status_match_the_documented_schemas(reader, path):
         control("insert fresh")
         _steps(kiosk, "choose_method")
         _check("#/components/schemas/Status", reception.call("status"))
+        current = kiosk.call("kiosk.current")
+        _check_result("kiosk.current", current)
+        assert current["timeout"]["seconds_left"] <= current["timeout"]["idle_timeout"]
         if path == "staff":
+            _check_result("kiosk.call_staff", kiosk.call("kiosk.call_staff", reason="help"))
+            _check_result("kiosk.still_here", kiosk.call("kiosk.still_here"))
             kiosk.call("kiosk.choose_method", method="staff")
             reception.call("session.confirm_visual", staff="受付1")
         else:
@@ -70,6 +82,7 @@ def test_results_events_and_status_match_the_documented_schemas(reader, path):
         events = openrpc_document()["components"]["x-event-params"]
         assert {e["method"] for e in seen} <= set(events)
         assert {"session.started", "step.changed", "result", "session.ended"} <= {e["method"] for e in seen}
+        assert path != "staff" or "staff.called" in {e["method"] for e in seen}
         for event in seen:
             _check(events[event["method"]]["$ref"], event["params"])
         _check("#/components/schemas/Status", reception.call("status"))

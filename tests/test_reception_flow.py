@@ -171,6 +171,36 @@ def test_idle_patient_times_out(store):
     assert d.machine.state == "take_card" and d.ended[-1].reason == "idle_timeout"
 
 
+def test_still_here_restarts_the_idle_timer_and_the_deadline_says_when(store):
+    d = Driver(store)
+    d.place()
+    placed = d.now
+    assert d.machine.idle_deadline() == placed + dt.timedelta(seconds=120)
+    d.now += dt.timedelta(seconds=100)
+    d.send(m.StillHere)                                  # the patient touched the countdown warning
+    assert d.machine.idle_deadline() == d.now + dt.timedelta(seconds=120)
+    d.now += dt.timedelta(seconds=100)
+    d.send(m.Tick)
+    assert d.machine.state == "choose_method"            # 200 s after the card, but 100 s after the touch
+    d.send(m.MethodChosen, method="pin")
+    assert d.machine.state == "pin_query" and d.machine.idle_deadline() is None   # the reader is working
+    with pytest.raises(Rejected):
+        d.send(m.StillHere)
+
+
+def test_forgot_pin_goes_from_the_pin_screen_to_staff_without_a_try(store):
+    d = Driver(store)
+    d.place()
+    d.send(m.MethodChosen, method="pin")
+    d.send(m.PinTries, tries=3)
+    assert d.machine.state == "pin_entry"
+    d.send(m.MethodChosen, method="staff")
+    assert d.machine.state == "choose_method" and d.last_show().message == "visual_wait"
+    assert d.card.verify_pins == 0
+    d.send(m.VisualConfirmed, staff="受付1")
+    assert d.machine.state == "consent" and d.machine.identity["method"] == "visual"
+
+
 def test_staff_cancel_ends_without_result(store):
     d = Driver(store)
     d.place()

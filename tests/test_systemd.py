@@ -31,17 +31,19 @@ def test_units_verify(tmp_path):
     assert ANALYZE, "systemd-analyze is missing: make test installs the systemd package"
     d = units_copy(tmp_path)
     out = subprocess.run([ANALYZE, "verify", "--man=no", "mynareader.service", "mynareader-reception.socket",
-                          "mynareader-kiosk.socket", "mynareader-kiosk-display.service"],
+                          "mynareader-kiosk.socket", "mynareader-kiosk-display.service",
+                          "mynareader-kiosk-web.service"],
                          cwd=d, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert "error" not in out.stderr.lower(), out.stderr
 
 
-def test_service_exposure_is_ok_or_better(tmp_path):
+@pytest.mark.parametrize("unit", ["mynareader.service", "mynareader-kiosk-web.service"])
+def test_service_exposure_is_ok_or_better(tmp_path, unit):
     d = units_copy(tmp_path)
-    out = subprocess.run([ANALYZE, "security", "--offline=true", str(d / "mynareader.service")],
+    out = subprocess.run([ANALYZE, "security", "--offline=true", str(d / unit)],
                          capture_output=True, text=True, timeout=60)
-    match = re.search(r"Overall exposure level for mynareader.service: ([\d.]+) (\w+)", out.stdout)
+    match = re.search(rf"Overall exposure level for {re.escape(unit)}: ([\d.]+) (\w+)", out.stdout)
     assert match, out.stdout[-500:] + out.stderr
     assert match.group(2) in ("SAFE", "OK"), match.group(0)
     assert float(match.group(1)) <= 3.0
@@ -93,11 +95,13 @@ def test_the_display_opens_the_address_kiosk_web_listens_on():
     assert start[start.index("--port") + 1] == display["KIOSK_PORT"]
 
 
-def test_the_display_user_reaches_no_reader_socket():
+def test_the_display_user_is_the_patient_screen_and_no_more():
+    """kiosk-web refuses users outside its group (peer.py): the browser's user is in mynareader-kiosk, never in
+    mynareader-reception."""
     lines = (UNITS / "mynareader-display.sysusers.conf").read_text().splitlines()
     members = {line.split()[2] for line in lines if line.startswith("m mynareader-display ")}
     assert "u mynareader-display - \"mynareader touchscreen\" /run/mynareader-display" in lines
-    assert members == {"video", "render", "input", "audio"}
+    assert members == {"video", "render", "input", "audio", "mynareader-kiosk"}
 
 
 def test_install_doc_names_every_unit_and_every_package_it_needs():
@@ -108,6 +112,37 @@ def test_install_doc_names_every_unit_and_every_package_it_needs():
     voice = re.search(r"^VOICE_PACKAGES := (.*)$", makefile, re.M).group(1).split()
     for package in voice + ["cage", "xwayland", "chromium", "contrib", "libpam-systemd"]:
         assert package in doc, f"docs/install-pi.md never mentions {package}"
+
+
+def test_kiosk_web_unit_is_loopback_only_in_the_kiosk_group():
+    """The patient screen's server may open kiosk.sock (group mynareader-kiosk) and serve 127.0.0.1, no more."""
+    text = (UNITS / "mynareader-kiosk-web.service").read_text()
+    assert "Group=mynareader-kiosk\n" in text and "User=mynareader-kiosk-web\n" in text
+    assert "--host 127.0.0.1" in text and "IPAddressAllow=localhost" in text and "IPAddressDeny=any" in text
+    assert "mynareader-reception" not in text
+    sysusers = (UNITS / "mynareader.sysusers.conf").read_text()
+    assert "m mynareader-kiosk-web mynareader-kiosk" in sysusers
+    assert "m mynareader-kiosk-web mynareader-reception" not in sysusers
+
+
+def test_kiosk_web_notifies_ready_and_stops_cleanly(tmp_path):
+    """Type=notify: READY once it listens; SIGTERM ends it with status 0 (no reader needed to start)."""
+    path = str(tmp_path / "notify.sock")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(path)
+        env = {**os.environ, "NOTIFY_SOCKET": path}
+        proc = subprocess.Popen([EXE, "kiosk-web", "--socket", str(tmp_path / "absent.sock"), "--port", "0"],
+                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            ready = recv_until(sock, "READY=1")
+            assert any("STATUS=Serving the patient screen on http://127.0.0.1:" in m for m in ready)
+            proc.send_signal(signal.SIGTERM)
+            recv_until(sock, "STOPPING=1", timeout=20)
+            assert proc.wait(20) == 0
+            assert b"Traceback" not in proc.stderr.read()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
 
 
 def run_args(tmp_path, extra=()):

@@ -14,10 +14,10 @@ import traceback
 from ...device import registry
 from ...device.errors import DeviceError
 from ..errors import ConfigError, ServiceError
-from . import bench, card, cardface, client, demo, face, kiosk, liveness, mock, run, store, tls, voice
+from . import bench, card, cardface, client, demo, face, kiosk, kiosk_web, liveness, mock, run, store, tls, voice
 from .util import CANNOT, INTERNAL, INTERRUPTED, NO, CliFail
 
-COMMAND_MODULES = (run, demo, client, kiosk, card, mock, face, cardface, bench, liveness, store, tls, voice)
+COMMAND_MODULES = (run, demo, client, kiosk, kiosk_web, card, mock, face, cardface, bench, liveness, store, tls, voice)
 
 GROUPS = {
     "card": "read and check a card on a reader (never consumes a PIN try unless you enter a PIN)",

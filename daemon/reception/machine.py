@@ -472,10 +472,22 @@ class Reception:
         # even a session that had just completed: its result was not recorded, so it is not given out
         return self._abort(e.now, "store_unavailable", "store_unavailable", detail=e.message)
 
-    def _tick(self, e: m.Tick) -> list[m.Action]:
+    def idle_deadline(self) -> dt.datetime | None:
+        """When the idle timeout will end this session if nothing happens, or None while no timeout runs (the
+        reader is working, or the session has ended). The patient's screen counts down to it."""
         if self.ended or self.state not in PATIENT_WAITS or self.last_activity is None:
-            return []
-        if (e.now - self.last_activity).total_seconds() >= self.policy.idle_timeout_seconds:
+            return None
+        return self.last_activity + dt.timedelta(seconds=self.policy.idle_timeout_seconds)
+
+    def _still_here(self, e: m.StillHere) -> list[m.Action]:
+        # handle() has already moved last_activity to now: the idle timer starts again
+        if self.ended or self.state not in PATIENT_WAITS:
+            raise Rejected("no timeout is running at this step")
+        return []
+
+    def _tick(self, e: m.Tick) -> list[m.Action]:
+        deadline = self.idle_deadline()
+        if deadline is not None and e.now >= deadline:
             return self._abort(e.now, "idle_timeout", "idle_timeout")
         return []
 

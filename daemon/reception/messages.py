@@ -299,6 +299,11 @@ class Cancelled(Event):
 
 
 @dataclasses.dataclass(frozen=True)
+class StillHere(Event):
+    """The patient touched the screen after the countdown warning: the idle timer starts again."""
+
+
+@dataclasses.dataclass(frozen=True)
 class Tick(Event):
     pass
 

@@ -51,6 +51,7 @@ TRANSITIONS: tuple[Row, ...] = (
     _row(S.FACE_MATCHING, m.FaceUnavailable, "face_unavailable", S.CHOOSE_METHOD),
     _row(S.PIN_QUERY, m.PinTries, "pin_tries", S.PIN_ENTRY, S.CHOOSE_METHOD),
     _row(S.PIN_ENTRY, m.PinEntered, "pin_entered", S.PIN_VERIFY, S.PIN_ENTRY),
+    _row(S.PIN_ENTRY, m.MethodChosen, "method_chosen", S.CODE_B_READ, S.PIN_QUERY, S.CHOOSE_METHOD),  # forgot the PIN
     _row(S.PIN_VERIFY, m.PinAccepted, "pin_accepted", S.SIGNING),
     _row(S.PIN_VERIFY, m.PinRejected, "pin_rejected", S.PIN_QUERY, S.CHOOSE_METHOD, S.TAKE_CARD),
     _row(S.SIGNING, m.Signed, "signed", S.CONSENT, S.PRESCRIPTION_FORM, S.REGISTRATION_CONFIRM, S.TAKE_CARD),
@@ -64,6 +65,7 @@ TRANSITIONS: tuple[Row, ...] = (
     _row(None, m.Cancelled, "cancelled", S.TAKE_CARD),
     _row(None, m.CardFailed, "card_failed", S.TAKE_CARD),
     _row(None, m.StoreFailed, "store_failed", S.TAKE_CARD),     # any StoreError in a handler (fail closed)
+    _row(None, m.StillHere, "still_here", stays=True),   # the patient answers the countdown
     _row(None, m.Tick, "tick", S.TAKE_CARD, stays=True),
     _row(None, m.CardRemoved, "card_removed", S.IDLE),
 )
