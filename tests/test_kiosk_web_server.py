@@ -152,6 +152,30 @@ def test_voice_speaks_a_pin_digit_as_one_digit_entered_and_is_silent_without_an_
     assert run(_with_server(tmp_path / "silent", silent, VoiceOut.off())) == 204
 
 
+def test_the_page_gets_real_speech_from_the_installed_engines(tmp_path, monkeypatch):
+    """The default VoiceOut uses daemon/voice's Speaker with Open JTalk and flite: the page's request for a PIN
+    digit and for a screen text come back as WAV audio in both languages."""
+    import io
+    import wave
+    monkeypatch.delenv("RUNTIME_DIRECTORY", raising=False)
+    voice = VoiceOut()
+    if not all(voice.available().values()):
+        pytest.skip(f"the voice engines are not installed here: {voice.available()}")
+
+    async def body(client, fake):
+        out = []
+        for payload in ({"key": "pin_digit", "lang": "ja"}, {"key": "pin_digit", "lang": "en"},
+                        {"text": "カードを置いてください", "lang": "ja"}):
+            r = await client.post("/voice", json=payload, headers=_origin(client))
+            out.append((r.status, await r.read()))
+        return out
+
+    for status, audio in run(_with_server(tmp_path, body, voice)):
+        assert status == 200
+        with wave.open(io.BytesIO(audio)) as w:
+            assert w.getnframes() / w.getframerate() > 0.3      # speech, not an empty file
+
+
 UPGRADE = r"""
 import socket, sys
 port = int(sys.argv[1])
