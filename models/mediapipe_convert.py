@@ -17,6 +17,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from convert import signature  # the manifest's shape entry, as for the other models (run as a script from models/)
+
 VERSION = "0.10.18"
 MEMBER = "mediapipe/modules/face_landmark/face_landmark.tflite"
 ENTRY = {
@@ -26,18 +28,6 @@ ENTRY = {
     "source": {"package": "mediapipe", "version": VERSION, "file": MEMBER,
                "licence": "Apache-2.0 (the wheel's LICENSE; (c) Google LLC)"},
 }
-
-
-def signature(path: Path) -> dict:
-    import onnx
-    model = onnx.load(str(path))
-
-    def dims(v):
-        return [d.dim_value if d.dim_value else (d.dim_param or -1) for d in v.type.tensor_type.shape.dim]
-    inits = {i.name for i in model.graph.initializer}
-    return {"inputs": [{"name": v.name, "shape": dims(v)} for v in model.graph.input if v.name not in inits],
-            "outputs": [{"name": v.name, "shape": dims(v)} for v in model.graph.output],
-            "opset": model.opset_import[0].version}
 
 
 def check(tflite: Path, onnx_path: Path) -> float:

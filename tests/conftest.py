@@ -49,3 +49,13 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "hardware" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture
+def reader(tmp_path):
+    """The service in-process on the bench devices with no card yet; yields its configuration (socket paths)."""
+    from mynareader.daemon.inprocess import InProcessReader, demo_config
+    config = demo_config(tmp_path, profile="empty")
+    r = InProcessReader(config)
+    yield config
+    r.close()

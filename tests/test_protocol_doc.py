@@ -8,9 +8,7 @@ import time
 from pathlib import Path
 
 import jsonschema
-import pytest
 
-from mynareader.daemon.inprocess import InProcessReader, demo_config
 from mynareader.daemon.rpc.client import Client
 from mynareader.daemon.service import openrpc_document
 from mynareader.device.bench_control import send_control
@@ -70,14 +68,6 @@ class RawConnection:
 
 def blocks(text: str) -> list[str]:
     return re.findall(r"```jsonrpc\n(.*?)```", text, re.S)
-
-
-@pytest.fixture
-def reader(tmp_path):
-    config = demo_config(tmp_path, profile="empty")
-    r = InProcessReader(config)
-    yield config
-    r.close()
 
 
 def test_documented_exchanges_happen(reader):

@@ -3,7 +3,6 @@ service on the bench devices are validated against its schemas, which refuse und
 import jsonschema
 import pytest
 
-from mynareader.daemon.inprocess import InProcessReader, demo_config
 from mynareader.daemon.rpc.client import Client
 from mynareader.daemon.service import openrpc_document
 from mynareader.device.bench_control import send_control
@@ -31,14 +30,6 @@ def _steps(kiosk, until):
         params = kiosk.next_event(60, name="step.changed")["params"]
         if params["step"] == until:
             return params
-
-
-@pytest.fixture
-def reader(tmp_path):
-    config = demo_config(tmp_path, profile="empty")
-    r = InProcessReader(config)
-    yield config
-    r.close()
 
 
 @pytest.mark.parametrize("path", ["face", "pin", "staff", "registration"])
