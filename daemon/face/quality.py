@@ -33,6 +33,9 @@ GUIDANCE = {
                   "Blink, then slowly turn your head to your left."),
     "turn_right": ("まばたきをしてから、顔をゆっくり右に向けてください。",
                    "Blink, then slowly turn your head to your right."),
+    # the screen lights the face with a short colour sequence (flash.py): shown with the colours it names
+    "flash": ("画面の色が変わります。そのまま画面を見ていてください。",
+              "The screen will change colour for a moment: keep looking at it."),
 }
 
 

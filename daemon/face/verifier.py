@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .liveness import Cue, Decision, LivenessCheck, Settings
+from .flash import Flash, sample_patches
+from .liveness import OUTER_EYES, Cue, Decision, LivenessCheck, Settings
 from .pipeline import Descriptor, FacePipeline
 from .quality import GUIDANCE, Gates, check
 
@@ -24,6 +25,7 @@ class Guidance:
     code: str
     ja: str
     en: str
+    flash: dict | None = None     # code "flash": what the screen must show (Flash.wire())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,6 +76,16 @@ class FaceVerifier:
     def liveness(self) -> bool:
         return self.mesh is not None
 
+    @property
+    def flash(self) -> Flash | None:
+        """This attempt's colour sequence, once asked of the screen."""
+        return self.live.flash if self.live is not None and self.live.flash_asked is not None else None
+
+    def flash_shown(self, start: float) -> None:
+        """The screen painted the sequence's first colour at ``start`` (the frames' clock)."""
+        if self.live is not None:
+            self.live.shown(start)
+
     def feed(self, rgb: np.ndarray, now: float | None = None) -> Guidance | Verdict | None:
         """One frame (taken at ``now``, seconds): guidance when the frame is not usable or a liveness cue is due,
         a verdict when sure, else None (keep going). With liveness on, no match counts before it has passed."""
@@ -91,7 +103,14 @@ class FaceVerifier:
             points, presence = self.mesh(rgb, face)
             if presence < 0.5:
                 return self._guide("no_face")
-            out = self.live.feed(points, time.monotonic() if now is None else now)
+            patches = None
+            if self.live.flash is not None:
+                eyes = float(np.linalg.norm(points[OUTER_EYES[0], :2] - points[OUTER_EYES[1], :2]))
+                patches = sample_patches(rgb, points, 0.06 * eyes)
+            out = self.live.feed(points, time.monotonic() if now is None else now, patches)
+            if isinstance(out, Flash):
+                ja, en = guidance("flash").ja, guidance("flash").en
+                return Guidance("flash", ja, en, out.wire())
             if isinstance(out, Cue):
                 return self._guide(out.code)
             if isinstance(out, Decision):

@@ -37,6 +37,14 @@ class Camera(abc.ABC):
     def cue(self, word: str) -> None:
         """What the patient's screen just asked ("left"/"right"); only bench people act on it."""
 
+    def flash(self, colours: np.ndarray, step: float, start: float, palette: np.ndarray) -> None:
+        """The patient's screen lights the scene with ``colours`` (N x 3, 0..1), ``step`` s each, from ``start``
+        (this camera's clock); only the bench models the light. Real cameras see the real screen."""
+
+    def clock(self, monotonic: float) -> float:
+        """A time.monotonic() instant on this camera's clock (frame_time's)."""
+        return monotonic
+
     def control(self, line: str) -> str:
         return f"error this camera takes no commands ({line.split()[0] if line.split() else ''})"
 

@@ -8,11 +8,13 @@ the bench control socket or in-process through ``control()``:
     two-faces           two people in the frame  unplug      the camera disappears (reads fail)
     replug              it comes back
     scene NAME          a liveness scene (liveness_scenes.py): live, live-other, print, print-bent, screen,
-                        replay, mask; ``show`` returns to the plain faces
+                        replay, replay-aware, mask; ``show`` returns to the plain faces
     cue left|right      what the patient's screen asks (FaceCheck passes it on; live people follow it)
 
-A single face is a live person: it blinks and turns on the cue. The scene clock runs at ``fps`` (15 when 0), by
-frame count, so a scene plays the same on a slow machine.
+A single face is a live person: it blinks and turns on the cue, lit by the counter and by the patient's screen
+(``flash()``: the colours the screen showed, passed on by FaceCheck). Each seed draws its own conditions (light,
+latency, noise, skin tone, glasses, a slow turn: liveness_scenes.Conditions); ``?plain=1`` keeps the defaults. The
+scene clock runs at ``fps`` (15 when 0), by frame count, so a scene plays the same on a slow machine.
 """
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ from PIL import Image
 
 from ..errors import CameraGone
 from . import Camera
-from .liveness_scenes import SCENES, SceneRenderer
+from .liveness_scenes import SCENES, Conditions, Light, SceneRenderer
 
 ASSETS = Path(__file__).resolve().parent.parent / "mock" / "assets"
 FACES = {"holder": "holder.png", "other": "other.jpg"}
@@ -42,8 +44,11 @@ def _face_image(name: str) -> Image.Image:
 
 
 class BenchCamera(Camera):
-    def __init__(self, face: str = "holder", fps: float = 0.0, seed: int = 0):
+    def __init__(self, face: str = "holder", fps: float = 0.0, seed: int = 0, plain: bool = False):
         super().__init__(fps)
+        self.seed = seed
+        self.conditions = Conditions() if plain else Conditions.draw(random.Random(seed * 7919 + 1), "")
+        self.light = Light()
         self.mode, self.face = "face", face
         self.plugged = True
         self.rng = random.Random(seed)
@@ -67,7 +72,7 @@ class BenchCamera(Camera):
         if face not in FACES:
             raise ValueError(f"bench camera face {face!r}: use {', '.join(FACES)}")
         q = dict(urllib.parse.parse_qsl(parts.query))
-        return cls(face, float(q.get("fps", 0)), int(q.get("seed", 0)))
+        return cls(face, float(q.get("fps", 0)), int(q.get("seed", 0)), q.get("plain", "0") not in ("0", ""))
 
     def _paste(self, scene: Image.Image, name: str, centre_x: int) -> None:
         face = self._faces[name].rotate(self.rng.uniform(-3, 3), resample=Image.Resampling.BILINEAR, expand=False,
@@ -94,17 +99,29 @@ class BenchCamera(Camera):
         return frame
 
     def frame_time(self) -> float:
-        return self.frames / (self.fps or SCENE_FPS)
+        """The scene time of the last frame read (0 before any)."""
+        return max(0, self.frames - 1) / (self.fps or SCENE_FPS)
 
     def cue(self, word: str) -> None:
-        self.cue_word, self.cue_at = word, self.frame_time()
+        self.cue_word, self.cue_at = word, self.frames / (self.fps or SCENE_FPS)   # seen from the next frame on
+
+    def clock(self, monotonic: float) -> float:
+        return self.frames / (self.fps or SCENE_FPS)   # the scene clock: the screen's light starts with the next frame
+
+    def flash(self, colours: np.ndarray, step: float, start: float, palette: np.ndarray) -> None:
+        self.light = self._scene_renderer().flash(np.asarray(colours, float), step, start, np.asarray(palette, float))
+
+    def _scene_renderer(self) -> SceneRenderer:
+        if self._renderer is None:
+            self._renderer = SceneRenderer(self._faces, self._background, self.rng.uniform(0, 3.2), self.conditions,
+                                           self.seed)
+        return self._renderer
 
     def _live(self, t: float) -> np.ndarray:
-        if self._renderer is None:
-            self._renderer = SceneRenderer(self._faces, self._background, self.rng.uniform(0, 3.2))
+        renderer = self._scene_renderer()
         scene = self.scene or ("live" if self.face == "holder" else "live-other")
         sway = (self.rng.uniform(-6, 6), self.rng.uniform(-4, 4), self.rng.uniform(-2, 2))
-        frame = self._renderer.frame(scene, t, self.cue_word, self.cue_at, sway)
+        frame = renderer.frame(scene, t, self.cue_word, self.cue_at, sway, self.light)
         if self.mode == "dark":
             frame = (frame * 0.03).astype(np.uint8)
         return frame
