@@ -1,43 +1,50 @@
-# The two set-up commands of README.md: `make demo` and `make test`. Each installs what it needs first.
+# The two set-up commands of README.md: `make demo` and `make test`. Each installs what it needs first, and no more:
+# `make demo` the reader's runtime (Debian packages and Python dependencies), `make test` adds what only the
+# tests use.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# Debian packages: pcscd + vpcd for the virtual reader, OpenSC for the interoperability tests,
-# libpcsclite-dev/swig to build pyscard, python3-venv/-dev for the virtual environment,
-# Japanese fonts for the synthetic card faces (device/mock/card_face_render.py); chromium and BIZ UD Gothic for the
-# patient's touchscreen page (daemon/kiosk_web) and its browser tests (Playwright drives this chromium);
-# cage because `systemd-analyze verify` checks that the touchscreen unit's program exists.
-APT_PACKAGES := pcscd vsmartcard-vpcd opensc libpcsclite-dev swig pkg-config python3-venv python3-dev systemd \
-	fonts-ipaexfont-gothic fonts-noto-cjk chromium fonts-morisawa-bizud-gothic \
-	mono-devel openjdk-17-jdk-headless nodejs cage
-# Voice guidance (daemon/voice): Open JTalk with its dictionary and a voice for Japanese, flite for English
-# (espeak-ng, the other English engine, for its tests). The Japanese voice is in Debian's contrib component:
-# `system` enables contrib when the voice has no install candidate.
+# What the reader needs to run, and so the demo: pcscd and vsmartcard's vpcd (cards through PC/SC; the virtual
+# card on the real pcscd), gcc, libpcsclite-dev, swig and pkg-config to build pyscard (PyPI has no Linux wheel
+# of it), python3-venv/-dev for the virtual environment, and a Japanese font for the demo's synthetic card fronts
+# (device/mock/card_face_render.py).
+RUNTIME_PACKAGES := pcscd vsmartcard-vpcd gcc libpcsclite-dev swig pkg-config python3-venv python3-dev \
+	fonts-ipaexfont-gothic
+# What only the tests use: OpenSC for the interoperability tests; systemd for `systemd-analyze verify`, and cage
+# because it checks that the touchscreen unit's program exists; more card-face fonts (fonts-noto-cjk); Debian's
+# chromium and BIZ UD Gothic for the patient's page in the browser tests (Playwright drives this chromium); mono,
+# the JDK and Node.js for the client examples in docs/examples.
+TEST_PACKAGES := opensc systemd fonts-noto-cjk chromium fonts-morisawa-bizud-gothic cage \
+	mono-devel openjdk-17-jdk-headless nodejs
+# Voice guidance (daemon/voice), tested with the patient's page: Open JTalk with its dictionary and a voice for
+# Japanese, flite for English (espeak-ng, the other English engine, for its tests). The Japanese voice is in
+# Debian's contrib component: it is enabled when the voice has no install candidate. On a Pi: docs/install-pi.md.
 VOICE_PACKAGES := open-jtalk open-jtalk-mecab-naist-jdic hts-voice-nitech-jp-atr503-m001 flite espeak-ng
 CONTRIB_PACKAGE := hts-voice-nitech-jp-atr503-m001
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test typecheck bench system venv clean
+.PHONY: demo test typecheck bench system system-test venv venv-dev clean
 
 demo: venv
 	$(BIN)/mynareader demo
 
-test: venv typecheck
+test: venv-dev typecheck
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 # mypy over device/ and daemon/ ([tool.mypy] in pyproject.toml): zero errors, or the tests do not run
-typecheck: venv
+typecheck: venv-dev
 	$(BIN)/python -m mypy
 
-bench: venv
+bench: venv-dev
 	$(BIN)/mynareader bench card --reader sim://fresh
 	$(BIN)/mynareader bench face
 	$(BIN)/mynareader bench session
 	$(BIN)/mynareader bench cardface
 	$(BIN)/mynareader voice bench
 
-system:
-	@missing=$$(for p in $(APT_PACKAGES) $(VOICE_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+# apt-get install of the packages in $(1) that are missing (one update first, only when something is missing)
+define apt_install
+	@missing=$$(for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		echo "Installing Debian packages:" $$missing; \
 		$(SUDO) apt-get update -q || exit 1; \
@@ -47,12 +54,25 @@ system:
 		fi; \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $$missing; \
 	fi
+endef
 
+system:
+	$(call apt_install,$(RUNTIME_PACKAGES))
+
+system-test:
+	$(call apt_install,$(RUNTIME_PACKAGES) $(TEST_PACKAGES) $(VOICE_PACKAGES))
+
+# the runtime dependencies ([project] dependencies); the test tools come with the dev extras
 venv: system $(VENV)/.installed
+
+venv-dev: system-test $(VENV)/.installed-dev
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $@
 

@@ -1,4 +1,4 @@
-"""The reader's notion of 'today': certificate rules count calendar days in Japan."""
+"""The reader's notion of time: events carry an aware UTC instant; certificate rules count calendar days in Japan."""
 from __future__ import annotations
 
 import datetime as dt
@@ -6,5 +6,10 @@ import datetime as dt
 JST = dt.timezone(dt.timedelta(hours=9), "JST")
 
 
-def today_jst(now: dt.datetime | None = None) -> dt.date:
-    return (now or dt.datetime.now(dt.timezone.utc)).astimezone(JST).date()
+def now() -> dt.datetime:
+    """The instant an event happened, as the flow receives it (the flow itself never reads the clock)."""
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def today_jst(at: dt.datetime | None = None) -> dt.date:
+    return (at or now()).astimezone(JST).date()

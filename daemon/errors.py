@@ -4,10 +4,10 @@ cardface/errors.py, reception/errors.py, rpc/errors.py; the device layer's are d
     ServiceError
      ├── ConfigError           a configuration file, variable or --set that cannot be used (config.py)
      ├── StoreError            the state store cannot be trusted; identity checks stop (store.py)
-     └── PkiError              a TLS certificate task a clinic's IT person can fix (tls_pki.py)
+     └── PkiError              a TLS certificate task a clinic's IT person can fix (rpc/tls_pki.py)
 
 Each message is worded for the person who can fix it; the command line (cli/__main__.py) and the protocol
-(service.py -> rpc/errors.py) convert them at their boundary.
+(service/protocol.py -> rpc/errors.py) convert them at their boundary.
 """
 from __future__ import annotations
 

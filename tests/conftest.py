@@ -54,7 +54,7 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture
 def reader(tmp_path):
     """The service in-process on the bench devices with no card yet; yields its configuration (socket paths)."""
-    from mynareader.daemon.inprocess import InProcessReader, demo_config
+    from mynareader.daemon.app.inprocess import InProcessReader, demo_config
     config = demo_config(tmp_path, profile="empty")
     r = InProcessReader(config)
     yield config

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from mynareader.daemon.inprocess import InProcessReader, demo_config
+from mynareader.daemon.app.inprocess import InProcessReader, demo_config
 from mynareader.daemon.rpc.client import Client
 from mynareader.device.bench_control import send_control
 

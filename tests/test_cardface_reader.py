@@ -113,7 +113,7 @@ def test_profiles_print_their_own_chip_dates():
 
 
 def test_a_replay_scene_of_the_virtual_card_is_read_through_the_camera_registry(tmp_path):
-    from mynareader.daemon.card_face import CardFaceSource
+    from mynareader.daemon.service.card_face import CardFaceSource
     from mynareader.device.mock.profiles import PROFILES
     from mynareader.device.mock.virtual_card import VirtualCard
     done = subprocess.run([EXE, "cardface", "render", str(tmp_path / "frames"), "--frames", "3"],

@@ -4,7 +4,7 @@ import sys
 import time
 from pathlib import Path
 
-from mynareader.daemon.inprocess import InProcessReader, demo_config
+from mynareader.daemon.app.inprocess import InProcessReader, demo_config
 from mynareader.daemon.rpc.client import Client
 from mynareader.device.bench_control import send_control
 

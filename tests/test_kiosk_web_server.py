@@ -14,7 +14,7 @@ from mynareader.daemon.kiosk_web.bridge import ALLOWED, NotAllowed, check_call
 from mynareader.daemon.kiosk_web.peer import may_use, uid_of
 from mynareader.daemon.kiosk_web.server import KioskWeb
 from mynareader.daemon.kiosk_web.voice import VoiceOut
-from mynareader.daemon.service import openrpc_document
+from mynareader.daemon.service.protocol import openrpc_document
 
 
 def test_allow_list_is_kiosk_methods_only():

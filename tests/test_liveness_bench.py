@@ -92,7 +92,7 @@ def test_liveness_off_lets_a_print_through(pipeline):
 
 
 def test_face_check_runs_liveness_by_default_and_rejects_a_print():
-    from mynareader.daemon.face_check import FaceCheck
+    from mynareader.daemon.service.face_check import FaceCheck
 
     async def go(scene):
         check = FaceCheck(lambda: FacePipeline(), "bench://holder?seed=5")
@@ -111,7 +111,7 @@ def test_face_check_runs_liveness_by_default_and_rejects_a_print():
 
 
 def test_policy_liveness_off_logs_a_warning(caplog):
-    from mynareader.daemon.app import build_face
+    from mynareader.daemon.app.compose import build_face
     from mynareader.daemon.config import load
     assert Policy().liveness is True and load(None, {}, ["policy.liveness=false"]).policy.liveness is False
     with caplog.at_level(logging.WARNING):

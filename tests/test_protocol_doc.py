@@ -10,7 +10,7 @@ from pathlib import Path
 import jsonschema
 
 from mynareader.daemon.rpc.client import Client
-from mynareader.daemon.service import openrpc_document
+from mynareader.daemon.service.protocol import openrpc_document
 from mynareader.device.bench_control import send_control
 
 DOCS = Path(__file__).parent.parent / "docs"

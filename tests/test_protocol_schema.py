@@ -4,7 +4,7 @@ import jsonschema
 import pytest
 
 from mynareader.daemon.rpc.client import Client
-from mynareader.daemon.service import openrpc_document
+from mynareader.daemon.service.protocol import openrpc_document
 from mynareader.device.bench_control import send_control
 
 

@@ -220,7 +220,7 @@ def test_socket_activation_uses_the_passed_sockets(tmp_path):
 
 
 def test_stderr_log_lines_carry_fields_and_no_personal_data(tmp_path):
-    from mynareader.daemon.systemd_integration import PrivacyFilter
+    from mynareader.daemon.app.systemd_integration import PrivacyFilter
     import logging
     record = logging.LogRecord("x", logging.INFO, "f", 1, "number %s", ("123456789012",), None)
     PrivacyFilter().filter(record)
@@ -229,7 +229,7 @@ def test_stderr_log_lines_carry_fields_and_no_personal_data(tmp_path):
 
 def test_stderr_log_lines_keep_the_traceback():
     import logging
-    from mynareader.daemon.systemd_integration import _KeyValueFormatter
+    from mynareader.daemon.app.systemd_integration import _KeyValueFormatter
     try:
         raise KeyError("the real cause")
     except KeyError:

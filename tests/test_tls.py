@@ -11,7 +11,7 @@ import time
 import pytest
 
 from mynareader.daemon.config import ConfigError, Network, load
-from mynareader.daemon.inprocess import InProcessReader, demo_config
+from mynareader.daemon.app.inprocess import InProcessReader, demo_config
 from mynareader.daemon.rpc.client import Client
 
 from helpers.tls import PASSWORD, Pki, TlsClient, client_context, foreign_client, run_cli
@@ -95,7 +95,7 @@ def test_each_role_comes_from_the_certificate(served, pki):
 
 def test_the_same_framing_and_limits_as_the_unix_socket(served, pki):
     reader, port = served
-    with TlsClient(port, ctx_for(pki, "desk")) as desk, Client(reader.service.config.sockets.reception) as local:
+    with TlsClient(port, ctx_for(pki, "desk")) as desk, Client(reader.config.sockets.reception) as local:
         assert desk.call("rpc.discover")["result"] == local.call("rpc.discover")
         desk.sock.sendall(b"not json\n")
         assert desk.read()["error"]["data"]["name"] == "ParseError"

@@ -29,7 +29,7 @@ def built(tmp_path_factory):
     """The examples compiled once: javac and mcs are part of the test (a client that does not build fails)."""
     out = tmp_path_factory.mktemp("examples")
     for tool in ("javac", "java", "mcs", "mono", "node"):
-        assert shutil.which(tool), f"{tool} is missing: make venv installs the Debian packages"
+        assert shutil.which(tool), f"{tool} is missing: make test installs it (the Makefile's TEST_PACKAGES)"
     subprocess.run(["javac", "-d", str(out), str(EXAMPLES / "ReceptionClient.java")], check=True, timeout=180)
     subprocess.run(["mcs", "-r:System.Web.Extensions", f"-out:{out / 'ReceptionClient.exe'}",
                     str(EXAMPLES / "ReceptionClient.cs")], check=True, timeout=180)

@@ -62,7 +62,7 @@ def test_pin_never_shows_its_digits():
 
 def test_spy_hides_nothing_it_wraps(tmp_path):
     """spy+sim:// keeps the bench slot (bench commands, the sim card-face source) reachable."""
-    from mynareader.daemon.card_face import CardFaceSource
+    from mynareader.daemon.service.card_face import CardFaceSource
     spy = open_reader(f"spy+sim://fresh?state={tmp_path}")
     assert spy.slot is not None and spy.slot.control("status").startswith("ok fresh")
     code, certain = CardFaceSource("sim", spy).read()
@@ -162,9 +162,9 @@ def test_production_modules_do_not_load_the_bench_mocks():
     """device/mock is reached only by name through the registry (sim://, bench://card, the sim card-face source)."""
     import subprocess
     import sys
-    code = ("import sys, mynareader.daemon.service, mynareader.daemon.cli.card, mynareader.daemon.cli.run, "
+    code = ("import sys, mynareader.daemon.app.compose, mynareader.daemon.cli.card, mynareader.daemon.cli.run, "
             "mynareader.device.pcsc, mynareader.device.pn532, mynareader.device.camera.replay; "
-            "from mynareader.daemon.card_face import CardFaceSource; "
+            "from mynareader.daemon.service.card_face import CardFaceSource; "
             "CardFaceSource('control:/nonexistent'); "
             "print([m for m in sys.modules if m.startswith('mynareader.device.mock')])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -3,7 +3,7 @@ import datetime as dt
 
 import pytest
 
-from mynareader.daemon.certificate_state import certificate_state
+from mynareader.daemon.reception.certificate_state import certificate_state
 from mynareader.device import apdu
 from mynareader.device.apdu import Applet, JpkiFile, KenmenFile
 from mynareader.device.certificate import parse_certificate

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from ...device.bench_control import send_control
-from ..inprocess import InProcessReader, demo_config
+from ..app.inprocess import InProcessReader, demo_config
 from ..reception.states import State
 from ..rpc.client import Client
 

@@ -13,7 +13,7 @@ from ...device.errors import NoCard, PinBlocked, WrongPin
 from ...device.pin import Pin
 from ...device.registry import open_reader
 from ...device.transport import Transport
-from ..certificate_state import certificate_state
+from ..reception.certificate_state import certificate_state
 from ..clock import today_jst
 from .util import BLOCKED, CANNOT, NO, REFUSED, CliFail
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 
 from ..config import load
-from ..systemd_integration import setup_logging
+from ..app.systemd_integration import setup_logging
 from .util import CANNOT, CliFail
 
 

@@ -52,7 +52,7 @@ def classify(r: dict) -> str:
 
 
 async def run(runs: int, scenes: list[str]) -> dict:
-    from ..face_check import FaceCheck
+    from ..service.face_check import FaceCheck
     from ...device.camera.bench import ASSETS
     results = []
     for liveness in (True, False):

@@ -4,8 +4,8 @@ from __future__ import annotations
 import asyncio
 
 from ..config import load
-from ..app import serve
-from ..systemd_integration import setup_logging
+from ..app.serve import serve
+from ..app.systemd_integration import setup_logging
 
 
 def cmd_run(args) -> int:

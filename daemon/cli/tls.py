@@ -20,7 +20,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from .. import tls_pki as pki
+from ..rpc import tls_pki as pki
 from .util import CliFail
 
 DEFAULT_DIR = "/etc/mynareader/tls"

@@ -12,11 +12,14 @@ import json
 import logging
 from typing import Any, Awaitable, Callable
 
+from ..rpc.server import Role
+from ..service.protocol import ROUTES
+
 log = logging.getLogger(__name__)
 
-# what the patient's page may ask the reader; nothing here belongs to the reception role
-ALLOWED = frozenset({"kiosk.current", "kiosk.choose_method", "kiosk.submit_pin", "kiosk.answer", "kiosk.cancel",
-                     "kiosk.still_here", "kiosk.call_staff", "mode.set"})
+# what the patient's page may ask the reader: the protocol table's kiosk-only methods, and mode.set (registration
+# is armed from the page); nothing that belongs to the reception role, nor status (the reader's internals)
+ALLOWED = frozenset(r.method for r in ROUTES if r.roles == {Role.KIOSK}) | {"mode.set"}
 MAX_LINE = 64 * 1024
 
 

@@ -56,7 +56,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "link_down": ("しばらくお待ちください。長く続くときは受付にお声がけください。",
                   "Please wait. If this lasts, please ask the staff."),
     "cancel": ("やめる", "Cancel"),
-    "call_staff": ("職員を呼ぶ", "Call staff"),
+    "call_staff": ("職員を呼ぶ", "Help"),      # the top bar fits 800 px in both languages (kiosk.css .bar)
     "staff_called": ("職員を呼びました。そのままお待ちください。", "Staff have been called. Please wait here."),
     "ok": ("閉じる", "Close"),
     "language": ("English", "日本語"),

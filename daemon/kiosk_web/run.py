@@ -6,7 +6,7 @@ import ipaddress
 import logging
 import signal
 
-from ..systemd_integration import notify
+from ..app.systemd_integration import notify
 from .server import serve
 
 log = logging.getLogger(__name__)

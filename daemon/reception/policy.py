@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from ..certificate_state import CertificatePolicy
+from .certificate_state import CertificatePolicy
 from .errors import PolicyError
 
 

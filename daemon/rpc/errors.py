@@ -18,7 +18,7 @@ match on the name); the rest are the layer's own failures, said in words for a l
      └── TlsUnavailable                the network listener cannot serve: a file missing or wrong (rpc/tls.py)
 
 Two families, as in h11: a client's misuse and a fault of the world. Only the service converts lower layers'
-errors into these (daemon/service.py); the server turns anything else into ``InternalError``.
+errors into these (daemon/service/protocol.py); the server turns anything else into ``InternalError``.
 """
 from __future__ import annotations
 

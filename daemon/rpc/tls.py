@@ -18,7 +18,7 @@ import ssl
 
 from cryptography import x509
 
-from .. import tls_pki
+from . import tls_pki
 from . import codec
 from .errors import NotPermitted, TlsUnavailable
 from .server import Role, RpcServer

@@ -44,7 +44,7 @@ def font_paths() -> tuple[str, ...]:
     found = tuple(p for p in FONT_FILES if Path(p).exists())
     if not found:
         raise FontsMissing("no Japanese font for the synthetic card face: apt install fonts-ipaexfont-gothic "
-                           "fonts-noto-cjk (make venv does)")
+                           "(make demo does)")
     return found
 
 

@@ -49,7 +49,7 @@ class KioskWeb:
 @pytest.fixture(scope="module")
 def browser():
     if not os.path.exists(CHROMIUM):
-        pytest.fail("Debian's chromium is missing: make test installs it (APT_PACKAGES)")
+        pytest.fail("Debian's chromium is missing: make test installs it (the Makefile's TEST_PACKAGES)")
     with playwright_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield b
@@ -84,7 +84,9 @@ class Kiosk:
         self.tap("#key-enter")
 
     def shot(self, name: str) -> None:
-        """With KIOSK_SCREENSHOTS: this screen, in Japanese and in English."""
+        """Every screen the tests reach comes here: its top bar must fit (check_top_bar); with KIOSK_SCREENSHOTS,
+        a picture of it in Japanese and in English."""
+        self.check_top_bar()
         if not SHOTS:
             return
         out = Path(SHOTS)
@@ -121,3 +123,39 @@ class Kiosk:
         }""", [MIN_TEXT_PX, MIN_TOUCH_PX])
         assert not found["bad"], found["bad"]
         assert found["font"].replace('"', '').startswith("KioskUI") and found["loaded"], found
+
+    def check_top_bar(self) -> None:
+        """The top bar's six buttons, all shown, fit one row of the 800 px screen with every label on one line: in
+        Japanese and English, at both text sizes, with voice on and off. Labels come from the page's own t(); the
+        screen's state, its voice and the patient's choices are left as they were (nothing is clicked)."""
+        bad = self.page.evaluate("""async () => {
+            await document.fonts.ready;
+            const tools = Array.from(document.querySelectorAll('.bar .tool'));
+            const root = document.documentElement;
+            const saved = {lang: prefs.lang, large: root.classList.contains('large'),
+                           tools: tools.map(b => [b.hidden, b.textContent])};
+            const bad = [];
+            try {
+                for (const lang of ['ja', 'en']) for (const large of [false, true]) for (const voice of ['voice_on', 'voice_off']) {
+                    prefs.lang = lang;
+                    root.classList.toggle('large', large);
+                    for (const b of tools) { b.hidden = false; b.textContent = t(b.id === 'btn-voice' ? voice : b.dataset.t); }
+                    const row = Math.round(tools[0].getBoundingClientRect().top);
+                    for (const b of tools) {
+                        const r = b.getBoundingClientRect(), range = document.createRange();
+                        range.selectNodeContents(b);
+                        const lines = new Set(Array.from(range.getClientRects()).map(x => Math.round(x.top))).size;
+                        if (lines !== 1 || b.scrollWidth > b.clientWidth || r.right > window.innerWidth
+                                || Math.round(r.top) !== row)
+                            bad.push(`${lang}${large ? ' large' : ''} "${b.textContent}": ${lines} lines, ` +
+                                     `x ${Math.round(r.left)}-${Math.round(r.right)}, y ${Math.round(r.top)}`);
+                    }
+                }
+            } finally {
+                prefs.lang = saved.lang;
+                root.classList.toggle('large', saved.large);
+                tools.forEach((b, i) => { [b.hidden, b.textContent] = saved.tools[i]; });
+            }
+            return bad;
+        }""")
+        assert self.page.viewport_size["width"] == 800 and not bad, bad

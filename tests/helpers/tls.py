@@ -8,7 +8,7 @@ import socket
 import ssl
 from pathlib import Path
 
-from mynareader.daemon import tls_pki as pki
+from mynareader.daemon.rpc import tls_pki as pki
 from mynareader.daemon.cli.__main__ import main as cli
 
 PASSWORD = "test-password"

@@ -5,7 +5,7 @@ import asyncio
 import threading
 from pathlib import Path
 
-from .config import Bench, Config, Devices, Sockets, State
+from ..config import Bench, Config, Devices, Sockets, State
 
 
 def demo_config(tmp: Path, camera: str = "bench://holder", profile: str = "fresh") -> Config:
@@ -19,14 +19,14 @@ class InProcessReader:
     """The reader service on its own event-loop thread (for the demo and benchmarks)."""
 
     def __init__(self, config: Config):
-        from .app import build_face
-        from .service import ReaderService
+        from .compose import compose
+        self.config = config
         self.loop = asyncio.new_event_loop()
         self.ready = threading.Event()
 
         def run():
             asyncio.set_event_loop(self.loop)
-            self.service = ReaderService(config, face=build_face(config))
+            self.service = compose(config)
             self.loop.run_until_complete(self.service.start())
             self.ready.set()
             self.loop.run_forever()

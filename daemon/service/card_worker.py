@@ -12,9 +12,9 @@ import logging
 import threading
 from typing import Any, Callable
 
-from ..device.card import MyNumberCard
-from ..device.errors import DeviceError, ReaderUnavailable, Timeout
-from ..device.transport import Transport, presence_watcher
+from ...device.card import MyNumberCard
+from ...device.errors import DeviceError, ReaderUnavailable, Timeout
+from ...device.transport import Transport, presence_watcher
 
 log = logging.getLogger(__name__)
 

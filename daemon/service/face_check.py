@@ -12,15 +12,15 @@ import logging
 import time
 from typing import AsyncIterator, Callable
 
-from ..device.camera import Camera
-from ..device.errors import CameraGone
-from ..device.registry import open_camera
-from ..device.camera.bench import check_command
-from ..device.errors import DeviceError
-from .face.images import to_rgb
-from .face.pipeline import FacePipeline
-from .face.verifier import FaceVerifier, Guidance, Verdict
-from .reception import messages as m
+from ...device.camera import Camera
+from ...device.errors import CameraGone
+from ...device.registry import open_camera
+from ...device.camera.bench import check_command
+from ...device.errors import DeviceError
+from ..face.images import to_rgb
+from ..face.pipeline import FacePipeline
+from ..face.verifier import FaceVerifier, Guidance, Verdict
+from ..reception import messages as m
 
 log = logging.getLogger(__name__)
 

@@ -1,33 +1,20 @@
-"""The reader service as a process: what it is built from (``build_face``) and the loop systemd runs (``serve``).
-
-The command line (``mynareader run``) and the in-process bench (daemon/inprocess.py) both start the service here.
-"""
+"""The loop systemd runs (``mynareader run``): the service composed from the configuration, READY when it
+serves, the watchdog pinged from the loop itself, a clean stop on SIGTERM."""
 from __future__ import annotations
 
 import asyncio
 import logging
 import signal
 
+from ..config import Config
+from .compose import compose
 from .systemd_integration import listen_fds, notify, watchdog_interval
 
 log = logging.getLogger("mynareader")
 
 
-def build_face(config):
-    """The face check for the configured camera and model, or None when face authentication is off."""
-    if config.devices.cardface == "none":
-        return None
-    try:
-        from .face_check import FaceCheck
-    except ImportError:
-        log.warning("face authentication is off: the face pipeline is not installed")
-        return None
-    return FaceCheck.from_config(config, liveness=config.policy.liveness)
-
-
-async def serve(config) -> int:
-    from .service import ReaderService
-    service = ReaderService(config, face=build_face(config))
+async def serve(config: Config) -> int:
+    service = compose(config)
     await service.start(listen_fds())
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()

@@ -14,11 +14,11 @@ import logging
 import threading
 from typing import Any, Callable, Iterator
 
-from ..device import registry
-from ..device.errors import CameraGone, CardFaceUnavailable, DeviceError
-from ..device.pin import Pin
-from .cardface.ocr import OcrUnavailable
-from .cardface.reader import ChipHints, RefusedKeys, frame_problem_reason
+from ...device import registry
+from ...device.errors import CameraGone, CardFaceUnavailable, DeviceError
+from ...device.pin import Pin
+from ..cardface.ocr import OcrUnavailable
+from ..cardface.reader import ChipHints, RefusedKeys, frame_problem_reason
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +57,8 @@ class CardFaceSource:
 
     def _open(self):
         if self._reader is None:
-            from .cardface.ocr import Ocr
-            from .cardface.reader import CardFaceReader
+            from ..cardface.ocr import Ocr
+            from ..cardface.reader import CardFaceReader
             self._reader = CardFaceReader(Ocr())
         if self._camera is None:
             camera = registry.open_device("camera", self.spec)

@@ -1,0 +1,171 @@
+"""The flow's identity phase: the patient chooses face, PIN or staff; 照合番号B, the chip photo and the face
+check; the PIN and the card's signature; 目視確認 by staff and lifting a face lock. Each handler ends in
+``_identified`` (answers.py) or back at the choice (``_choose``).
+"""
+from __future__ import annotations
+
+from ...device.card import PIN_MAX_TRIES
+from . import messages as m
+from .errors import Rejected
+from .session import Session, b64
+from .states import IDENTIFYING, State
+
+
+class IdentityPhase(Session):
+    def _method_chosen(self, e: m.MethodChosen) -> list[m.Action]:
+        if self.slow_until is not None and e.now < self.slow_until:
+            raise Rejected(f"the reader is pausing identity checks until {self.slow_until.isoformat()}")
+        if e.method == "face":
+            if self.registration:     # not offered there (_options): registration is confirmed by the PIN only
+                raise Rejected("保険証利用登録 needs the patient's PIN")
+            if self.face_blocked:
+                raise Rejected(f"face authentication is not available: {self.face_blocked}")
+            self.state = State.CODE_B_READ
+            return [self._show(State.CODE_B_READ, "face_scan"), m.RequestCodeB()]
+        if e.method == "pin":
+            if self.pin_blocked:
+                raise Rejected(f"PIN entry is not available: {self.pin_blocked}")
+            self.state = State.PIN_QUERY
+            return [m.QueryPinTries()]
+        if e.method == "staff":       # the patient asks for staff: the same 目視 request reception can make
+            if self.registration:
+                raise Rejected("保険証利用登録 needs the patient's PIN")
+            self.visual_requested = True
+            self._audit(e.now, "visual_check_requested", by="patient")
+            return self._choose()
+        raise AssertionError(f"MethodChosen let {e.method!r} through")   # messages.METHODS is checked on construction
+
+    def _code_b_read(self, e: m.CodeBRead) -> list[m.Action]:
+        # never VERIFY 照合番号B from a scan that is not certain, nor at or below the floor
+        if e.code is None or not e.certain:
+            if e.code is not None:
+                e.code.wipe()
+            self.face_blocked = "card_face_unreadable"
+            return self._choose("face_unavailable")
+        if self.code_b_tries is None or self.code_b_tries <= self.policy.code_b_floor:
+            e.code.wipe()
+            self.face_blocked = "code_b_tries_low"
+            return self._choose("face_unavailable")
+        self.state = State.CODE_B_VERIFY
+        return [m.VerifyCodeB(e.code)]
+
+    def _code_b_accepted(self, e: m.CodeBAccepted) -> list[m.Action]:
+        self.state = State.FACE_PHOTO
+        return [m.ReadFacePhoto()]
+
+    def _code_b_rejected(self, e: m.CodeBRejected) -> list[m.Action]:
+        self.code_b_tries = e.tries_left
+        self._record_failure("code_b", e.now)
+        self.face_blocked = "card_face_mismatch"
+        return self._choose("face_unavailable")
+
+    def _face_photo_read(self, e: m.FacePhotoRead) -> list[m.Action]:
+        self.state = State.FACE_MATCHING
+        self.face_attempts = 1
+        return [self._show(State.FACE_MATCHING, "face_look", attempt=1), m.StartFaceCheck(1)]
+
+    def _face_guidance(self, e: m.FaceGuidance) -> list[m.Action]:
+        # guidance (no face, too dark, move closer) is not a failure and does not use up an attempt
+        return [m.Show(State.FACE_MATCHING, "face_guidance", e.ja, e.en, (), {"code": e.code})]
+
+    def _face_verdict(self, e: m.FaceVerdict) -> list[m.Action]:
+        evidence = {"model": e.model, "score": round(e.score, 4), "threshold": e.threshold,
+                    "liveness": e.liveness}
+        if e.match:
+            self._audit(e.now, "identity_confirmed", method="face", **evidence)
+            return [m.StopFaceCheck(), *self._identified(e.now, "face", face=evidence)]
+        # a failed liveness check is a failed face attempt like a mismatch: same count, same lockout
+        spoof = e.liveness.startswith("failed")
+        self.face_failures.append({"attempt": self.face_attempts,
+                                   "outcome": "liveness_failed" if spoof else "no_match", "liveness": e.liveness})
+        if spoof:
+            self._audit(e.now, "face_liveness_failed", attempt=self.face_attempts, reason=e.liveness)
+        if self.face_attempts < self.policy.face_tries_per_session:
+            self.face_attempts += 1
+            return [self._show(State.FACE_MATCHING, "face_liveness_failed" if spoof else "face_retry",
+                               attempt=self.face_attempts),
+                    m.StartFaceCheck(self.face_attempts)]
+        self._record_failure("face", e.now)
+        self._audit(e.now, "face_failed", attempts=self.face_attempts, **evidence)
+        self.face_blocked = "face_failed"
+        return self._choose("face_failed", m.StopFaceCheck())
+
+    def _face_unavailable(self, e: m.FaceUnavailable) -> list[m.Action]:
+        stop = [m.StopFaceCheck()] if self.state == State.FACE_MATCHING else []
+        self.face_blocked = "camera_unavailable"
+        self._audit(e.now, "face_unavailable")
+        return self._choose("face_unavailable", *stop)
+
+    def _pin_tries(self, e: m.PinTries) -> list[m.Action]:
+        self.pin_tries = e.tries
+        if e.tries == 0:
+            self.pin_blocked = "pin_blocked"
+            return self._choose("pin_blocked")
+        if self.pin_failures >= self.policy.max_pin_failures_per_session or \
+                (e.tries == 1 and self.policy.refuse_last_pin_try):
+            self.pin_blocked = "ask_staff"
+            self.visual_requested = True
+            return self._choose("pin_to_staff")
+        self.state = State.PIN_ENTRY
+        key = "pin_last_try" if e.tries == 1 else "pin_entry"
+        return [self._show(State.PIN_ENTRY, key, ("submit", "cancel"), tries_left=e.tries, last_try=e.tries == 1)]
+
+    def _pin_entered(self, e: m.PinEntered) -> list[m.Action]:
+        if self.pin_tries == 1 and not e.confirm_last_try:
+            e.pin.wipe()
+            return [self._show(State.PIN_ENTRY, "pin_last_try", ("submit", "cancel"), tries_left=1, last_try=True,
+                               needs_confirmation=True)]
+        self.state = State.PIN_VERIFY
+        return [m.VerifyPin(e.pin)]
+
+    def _pin_accepted(self, e: m.PinAccepted) -> list[m.Action]:
+        self.pin_tries = PIN_MAX_TRIES  # a correct PIN resets the card's counter
+        self.state = State.SIGNING
+        return [m.SignChallenge(self.nonce)]
+
+    def _pin_rejected(self, e: m.PinRejected) -> list[m.Action]:
+        self.pin_failures += 1
+        self.pin_tries = e.tries_left
+        self._record_failure("pin", e.now)
+        self._audit(e.now, "pin_wrong", tries_left=e.tries_left)
+        if e.tries_left == 0:
+            self.pin_blocked = "pin_blocked"
+            if self.registration:
+                return self._abort(e.now, "registration_needs_pin", "pin_blocked")
+            return self._choose("pin_blocked")
+        self.state = State.PIN_QUERY
+        return [self._show(State.PIN_QUERY, "pin_wrong", tries_left=e.tries_left), m.QueryPinTries()]
+
+    def _signed(self, e: m.Signed) -> list[m.Action]:
+        signature = {"algorithm": "RSASSA-PKCS1-v1_5-SHA256", "challenge": b64(self.nonce),
+                     "signature": b64(e.signature)}
+        self._audit(e.now, "identity_confirmed", method="pin")
+        return self._identified(e.now, "pin", signature=signature)
+
+    def _face_lock_lifted(self, e: m.FaceLockLifted) -> list[m.Action]:
+        if self.face_blocked != "face_locked":
+            raise Rejected("face authentication is not locked for this card")
+        _session, card = self._card()
+        self._db().lift_face_lock(card, e.staff, e.now.timestamp())
+        self._audit(e.now, "face_lock_lifted", card=card)
+        self.face_blocked = None
+        return self._choose()
+
+    def _visual_requested(self, e: m.VisualCheckRequested) -> list[m.Action]:
+        if self.state not in IDENTIFYING:
+            raise Rejected("目視確認 can be asked for only while the patient is confirming identity")
+        self.visual_requested = True
+        self._audit(e.now, "visual_check_requested")
+        if self.state == State.CHOOSE_METHOD:
+            return self._choose()
+        return []
+
+    def _visual_confirmed(self, e: m.VisualConfirmed) -> list[m.Action]:
+        if not self.visual_requested or self.state not in IDENTIFYING:
+            raise Rejected("ask for 目視確認 for this session first (session.request_visual)")
+        if self.registration:
+            raise Rejected("保険証利用登録 needs the patient's PIN")
+        # 目視確認 resets no counter: neither the card's nor the store's
+        stop = [m.StopFaceCheck()] if self.state == State.FACE_MATCHING else []
+        self._audit(e.now, "identity_confirmed", method="visual")
+        return [*stop, *self._identified(e.now, "visual", staff=e.staff)]
