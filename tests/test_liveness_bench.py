@@ -5,6 +5,7 @@ import logging
 import numpy as np
 import pytest
 
+from mynareader.daemon.face.flash import palette
 from mynareader.daemon.face.images import load_image
 from mynareader.daemon.face.liveness import LivenessCheck
 from mynareader.daemon.face.pipeline import FacePipeline
@@ -31,9 +32,10 @@ def verifier(pipeline):
     return v
 
 
-def attempt(verifier, scene, seed=0, direction=None):
-    """One attempt as FaceCheck runs it: the camera's person sees the cue. Returns (verdict, guidance codes)."""
-    cam = open_camera(f"bench://holder?seed={seed}")
+def attempt(verifier, scene, seed=0, direction=None, screen=True, plain=False):
+    """One attempt as FaceCheck runs it: the screen shows the colours (unless ``screen`` is False) and lights the
+    scene, the camera's person sees the cue. Returns (verdict, guidance codes)."""
+    cam = open_camera(f"bench://holder?seed={seed}" + ("&plain=1" if plain else ""))
     cam.control(f"scene {scene}")
     verifier.reset()
     if direction:
@@ -43,6 +45,10 @@ def attempt(verifier, scene, seed=0, direction=None):
         out = verifier.feed(cam.read(), cam.frame_time())
         if isinstance(out, Guidance):
             codes.append(out.code)
+            if out.code == "flash" and screen:
+                start = cam.clock(0.0)
+                verifier.flash_shown(start)
+                cam.flash(verifier.flash.rgb(), verifier.flash.step, start, palette())
             if out.code.startswith("turn_"):
                 cam.cue(out.code[5:])
         elif isinstance(out, Verdict):
@@ -59,13 +65,13 @@ def test_bench_texture_keypoints_are_the_detectors(pipeline):
 @pytest.mark.parametrize("direction", ["left", "right"])
 def test_a_live_holder_passes_and_matches_after_the_cue(verifier, direction):
     verdict, codes = attempt(verifier, "live", seed=1, direction=direction)
-    assert codes[0] == f"turn_{direction}"
-    assert verdict.match and verdict.liveness == "passed"
+    assert codes[:2] == ["flash", f"turn_{direction}"]
+    assert verdict.match and verdict.liveness == "passed" and verifier.last_decision.flash == "passed"
     assert verifier.last_decision.blinks >= 1 and verifier.last_decision.planarity > verifier.liveness_settings.planar_max
 
 
 def test_a_live_impostor_passes_liveness_but_does_not_match(verifier):
-    verdict, _ = attempt(verifier, "live-other", seed=2)
+    verdict, _ = attempt(verifier, "live-other", seed=2, plain=True)   # the counter's usual light, no glasses
     assert not verdict.match and verdict.liveness == "passed"
 
 
@@ -80,8 +86,25 @@ def test_attacks_fail_liveness_even_though_the_face_matches(verifier, scene):
 def test_a_replay_cannot_follow_a_cue_it_did_not_record(verifier):
     # the recording turns to the left; asked to turn right, it fails whatever moment it was started at
     for seed in range(3):
-        verdict, _ = attempt(verifier, "replay", seed=seed, direction="right")
+        verdict, _ = attempt(verifier, "replay", seed=seed, direction="right", screen=False)
         assert not verdict.match and verdict.liveness in ("failed: wrong_way", "failed: no_turn"), verdict
+
+
+def test_a_replay_that_turns_the_right_way_is_stopped_by_the_screens_light(verifier):
+    # the scheme-aware player follows the cue it sees and paints a guess of the colours: the turn passes, the
+    # light does not (the guess is not this attempt's draw, and the glass adds light the face does not shape)
+    for seed in (1, 5):
+        verdict, _ = attempt(verifier, "replay-aware", seed=seed)
+        assert not verdict.match, verdict
+        assert verifier.last_decision.flash in ("added_light", "out_of_step", "no_reflection"), verifier.last_decision
+
+
+def test_a_screen_that_cannot_show_the_colours_falls_back_to_the_other_checks(verifier):
+    verdict, codes = attempt(verifier, "live", seed=1, direction="left", screen=False)
+    assert codes[:2] == ["flash", "turn_left"]
+    assert verdict.match and verifier.last_decision.flash == "not_shown"     # the turn, blink and 3D decided
+    verdict, _ = attempt(verifier, "print", seed=3, screen=False)
+    assert not verdict.match and verdict.liveness == "failed: no_turn"      # never no check
 
 
 def test_liveness_off_lets_a_print_through(pipeline):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import getpass
 import io
+import os
 import sys
 import time
 
@@ -66,6 +67,24 @@ def _screen(kiosk: Client, step: dict) -> None:
         kiosk.call("kiosk.answer", screen=step["data"].get("screen", "registration"), answer=option)
 
 
+def _flash(kiosk: Client, flash: dict) -> None:
+    """Light the patient's face with the face check's colours: the whole terminal's background, in 24-bit colour.
+    A terminal that cannot show them (not a terminal, or no 24-bit colour) stays silent: the reader then falls
+    back to its other liveness checks (docs/protocol.md)."""
+    if not sys.stdout.isatty() or os.environ.get("COLORTERM") not in ("truecolor", "24bit"):
+        return
+    step = flash["step_ms"] / 1000
+    for i, colour in enumerate([*flash["colours"], "#ebebeb"]):
+        r, g, b = (int(colour[k:k + 2], 16) for k in (1, 3, 5))
+        sys.stdout.write(f"\x1b[48;2;{r};{g};{b}m\x1b[2J\x1b[H")
+        sys.stdout.flush()
+        if i == 0:
+            kiosk.call("kiosk.flash_shown", nonce=flash["nonce"])
+        time.sleep(step)
+    sys.stdout.write("\x1b[0m\x1b[2J\x1b[H")
+    sys.stdout.flush()
+
+
 def cmd_kiosk_tty(args) -> int:
     path = args.socket or load(args.config).sockets.kiosk
     if isinstance(sys.stdout, io.TextIOWrapper):     # a screen: every line shows at once
@@ -78,6 +97,8 @@ def cmd_kiosk_tty(args) -> int:
             state = current["state"]
             key = (state, step and step["message"], step and step["ja"])
             if key == last or step is None or state not in KIOSK_INPUT | {State.TAKE_CARD}:   # the reader works
+                if step is not None and key != last and step["data"].get("flash"):
+                    _flash(kiosk, step["data"]["flash"])
                 if step is not None and key != last:
                     print(f"\n{step['ja']}\n{step['en']}")
                 last = key

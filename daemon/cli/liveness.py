@@ -1,14 +1,19 @@
 """``mynareader bench liveness``: the liveness check against the bench camera's attack and live scenes, reported
-in the terms of ISO/IEC 30107-3 (APCER per attack type and the worst, BPCER, non-response, time added).
+in the terms of ISO/IEC 30107-3 (APCER per attack type with a 95% upper bound, BPCER, non-response, time added).
 
-Each presentation is one face attempt through the daemon's own FaceCheck (random cue and all) against the
-holder's chip photo. The bench camera's scene clock runs at 15 fps, so times are the patient's, not this CPU's.
+Each presentation is one face attempt through the daemon's own FaceCheck (random colours, cue and all) against
+the holder's chip photo; this command plays the patient screen (it says "shown" for the colours at once, or never
+with ``--no-screen``). Each seed draws its own light, camera and person (liveness_scenes.Conditions). The bench
+camera's scene clock runs at 15 fps, so times are the patient's, not this CPU's. ``--jobs`` runs seeds in
+parallel processes.
 """
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import datetime as dt
 import json
+import math
 import statistics
 import time
 
@@ -19,7 +24,7 @@ from ..face.pipeline import FacePipeline
 GENUINE = ("live",)
 
 
-async def _present(check, scene: str, seed: int) -> dict:
+async def _present(check, scene: str, seed: int, screen: bool = True) -> dict:
     check.camera_url = f"bench://holder?seed={seed}"
     check.bench_commands = [f"scene {scene}"]
     verdict, cue, frames_wall = None, None, time.perf_counter()
@@ -27,19 +32,37 @@ async def _present(check, scene: str, seed: int) -> dict:
         event = factory(dt.datetime.now(dt.timezone.utc))     # an event carries an aware time (messages.py)
         if type(event).__name__ == "FaceGuidance" and event.code.startswith("turn_"):
             cue = event.code
+        if type(event).__name__ == "FaceGuidance" and event.flash is not None and screen:
+            check.flash_shown(event.flash["nonce"])          # the patient screen painted the first colour
         if type(event).__name__ == "FaceVerdict":
             verdict = event
     scene_seconds = check.camera.frame_time() if check.camera is not None else 0.0
     frames = check.camera.frames if check.camera is not None else 0
     await check.stop()
     live = verdict.liveness if verdict is not None else "none"
+    decision = getattr(check.verifier, "last_decision", None)
     return {"scene": scene, "seed": seed, "cue": cue, "liveness": live, "match": bool(verdict and verdict.match),
+            "flash": decision.flash if decision is not None else None,
             "scene_seconds": round(scene_seconds, 3), "frames": frames,
             "wall_ms_per_frame": round((time.perf_counter() - frames_wall) * 1000 / max(frames, 1), 1)}
 
 
 def _rate(hits: int, total: int) -> str:
     return f"{100 * hits / total:5.1f}% ({hits}/{total})" if total else "  n/a"
+
+
+def upper95(hits: int, total: int) -> float:
+    """The one-sided 95% upper bound of a rate seen as hits/total (Clopper-Pearson; 3/n, the rule of three, at 0)."""
+    if total == 0:
+        return 1.0
+    if hits >= total:
+        return 1.0
+    lo, hi = hits / total, 1.0
+    for _ in range(60):           # bisect P(X <= hits | p) = 0.05
+        mid = (lo + hi) / 2
+        cdf = sum(math.comb(total, k) * mid ** k * (1 - mid) ** (total - k) for k in range(hits + 1))
+        lo, hi = (mid, hi) if cdf > 0.05 else (lo, mid)
+    return hi
 
 
 def classify(r: dict) -> str:
@@ -51,7 +74,7 @@ def classify(r: dict) -> str:
     return "attack"
 
 
-async def run(runs: int, scenes: list[str]) -> dict:
+async def _run_part(seeds: list[int], scenes: list[str], screen: bool) -> list[dict]:
     from ..service.face_check import FaceCheck
     from ...device.camera.bench import ASSETS
     results = []
@@ -59,10 +82,25 @@ async def run(runs: int, scenes: list[str]) -> dict:
         check = FaceCheck(lambda: FacePipeline(threads=1), "bench://holder", liveness=liveness)
         await check.set_reference(load_image(ASSETS / "holder.png"))
         for scene in (scenes if liveness else GENUINE):
-            for seed in range(runs):
-                r = await _present(check, scene, seed)
+            for seed in seeds:
+                r = await _present(check, scene, seed, screen)
                 r["liveness_on"] = liveness
                 results.append(r)
+    return results
+
+
+def _part(args: tuple[list[int], list[str], bool]) -> list[dict]:
+    return asyncio.run(_run_part(*args))
+
+
+def run(runs: int, scenes: list[str], jobs: int = 1, screen: bool = True) -> dict:
+    seeds = list(range(runs))
+    parts = [(seeds[i::jobs], scenes, screen) for i in range(jobs)]
+    if jobs == 1:
+        results = _part(parts[0])
+    else:
+        with concurrent.futures.ProcessPoolExecutor(jobs) as pool:
+            results = [r for part in pool.map(_part, parts) for r in part]
     return summarise(results)
 
 
@@ -76,6 +114,7 @@ def summarise(results: list[dict]) -> dict:
             "scenes": sorted({r["scene"] for r in rs}), "presentations": len(rs),
             "apcer": sum(classify(r) == "bona_fide" for r in responded) / max(1, len(responded)),
             "accepted": sum(classify(r) == "bona_fide" for r in responded),
+            "apcer_upper95": upper95(sum(classify(r) == "bona_fide" for r in responded), len(responded)),
             "apnrr": sum(classify(r) == "no_response" for r in rs) / max(1, len(rs)),
             "iapmr": sum(r["match"] for r in rs) / max(1, len(rs)),
             "reasons": _count(r["liveness"] for r in rs)}
@@ -86,6 +125,8 @@ def summarise(results: list[dict]) -> dict:
         "presentations": len(genuine),
         "bpcer": sum(classify(r) == "attack" for r in responded) / max(1, len(responded)),
         "rejected": sum(classify(r) == "attack" for r in responded),
+        "bpcer_upper95": upper95(sum(classify(r) == "attack" for r in responded), len(responded)),
+        "flash": _count(r.get("flash") for r in genuine),
         "bpnrr": sum(classify(r) == "no_response" for r in genuine) / max(1, len(genuine)),
         "matched": sum(r["match"] for r in genuine),
         "reasons": _count(r["liveness"] for r in genuine)}
@@ -114,15 +155,16 @@ def _count(values) -> dict:
 
 def print_report(s: dict) -> None:
     print("Liveness on the bench camera (ISO/IEC 30107-3 terms; scene time at 15 fps)")
-    print(f"{'attack type':<10} {'scenes':<22} {'APCER':>16} {'APNRR':>8} {'IAPMR':>8}  decided by")
+    print(f"{'attack type':<13} {'scenes':<22} {'APCER':>16} {'95% upper':>9} {'APNRR':>7} {'IAPMR':>7}  decided by")
     for kind, a in s["attacks"].items():
-        print(f"{kind:<10} {','.join(a['scenes']):<22} {_rate(a['accepted'], a['presentations']):>16} "
-              f"{100 * a['apnrr']:7.1f}% {100 * a['iapmr']:7.1f}%  {a['reasons']}")
+        print(f"{kind:<13} {','.join(a['scenes']):<22} {_rate(a['accepted'], a['presentations']):>16} "
+              f"{100 * a['apcer_upper95']:8.1f}% {100 * a['apnrr']:6.1f}% {100 * a['iapmr']:6.1f}%  {a['reasons']}")
     if s["worst"]:
         print(f"worst attack type: {s['worst']['attack']} (APCER {100 * s['worst']['apcer']:.1f}%)")
     b = s["bona_fide"]
-    print(f"BPCER {_rate(b['rejected'], b['presentations'])}   BPNRR {100 * b['bpnrr']:.1f}%   "
-          f"matched {b['matched']}/{b['presentations']}   {b['reasons']}")
+    print(f"BPCER {_rate(b['rejected'], b['presentations'])} (95% upper {100 * b['bpcer_upper95']:.1f}%)   "
+          f"BPNRR {100 * b['bpnrr']:.1f}%   matched {b['matched']}/{b['presentations']}   {b['reasons']}   "
+          f"colours: {b['flash']}")
     if "time_added_s" in s:
         t = s["time_added_s"]
         print(f"time to a verdict (genuine): {t['with_median']} s with liveness, {t['without_median']} s without: "
@@ -137,7 +179,7 @@ def cmd_bench_liveness(args) -> int:
     scenes = list(GENUINE) + list(ATTACKS)
     if args.scene:
         scenes = args.scene
-    summary = asyncio.run(run(args.runs, scenes))
+    summary = run(args.runs, scenes, max(1, args.jobs), not args.no_screen)
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
@@ -151,5 +193,8 @@ def register(groups) -> None:
     p.add_argument("--runs", type=int, default=10, help="presentations per scene (default 10)")
     p.add_argument("--scene", action="append", choices=list(GENUINE) + list(ATTACKS),
                    help="only these scenes (repeat); default: all")
+    p.add_argument("--jobs", type=int, default=1, help="processes to share the seeds (default 1)")
+    p.add_argument("--no-screen", action="store_true",
+                   help="a patient screen that cannot show the colours: the fallback checks alone")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_bench_liveness)

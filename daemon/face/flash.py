@@ -36,6 +36,11 @@ PATCHES = (10, 151, 9, 108, 337, 50, 280, 205, 425, 117, 346, 123, 352, 1, 4, 19
            63, 105, 66, 293, 334, 296, 0, 13, 14, 17, 61, 291, 98, 327, 2)
 
 
+def palette() -> np.ndarray:
+    """Every colour the scheme may draw (n x 3, 0..1): what a scheme-aware attacker knows."""
+    return np.asarray(list(PALETTE.values()), dtype=np.float64) / 255.0
+
+
 @dataclasses.dataclass(frozen=True)
 class FlashSettings:
     steps: int = 4                  # colours in one draw: 5 x 4^3 = 320 draws

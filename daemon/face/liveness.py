@@ -130,7 +130,8 @@ def count_blinks(ears: list[float], ratio: float) -> int:
 
 
 class LivenessCheck:
-    """Feed one landmark set per frame with its time; it answers a Cue once, then one Decision."""
+    """Feed one landmark set per frame with its time; it answers the Flash the screen must show (first frame, when
+    the settings ask for one), a Cue once, then one Decision."""
 
     def __init__(self, settings: Settings = Settings(), choose=secrets.choice, delay=None, flash: Flash | None = None):
         self.s = settings
@@ -138,11 +139,6 @@ class LivenessCheck:
         self._delay = delay if delay is not None else secrets.randbelow(1001) / 1000 * settings.cue_delay
         self.flash = flash if flash is not None or settings.flash is None else draw(settings.flash)
         self.reset()
-
-    def shown(self, start: float) -> None:
-        """The screen painted the flash's first colour at ``start`` (the frames' clock)."""
-        if self.flash_start is None:
-            self.flash_start = start
 
     def reset(self) -> None:
         self.start: float | None = None
@@ -159,6 +155,11 @@ class LivenessCheck:
         self.flash_start: float | None = None
         self.samples: list[tuple[float, np.ndarray, tuple[float, float]]] = []   # (time, patch colours, pose)
         self.turn_passed = False
+
+    def shown(self, start: float) -> None:
+        """The screen painted the flash's first colour at ``start`` (the frames' clock)."""
+        if self.flash_start is None:
+            self.flash_start = start
 
     @property
     def turning(self) -> bool:

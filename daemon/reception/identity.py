@@ -66,7 +66,10 @@ class IdentityPhase(Session):
 
     def _face_guidance(self, e: m.FaceGuidance) -> list[m.Action]:
         # guidance (no face, too dark, move closer) is not a failure and does not use up an attempt
-        return [m.Show(State.FACE_MATCHING, "face_guidance", e.ja, e.en, (), {"code": e.code})]
+        data: dict = {"code": e.code}
+        if e.flash is not None:        # the screen lights the face: what to show (docs/protocol.md, guidance)
+            data["flash"] = e.flash
+        return [m.Show(State.FACE_MATCHING, "face_guidance", e.ja, e.en, (), data)]
 
     def _face_verdict(self, e: m.FaceVerdict) -> list[m.Action]:
         evidence = {"model": e.model, "score": round(e.score, 4), "threshold": e.threshold,

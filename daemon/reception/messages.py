@@ -159,6 +159,7 @@ class FaceGuidance(Event):
     code: str                         # "no_face" | "too_dark" | "move_closer" | "one_person" | ...
     ja: str
     en: str
+    flash: dict | None = None         # code "flash": the colours the screen must show (face/flash.py Flash.wire())
 
     def __post_init__(self) -> None:
         super().__post_init__()

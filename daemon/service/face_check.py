@@ -17,6 +17,7 @@ from ...device.errors import CameraGone
 from ...device.registry import open_camera
 from ...device.camera.bench import check_command
 from ...device.errors import DeviceError
+from ..face.flash import palette
 from ..face.images import to_rgb
 from ..face.pipeline import FacePipeline
 from ..face.verifier import FaceVerifier, Guidance, Verdict
@@ -42,6 +43,7 @@ class FaceCheck:
         self.verifier: FaceVerifier | None = None
         self.bench_commands: list[str] = []
         self._cancel = False
+        self._flash_ack: tuple[str, float] | None = None   # (nonce, time.monotonic()) from kiosk.flash_shown
 
     @classmethod
     def from_config(cls, config, liveness: bool = True) -> "FaceCheck":
@@ -80,16 +82,38 @@ class FaceCheck:
                 self.camera.control(line)
         return self.camera
 
+    def flash_shown(self, nonce: str) -> bool:
+        """The patient screen says it painted the first colour of this attempt's sequence (now). False when no
+        sequence with that nonce is waiting (a stale or stray call: ignored)."""
+        verifier = self.verifier
+        flash = verifier.flash if verifier is not None else None
+        if flash is None or flash.nonce != nonce or self._flash_ack is not None:
+            return False
+        self._flash_ack = (nonce, time.monotonic())
+        return True
+
     def _frame(self) -> Guidance | Verdict | None:
         camera = self._open()
-        outcome = self._ready().feed(camera.read(), camera.frame_time())
+        verifier = self._ready()
+        ack, flash = self._flash_ack, verifier.flash
+        if ack is not None and flash is not None and ack[0] == flash.nonce and verifier.live is not None \
+                and verifier.live.flash_start is None:
+            start = camera.clock(ack[1])
+            verifier.flash_shown(start)
+            camera.flash(flash.rgb(), flash.step, start, palette())   # the bench lights its scene; real cameras see it
+        outcome = verifier.feed(camera.read(), camera.frame_time())
         if isinstance(outcome, Guidance) and outcome.code.startswith("turn_"):
             camera.cue(outcome.code[len("turn_"):])   # a bench person reads the screen; real cameras ignore it
+        if isinstance(outcome, Verdict) and verifier.last_decision is not None and \
+                verifier.last_decision.flash == "not_shown":
+            log.warning("the patient screen did not show the face check's colours: liveness fell back to the turn, "
+                        "blink and 3D checks", extra={"EVENT": "flash_not_shown"})
         return outcome
 
     async def attempt(self) -> AsyncIterator[Callable]:
         """Yields event factories (call with ``now``): guidance, then one verdict."""
         self._cancel = False
+        self._flash_ack = None
         verifier = self._ready()
         await self._run(verifier.reset)
         deadline = time.monotonic() + self.attempt_seconds
@@ -103,7 +127,7 @@ class FaceCheck:
                 return
             if isinstance(outcome, Guidance):
                 g = outcome
-                yield lambda now: m.FaceGuidance(now, g.code, g.ja, g.en)
+                yield lambda now: m.FaceGuidance(now, g.code, g.ja, g.en, g.flash)
             elif isinstance(outcome, Verdict):
                 v = outcome
                 yield lambda now: m.FaceVerdict(now, v.match, v.score, v.threshold, v.model, v.liveness)

@@ -185,6 +185,13 @@ async def submit_pin(svc: ReaderService, conn: Connection, p: dict) -> dict:
         raise
 
 
+async def flash_shown(svc: ReaderService, conn: Connection, p: dict) -> dict:
+    """The patient screen painted the first colour of the face check's sequence (guidance code "flash")."""
+    svc.claim.check(conn)
+    taken = svc.faces.face is not None and svc.faces.face.flash_shown(p["nonce"])
+    return {"accepted": bool(taken)}
+
+
 # -- the table -------------------------------------------------------------------------------------------------
 # hello, rpc.discover, subscribe and unsubscribe are the server's own (rpc/server.py), on both sockets.
 ROUTES: tuple[Route, ...] = (
@@ -205,6 +212,7 @@ ROUTES: tuple[Route, ...] = (
     feeds("kiosk.cancel", KIOSK, m.Cancelled, by="patient"),
     Route("kiosk.still_here", KIOSK, still_here, m.StillHere),
     Route("kiosk.call_staff", KIOSK, call_staff),
+    Route("kiosk.flash_shown", KIOSK, flash_shown),
 )
 
 

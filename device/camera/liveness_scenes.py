@@ -406,6 +406,8 @@ class SceneRenderer:
         c = self.cond
         rt = (t + self.replay_offset) % 3.2
         sign = 1.0
+        if scene == "replay-aware":         # it holds the clip's frontal second (a blink in it) until the cue
+            rt = (t + self.replay_offset) % 1.1
         if scene == "replay-aware" and cue is not None and cue_at is not None and t >= cue_at + c.attacker_lag:
             # the attacker sees the cue and plays the turn at once, mirrored to the cued side
             sign = 1.0 if cue == "left" else -1.0

@@ -142,8 +142,33 @@ function onEvent(method, p) {
     faultMessage = p.message || "";
   } else if (method === "reader.recovered") {
     faultMessage = null;
+  } else if (method === "guidance" && p.data && p.data.flash) {
+    runFlash(p.data.flash, pick(p));
   }
   refresh();
+}
+
+// ---- the face check's colours: the screen lights the patient's face (docs/protocol.md, guidance "flash") ----
+function runFlash(flash, words) {
+  const box = $("#flash");
+  if (!box || !Array.isArray(flash.colours) || !flash.colours.length) return;   // cannot show: the reader falls back
+  $("#flash-text").textContent = words || "";
+  const colours = flash.colours.concat(["#ebebeb"]);     // white for one more step, then back to the page
+  let i = 0;
+  box.style.background = colours[0];
+  box.hidden = false;
+  // the first colour is on the glass after the next frame is painted: then tell the reader
+  requestAnimationFrame(() => requestAnimationFrame(() => {
+    call("kiosk.flash_shown", { nonce: flash.nonce }).catch(() => {});
+    const t0 = performance.now();
+    const next = () => {
+      i = Math.floor((performance.now() - t0) / flash.step_ms);
+      if (i >= colours.length) { box.hidden = true; return; }
+      box.style.background = colours[i];
+      requestAnimationFrame(next);
+    };
+    requestAnimationFrame(next);
+  }));
 }
 
 // ---- rendering ----

@@ -1,0 +1,84 @@
+"""The screen's light (daemon/face/flash.py) on synthetic frames: a face that reflects this attempt's draw passes;
+light added on top of an emitting screen, a guess of the draw, or no response at all does not."""
+import numpy as np
+import pytest
+
+from mynareader.daemon.face import flash as F
+
+FPS = 30.0
+
+
+def frames(flash, *, shown_colours=None, additive=False, strength=0.08, lag=0.06, seed=0, response=True):
+    """Patches of a face (dark brows to bright forehead) over the sequence, lit by ``shown_colours`` (this draw's
+    by default) after ``lag`` s; reflected light multiplies each patch, added light adds the same to each."""
+    rng = np.random.default_rng(seed)
+    albedo = rng.uniform(25, 200, (30, 1)) * np.array([1.0, 0.85, 0.7])
+    shown = flash.rgb() if shown_colours is None else shown_colours
+    times = np.arange(-0.1, flash.duration() + 0.4, 1 / FPS)
+    out = []
+    for t in times:
+        k = int((t - lag) // flash.step)
+        light = shown[k] if 0 <= t - lag and k < len(shown) else np.array([0.92, 0.92, 0.92])
+        light = light if response else np.array([0.92, 0.92, 0.92])
+        if additive:
+            p = albedo * 1.0 + 255 * strength * 0.3 * light
+        else:
+            p = albedo * (1.0 + strength * light)
+        out.append(p * rng.uniform(0.98, 1.02) + rng.normal(0, 0.3, p.shape))
+    return times, np.asarray(out)
+
+
+@pytest.fixture
+def draw():
+    return F.draw()
+
+
+def test_a_face_that_reflects_this_draw_passes(draw):
+    times, patches = frames(draw)
+    result = F.judge(draw, 0.0, times, patches)
+    assert result.passed, result
+    assert result.better_draws == 0 and -0.05 <= result.lag <= 0.12 and result.slope > F.FlashSettings().min_slope
+
+
+def test_light_added_on_an_emitting_screen_is_refused(draw):
+    times, patches = frames(draw, additive=True)
+    result = F.judge(draw, 0.0, times, patches)
+    assert not result.passed and result.reason == "added_light", result
+
+
+def test_a_guess_of_the_draw_is_out_of_step():
+    ours = F.draw()
+    names = list(F.PALETTE)
+    guesses = 0
+    for i, seq in enumerate(F._sequences(len(names), len(ours.colours))[::37]):
+        guess = tuple(names[j] for j in seq)
+        if guess == ours.colours:
+            continue
+        guesses += 1
+        times, patches = frames(ours, shown_colours=np.asarray([F.PALETTE[c] for c in guess]) / 255.0, seed=i)
+        result = F.judge(ours, 0.0, times, patches)
+        assert not result.passed and result.reason in ("out_of_step", "no_reflection"), (guess, ours.colours, result)
+    assert guesses >= 8
+
+
+def test_no_response_is_no_reflection(draw):
+    times, patches = frames(draw, response=False)
+    assert F.judge(draw, 0.0, times, patches).reason == "no_reflection"
+
+
+def test_a_face_that_clips_cannot_be_read(draw):
+    times, patches = frames(draw)
+    assert F.judge(draw, 0.0, times, np.full_like(patches, 255.0)).reason == "unreadable"
+
+
+def test_the_scheme_and_what_the_screen_is_told():
+    settings = F.FlashSettings()
+    seqs = F._sequences(len(F.PALETTE), settings.steps)
+    assert len(seqs) == 5 * 4 ** 3 and not any((s[1:] == s[:-1]).any() for s in seqs)   # no colour twice in a row
+    d = F.draw(settings)
+    wire = d.wire()
+    assert len(wire["colours"]) == settings.steps and wire["step_ms"] == 200 and len(wire["nonce"]) == 16
+    assert all(c.startswith("#") and len(c) == 7 for c in wire["colours"])
+    # photosensitivity (WCAG 2.3.1): at most 3 flashes (pairs of opposing changes) a second, no saturated red
+    assert 1 / settings.step / 2 <= 3
+    assert all(not (r > 200 and g < 60 and b < 60) for r, g, b in F.PALETTE.values())
