@@ -95,6 +95,26 @@ def test_face_path_with_item_by_item_consent_reaches_reception(kiosk):
     assert "確認が完了しました" in kiosk.text()
 
 
+def test_the_page_lights_the_face_with_the_readers_colours(kiosk):
+    """The face check's colours (guidance "flash"): the page fills the screen with each one and tells the reader
+    when the first is painted; the bench camera sees the face lit by them and the light check passes."""
+    kiosk.insert()
+    kiosk.daemon.camera("noface")
+    kiosk.tap("#opt-face")
+    kiosk.wait_screen("face")
+    kiosk.page.evaluate("""() => { const box = document.querySelector('#flash'); window.__flash = [];
+        new MutationObserver(() => { if (!box.hidden) window.__flash.push(getComputedStyle(box).backgroundColor); })
+          .observe(box, {attributes: true, attributeFilter: ['style', 'hidden']}); }""")
+    kiosk.daemon.camera("show holder")
+    kiosk.wait_screen("question")
+    assert kiosk.page.locator("#flash").is_hidden()             # back to the page after the sequence
+    colours = set(kiosk.page.evaluate("() => window.__flash"))
+    assert len(colours) >= 2 and all(c.startswith("rgb(") for c in colours)
+    assert "flash_not_shown" not in kiosk.daemon.log_text()      # the reader got "shown" in time: no fallback
+    kiosk.tap("#opt-agree")
+    assert result_of(kiosk.daemon)["identity"]["method"] == "face"
+
+
 def test_pin_path_wrong_pin_shows_the_cards_tries_then_succeeds(kiosk):
     kiosk.insert()
     kiosk.tap("#opt-pin")

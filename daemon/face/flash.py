@@ -46,10 +46,11 @@ class FlashSettings:
     steps: int = 4                  # colours in one draw: 5 x 4^3 = 320 draws
     step: float = 0.2               # seconds each colour stays on the screen (2.5 flashes a second at most)
     lag_max: float = 0.25           # camera and display latency allowed after the screen's "shown" (s)
-    shown_within: float = 0.8       # seconds for the screen to say it painted the first colour, else no flash
+    shown_within: float = 0.5       # seconds for the screen to say it painted the first colour, else no flash
     min_response: float = 0.012     # smallest reflected change (log units per unit of screen light) that counts
     min_fit: float = 0.3            # the share of the face's colour changes that this draw explains (R^2)
-    min_slope: float = -0.45        # log response against log brightness over the patches: ~0 reflected, ~-1 added
+    min_slope: float = -0.6         # log response on log brightness over the patches: ~0 reflected, ~-1 added
+                                    # (glasses mirror the screen a little: -0.55 seen on live faces with them)
     margin: float = 0.03            # another draw must explain the face by more than this to out-rank this one
 
 
@@ -127,8 +128,8 @@ def judge(flash: Flash, start: float, times: np.ndarray, patches: np.ndarray,
     screen showed from ``start``; ``pose`` (N x k: the head's turn, the eyes' opening) is regressed out, since
     turning or blinking changes what the patches see whatever the screen shows.
 
-    Timing: among every sequence the scheme can draw, each at its best lag, the one that explains the face's
-    colour best must be this attempt's (an attacker's guess explains it better when it is not). Reflection: the
+    Timing: at the lag where this attempt's draw explains the face's colour best, no other draw the scheme allows
+    may explain it clearly better (an attacker's guess does, when it is not this draw). Reflection: the
     patches' response to this attempt's light must not fall with their brightness (added light does)."""
     exposure = float(np.median(np.diff(times))) if len(times) > 1 else flash.step
     # a patch that clips at white or sinks into the noise cannot show how it responds: leave it out
@@ -139,7 +140,7 @@ def judge(flash: Flash, start: float, times: np.ndarray, patches: np.ndarray,
     level = np.exp(np.mean(np.log(raw), axis=(0, 2)))          # each patch's brightness
     logs = np.log(raw)
     # the camera's overall gain (auto-exposure) and the face's own brightness changes act on every patch alike
-    logs = logs - logs.mean(axis=(1, 2), keepdims=True)
+    logs = logs - logs.mean(axis=2, keepdims=True)
     logs = logs - logs.mean(0)
     face = np.median(logs, axis=1)        # the median patch: a few patches that slide onto hair do not lead
     nuisance = np.zeros((len(times), 0)) if pose is None else np.asarray(pose, dtype=np.float64).reshape(len(times), -1)
@@ -155,13 +156,13 @@ def judge(flash: Flash, start: float, times: np.ndarray, patches: np.ndarray,
     t, face, logs = times[window], face[window], logs[window]
     basis = _basis(t, nuisance[window])
     seq_rgb = np.concatenate([pal[cands], np.broadcast_to(pal[names.index("white")], (len(cands), 1, 3))], 1)
-    # the lag belongs to the camera and the screen, not to a draw: take the lag at which some draw explains the
-    # face best, then every draw competes at that lag
+    # the lag belongs to the camera and the screen, not to a draw: take the lag at which this attempt's draw fits
+    # best, then every draw competes at that lag (an attacker's guess, shown at whatever lag, out-ranks it there)
     best: tuple[float, float, np.ndarray] | None = None
     for lag in np.arange(-0.04, settings.lag_max + 1e-9, 0.02):     # "shown" can arrive just after the paint
         fit = _fits(_step_weights(len(flash.colours), flash.step, t - start - lag, exposure), seq_rgb, face, basis)
-        if best is None or fit.max() > best[0]:
-            best = (float(fit.max()), float(lag), fit)
+        if best is None or fit[ours] > best[0]:
+            best = (float(fit[ours]), float(lag), fit)
     assert best is not None
     _, lag, best_fit = best
     screen = _step_weights(len(flash.colours), flash.step, t - start - lag, exposure) @ seq_rgb[ours]

@@ -45,6 +45,11 @@ class BenchDaemon:
         self.kiosk = Client(self.kiosk_path)
         self.reception.call("subscribe")
 
+    def log_text(self) -> str:
+        """What the daemon has logged so far."""
+        self.log.flush()
+        return (self.tmp / "daemon.log").read_text()
+
     def card(self, line: str) -> str:
         return send_control(self.card_control, line)
 
