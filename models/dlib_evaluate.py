@@ -1,8 +1,9 @@
-"""dlib's own pipeline (face_recognition: HOG detector upsampled once, 5 landmarks, chip, ResNet) over a pairs
-file, with the same figures as ``mynareader face evaluate``: the anchor the issue measures us against. Run in the
-throwaway venv with dlib (see models/dlib_landmarks_equivalence.py):
+"""dlib's own pipeline (face_recognition: HOG detector upsampled once, 5 landmarks, chip, ResNet) over the pairs file
+``mynareader face evaluate`` reads (models/devset.py's seven columns, or three or four), with the same figures, per
+kind, group and age: the anchor the issue measures us against. Run in the throwaway venv with dlib (see
+models/README.md):
 
-    /tmp/dlibenv/bin/python models/dlib_evaluate.py PAIRS.tsv [--threshold 0.4]
+    /tmp/dlibenv/bin/python models/dlib_evaluate.py PAIRS.tsv [--threshold 0.4] [--split report --tune-split tune]
 
 Scores are 1 - distance, as daemon/face/pipeline.py's dlib similarity, so thresholds compare directly (dlib's own
 rule "same person below 0.6" is 0.4 here). A photo where dlib finds no face or several is skipped with its pairs:
@@ -15,24 +16,30 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
+# the reader's own parsing and figures, imported here so that a rename breaks this script's test, not its next run
+from mynareader.daemon.cli.face import read_pairs, report_lines
+from mynareader.daemon.face.evaluate import Scored, tuned_threshold
+from mynareader.daemon.face.images import load_image
 
 
-def main(argv: list[str]) -> int:
-    import face_recognition
-    from mynareader.daemon.cli_face import read_pairs
-    from mynareader.daemon.face.evaluate import equal_error_rate, rates, summary, threshold_for_far
-    from mynareader.daemon.face.images import load_image
-    ap = argparse.ArgumentParser()
-    ap.add_argument("pairs")
-    ap.add_argument("--threshold", type=float, default=0.4)
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("pairs", help="the pairs file (paths relative to it)")
+    ap.add_argument("--threshold", type=float, default=0.4, help="1 - distance; dlib's own rule is 0.4")
     ap.add_argument("--far-target", type=float, default=0.001)
+    ap.add_argument("--split", help="report only the pairs of this split (e.g. report)")
+    ap.add_argument("--tune-split", metavar="SPLIT", help="set the threshold for --far-target on this split's pairs")
+    ap.add_argument("--brief", action="store_true", help="no score histograms")
     args = ap.parse_args(argv)
+    import face_recognition
+    import numpy as np
     path = Path(args.pairs)
     pairs = read_pairs(path)
-    cache, skipped, times = {}, {}, []
-    for a, b, _label, _kind in pairs:
-        for p in (a, b):
+    cache: dict = {}
+    skipped: dict[str, str] = {}
+    times = []
+    for pair in pairs:
+        for p in (pair.a, pair.b):
             if p in cache or p in skipped:
                 continue
             rgb = load_image(path.parent / p)
@@ -43,32 +50,26 @@ def main(argv: list[str]) -> int:
                 times.append(time.perf_counter() - t)
             else:
                 skipped[p] = f"dlib found {len(boxes)} faces"
-    by_kind, dropped = {}, 0
-    for a, b, label, kind in pairs:
-        if a in skipped or b in skipped:
-            dropped += 1
-            continue
-        score = float(np.clip(1 - np.linalg.norm(cache[a] - cache[b]), 0, 1))
-        by_kind.setdefault(kind, ([], []))[0 if label == "same" else 1].append(score)
-    g = np.asarray([s for gk, _ in by_kind.values() for s in gk])
-    i = np.asarray([s for _, ik in by_kind.values() for s in ik])
-    far, frr = rates(g, i, args.threshold)
-    eer, at = equal_error_rate(g, i)
-    print(f"dlib's own pipeline, threshold {args.threshold}; {len(skipped)} photos without exactly one face, "
+    scored = [Scored(pair, float(np.clip(1 - np.linalg.norm(cache[pair.a] - cache[pair.b]), 0, 1)))
+              for pair in pairs if pair.a not in skipped and pair.b not in skipped]
+    threshold = args.threshold
+    basis = "given"
+    if args.tune_split is not None:
+        t, ng, ni = tuned_threshold([s for s in scored if s.pair.split == args.tune_split], args.far_target)
+        threshold = round(t, 4)
+        basis = f"set on split {args.tune_split!r} ({ng} genuine, {ni} impostor pairs) for FAR <= {args.far_target:.2%}"
+    reported = [s for s in scored if args.split is None or s.pair.split == args.split]
+    dropped = len(pairs) - len(scored)
+    print(f"dlib's own pipeline, threshold {threshold} ({basis}); {len(skipped)} photos without exactly one face, "
           f"{dropped} of {len(pairs)} pairs dropped; {np.median(times) * 1000:.0f} ms per photo (median)")
-    print(f"genuine  {summary(g)}")
-    print(f"impostor {summary(i)}")
-    print(f"at threshold {args.threshold}: false accepts {far:.2%} ({int(round(far * i.size))}/{i.size}), "
-          f"false rejects {frr:.2%} ({int(round(frr * g.size))}/{g.size})")
-    print(f"equal-error rate {eer:.2%} at threshold {at:.3f}")
-    t = threshold_for_far(g, i, args.far_target)
-    far_t, frr_t = rates(g, i, t)
-    print(f"threshold for false accepts <= {args.far_target:.2%}: {t:.3f} (GAR {1 - frr_t:.2%}, FAR {far_t:.2%})")
-    for kind, (gk, ik) in sorted(by_kind.items()):
-        fa, fr = rates(np.asarray(gk), np.asarray(ik), args.threshold)
-        print(f"  {kind:<10} genuine {len(gk):>5} accepted {1 - fr:7.2%} | impostor {len(ik):>6} accepted {fa:6.2%}")
+    if args.split is not None:
+        print(f"reported: the {len(reported)} scored pairs of split {args.split!r}")
+    for line in report_lines(reported, threshold, args.far_target if args.tune_split is None else None, args.brief):
+        print(line)
+    for p, why in skipped.items():
+        print(f"skipped {p} (and its pairs): {why}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())

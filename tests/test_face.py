@@ -25,7 +25,7 @@ def pipeline():
     return FacePipeline()
 
 
-@pytest.fixture(scope="module", params=["faceres", "dlib_resnet"])
+@pytest.fixture(scope="module", params=["faceres", "dlib_resnet", "faceplugin"])
 def any_descriptor(request):
     return FacePipeline(request.param)
 
@@ -172,7 +172,7 @@ def test_face_commands_fail_in_one_clear_line(tmp_path):
         out = run(*argv)
         assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
         assert out.stderr.strip().splitlines() == [
-            "mynareader: unknown face model 'nosuch'; known models: dlib_resnet, faceres"]
+            "mynareader: unknown face model 'nosuch'; known models: dlib_resnet, faceplugin, faceres"]
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"not an image")
     out = run("compare", photo, str(bad))
@@ -192,3 +192,86 @@ def test_boxes_inside_a_better_face_are_not_more_faces():
     beside = (0.9, np.array([210, 0, 400, 200], np.float32), None)       # a neighbour's face
     kept = nms([inner, big, beside])
     assert [k[0] for k in kept] == [0.95, 0.9]
+
+
+def test_arcface_crop_puts_the_keypoints_on_the_template():
+    """Dots drawn where a face's keypoints are land where ArcFace's template puts eyes, nose tip and mouth centre,
+    whatever the face's position, size and roll in the frame."""
+    from mynareader.daemon.face.align import ARCFACE_TEMPLATE, arcface_crop, arcface_points
+    from mynareader.daemon.face.detect import Face
+    t = ARCFACE_TEMPLATE
+    template = np.array([t[0], t[1], t[2], (t[3] + t[4]) / 2])
+    angle, scale, shift = np.radians(17), 2.6, np.array([140.0, 95.0])
+    rot = scale * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    points = template @ rot.T + shift                       # the template, moved into a 480x400 frame
+    frame = np.zeros((400, 480, 3), np.uint8)
+    for x, y in points:
+        frame[int(round(y)) - 2:int(round(y)) + 3, int(round(x)) - 2:int(round(x)) + 3] = 255
+    # BlazeFace's order: the subject's right eye (image left) first; ears are not used
+    keypoints = np.array([points[0], points[1], points[2], points[3], points[0] - 30, points[1] + 30])
+    face = Face((0.0, 0.0, 480.0, 400.0), 0.9, keypoints)
+    src, dst = arcface_points(face)
+    assert np.allclose(dst, template) and np.allclose(src, points)
+    crop = arcface_crop(frame, face).astype(np.float64).sum(-1)
+    for x, y in template:
+        yy, xx = np.mgrid[int(y) - 6:int(y) + 7, int(x) - 6:int(x) + 7]
+        w = crop[yy, xx]
+        assert w.sum() > 0
+        cx, cy = (w * xx).sum() / w.sum(), (w * yy).sum() / w.sum()
+        assert abs(cx - x) < 1.0 and abs(cy - y) < 1.0, (x, y, cx, cy)
+    # a mirrored frame: the eyes are taken in image order, so the image-left eye still goes to the template's left
+    mirrored = Face(face.box, 0.9, np.array([[479 - x, y] for x, y in keypoints]))
+    src_m = arcface_points(mirrored)[0]
+    assert src_m[0][0] < src_m[1][0] and np.allclose(src_m[0], [479 - points[1][0], points[1][1]])
+
+
+def test_default_descriptor_is_chosen_on_identities_it_is_not_reported_on():
+    info = manifest()
+    default = info["models"][info["default_descriptor"]]
+    assert info["default_descriptor"] == "faceplugin"
+    assert default["source"]["licence"].startswith("MIT") and default["source"]["registry"] == "npm"
+    basis = default["threshold_basis"]
+    assert "tune" in basis["set"] and "--tune-split tune --split report" in basis["command"]
+    assert str(default["threshold"]) in basis["measured"]
+
+
+def test_cli_evaluate_reports_per_group_and_sets_the_threshold_on_another_split(tmp_path, astronaut):
+    perturbed = perturbations(astronaut)
+    for name, rgb in perturbed.items():
+        Image.fromarray(rgb).save(tmp_path / f"{name}.png")
+    Image.fromarray(astronaut).save(tmp_path / "astronaut.png")
+    Image.open(ASSETS / "other.jpg").save(tmp_path / "other.png")
+    rows = [("astronaut", "shift", "same", "photo", "east_asian", "adult", "tune"),
+            ("astronaut", "scale", "same", "photo", "east_asian", "adult", "tune"),
+            ("astronaut", "other", "different", "photo", "mixed", "mixed", "tune"),
+            ("astronaut", "flip", "same", "portrait", "east_asian", "adult", "report"),
+            ("astronaut", "jpeg40", "same", "photo", "other", "adult", "report"),
+            ("flip", "other", "different", "photo", "mixed", "mixed", "report"),
+            ("darker", "other", "different", "photo", "other", "elderly", "report"),
+            ("rotate10", "other", "different", "photo", "other", "elderly", "cross")]
+    text = "# image_a\timage_b\tlabel\tkind\tgroup\tage\tsplit\n" + "".join(
+        f"{a}.png\t{b}.png\t" + "\t".join(rest) + "\n" for a, b, *rest in rows)
+    (tmp_path / "pairs.tsv").write_text(text)
+
+    def run(*argv):
+        return subprocess.run([EXE, "face", "evaluate", str(tmp_path / "pairs.tsv"), "--model", "dlib_resnet",
+                               "--brief", *argv], capture_output=True, text=True, timeout=120)
+    out = run("--tune-split", "tune", "--split", "report")
+    assert out.returncode == 0, out.stderr
+    assert "set on split 'tune' (2 genuine, 1 impostor pairs" in out.stdout
+    assert "reported: the 4 scored pairs of split 'report'" in out.stdout
+    assert "genuine  n=2" in out.stdout and "impostor n=2" in out.stdout
+    groups = out.stdout.split("by group:\n")[1].split("by age:")[0]
+    assert "east_asian  genuine     1 accepted" in groups and "other       genuine     1 accepted" in groups
+    assert "mixed       genuine     0" in groups and "impostor      1 accepted   0.00% (0/1)" in groups
+    assert "elderly" in out.stdout.split("by age:")[1]
+    out = run("--cross-validate")
+    assert out.returncode == 0, out.stderr
+    assert "report judged at" in out.stdout and "tune judged at" in out.stdout
+    assert "genuine  n=4" in out.stdout and "impostor n=3" in out.stdout       # the cross pair in neither
+    out = run("--split", "nosuch")
+    assert out.returncode == 2 and "no pairs with split 'nosuch'" in out.stderr and "Traceback" not in out.stderr
+    (tmp_path / "bad.tsv").write_text("a.png\tb.png\tsame\tphoto\teast_asian\tadult\ttune\textra\n")
+    out = subprocess.run([EXE, "face", "evaluate", str(tmp_path / "bad.tsv")], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 2 and "bad.tsv:1:" in out.stderr

@@ -1,11 +1,12 @@
 """Liveness through the real verifier and FaceCheck on the bench camera's scenes; the flow and the policy."""
 import asyncio
 import logging
+import random
 
 import numpy as np
 import pytest
 
-from mynareader.daemon.face.flash import palette
+from mynareader.daemon.face.flash import draw, palette
 from mynareader.daemon.face.images import load_image
 from mynareader.daemon.face.liveness import LivenessCheck
 from mynareader.daemon.face.pipeline import FacePipeline
@@ -38,8 +39,13 @@ def attempt(verifier, scene, seed=0, direction=None, screen=True, plain=False):
     cam = open_camera(f"bench://holder?seed={seed}" + ("&plain=1" if plain else ""))
     cam.control(f"scene {scene}")
     verifier.reset()
-    if direction:
-        verifier.live = LivenessCheck(verifier.liveness_settings, choose=lambda options: direction)
+    # the draw, the cue and its moment fixed by the seed, so a test is the same run every time
+    rng = random.Random(seed)
+    settings = verifier.liveness_settings
+    if verifier.live is not None:       # liveness on
+        verifier.live = LivenessCheck(settings, choose=(lambda options: direction) if direction else rng.choice,
+                                      delay=rng.uniform(0, settings.cue_delay),
+                                      flash=draw(settings.flash, choose=rng.choice) if settings.flash else None)
     codes = []
     for _ in range(90):
         out = verifier.feed(cam.read(), cam.frame_time())

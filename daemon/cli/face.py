@@ -68,48 +68,89 @@ def cmd_detect(args) -> int:
     return 0
 
 
-def read_pairs(path: Path) -> list[tuple[str, str, str, str]]:
-    """Lines ``IMAGE_A<TAB>IMAGE_B<TAB>same|different[<TAB>KIND]`` (paths relative to the file; KIND groups the
-    figures, e.g. photo or portrait)."""
+def read_pairs(path: Path) -> list:
+    """Lines ``IMAGE_A<TAB>IMAGE_B<TAB>same|different[<TAB>KIND[<TAB>GROUP[<TAB>AGE[<TAB>SPLIT]]]]`` (paths relative
+    to the file; models/devset.py writes all seven columns): a list of evaluate.Pair."""
+    from ..face.evaluate import PairsError, parse_pairs
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise CliFail(f"{path}: {exc.strerror or exc}", CANNOT) from None
-    pairs = []
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip() or line.startswith("#"):
-            continue
-        cells = line.split("\t")
-        if len(cells) not in (3, 4) or cells[2] not in ("same", "different"):
-            raise CliFail(f"{path}:{n}: expected IMAGE_A<TAB>IMAGE_B<TAB>same|different[<TAB>KIND]", CANNOT)
-        pairs.append((cells[0], cells[1], cells[2], cells[3] if len(cells) == 4 else "all"))
-    return pairs
+    try:
+        return parse_pairs(text)
+    except PairsError as exc:
+        raise CliFail(f"{path}:{str(exc).removeprefix('line ')}", CANNOT) from None
 
 
-def _scores(pipeline, base: Path, pairs, images: dict) -> tuple[dict, dict]:
+def _camera_shot(pair, path: str) -> bool:
+    """Whether an image of a pair stands for a live camera frame: every image but the ID portrait (the first image
+    of a portrait or dim pair)."""
+    return not (path == pair.a and pair.kind in ("portrait", "dim"))
+
+
+def _scores(pipeline, base: Path, pairs, images: dict, gates: bool = False) -> tuple[list, dict, dict, int]:
+    """(scored pairs, images skipped and why, camera shots failing the live gates and why, pairs left out for
+    them): the gates are the reader's own for a camera frame (quality.check), applied only when ``gates`` is set."""
+    from ..face.evaluate import Scored
     from ..face.pipeline import NoFace, SeveralFaces
-    cache, skipped = {}, {}
-    by_kind: dict[str, tuple[list[float], list[float]]] = {}    # kind -> (same-person scores, different)
-    for a, b, label, kind in pairs:
-        for path in (a, b):
+    from ..face.quality import check
+    cache: dict = {}
+    skipped: dict[str, str] = {}
+    gated: dict[str, list[str]] = {}
+    scored = []
+    gated_out = 0
+    for pair in pairs:
+        for path in (pair.a, pair.b):
             if path not in cache and path not in skipped:
                 try:
                     if path not in images:
                         images[path] = load_image(base / path)
-                    cache[path] = pipeline.describe(images[path])
+                    face = pipeline.single_face(images[path])
+                    crop = pipeline.crop(images[path], face)
+                    cache[path] = pipeline.describe_crop(crop)
+                    problems = check(face, crop)
+                    if problems:
+                        gated[path] = problems
                 except (ImageError, NoFace, SeveralFaces) as exc:
                     skipped[path] = str(exc)
-        if a in skipped or b in skipped:
+        if pair.a in skipped or pair.b in skipped:
             continue
-        score = pipeline.similarity(cache[a], cache[b])
-        by_kind.setdefault(kind, ([], []))[0 if label == "same" else 1].append(score)
-    return by_kind, skipped
+        if gates and any(p in gated and _camera_shot(pair, p) for p in (pair.a, pair.b)):
+            gated_out += 1
+            continue
+        scored.append(Scored(pair, pipeline.similarity(cache[pair.a], cache[pair.b])))
+    return scored, skipped, gated if gates else {}, gated_out
+
+
+def report_lines(scored: list, threshold: float, far_target: float | None, brief: bool) -> list[str]:
+    """The figures for one system over scored pairs: distributions, rates at the threshold, EER, the threshold for
+    a false-accept target, and the same per kind, group and age. Shared with models/dlib_evaluate.py."""
+    from ..face.evaluate import (breakdown, equal_error_rate, histogram, rates, split_scores, summary,
+                                 threshold_for_far)
+    g, i = split_scores(scored)
+    far, frr = rates(g, i, threshold)
+    eer, at = equal_error_rate(g, i)
+    out = [f"genuine  {summary(g)}", f"impostor {summary(i)}"]
+    if not brief:
+        out += ["genuine scores:", *histogram(g), "impostor scores:", *histogram(i)]
+    out += [f"at threshold {threshold}: false accepts {far:.2%} ({int(round(far * i.size))}/{i.size}), "
+            f"false rejects {frr:.2%} ({int(round(frr * g.size))}/{g.size})",
+            f"genuine accepts (GAR) {1 - frr:.2%}, false accepts (FAR) {far:.2%} at threshold {threshold}",
+            f"equal-error rate {eer:.2%} at threshold {at:.3f}"]
+    if far_target is not None and g.size and i.size:
+        t = threshold_for_far(g, i, far_target)
+        far_t, frr_t = rates(g, i, t)
+        out.append(f"threshold for false accepts <= {far_target:.2%} on these pairs: {t:.3f} "
+                   f"(GAR {1 - frr_t:.2%}, FAR {far_t:.2%}; {i.size} impostor pairs resolve {1 / i.size:.3%} at best)"
+                   f" - set on the reported pairs themselves: for reference only")
+    for field in ("kind", "group", "age"):
+        out += breakdown(scored, threshold, field)
+    return out
 
 
 def cmd_evaluate(args) -> int:
     """Figures per model over labelled pairs; the summary line per model is read by scripts: keep its form."""
-    import numpy as np
-    from ..face.evaluate import equal_error_rate, histogram, rates, roc, roc_svg, summary, threshold_for_far
+    from ..face.evaluate import roc, roc_svg, split_scores, tuned_threshold
     from ..face.onnx_models import manifest
     path = Path(args.pairs)
     pairs = read_pairs(path)
@@ -117,45 +158,61 @@ def cmd_evaluate(args) -> int:
     if models == ["all"]:
         models = [k for k, v in manifest()["models"].items() if v.get("role") == "descriptor"]
     pipelines = [_pipeline(args, m) for m in models]
+    splits = sorted({p.split for p in pairs})
+    for name in (args.split, args.tune_split):
+        if name is not None and name not in splits:
+            raise CliFail(f"{path}: no pairs with split {name!r} (splits: {', '.join(s or '(none)' for s in splits)})",
+                          CANNOT)
+    target = args.far_target if args.far_target is not None else 0.001
     images: dict = {}
     curves = {}
     for pipeline in pipelines:
-        by_kind, skipped = _scores(pipeline, path.parent, pairs, images)
-        g = np.asarray([s for gk, _ik in by_kind.values() for s in gk])
-        i = np.asarray([s for _gk, ik in by_kind.values() for s in ik])
-        threshold = args.threshold if args.threshold is not None else pipeline.threshold
-        far, frr = rates(g, i, threshold)
-        eer, at = equal_error_rate(g, i)
-        print(f"model {pipeline.model}, threshold {threshold}")
-        print(f"genuine  {summary(g)}")
-        print(f"impostor {summary(i)}")
-        if not args.brief:
-            print("genuine scores:")
-            print("\n".join(histogram(g)))
-            print("impostor scores:")
-            print("\n".join(histogram(i)))
-        print(f"at threshold {threshold}: false accepts {far:.2%} ({int(round(far * i.size))}/{i.size}), "
-              f"false rejects {frr:.2%} ({int(round(frr * g.size))}/{g.size})")
-        print(f"genuine accepts (GAR) {1 - frr:.2%}, false accepts (FAR) {far:.2%} at threshold {threshold}")
-        print(f"equal-error rate {eer:.2%} at threshold {at:.3f}")
-        if args.far_target is not None and g.size and i.size:
-            t = threshold_for_far(g, i, args.far_target)
-            far_t, frr_t = rates(g, i, t)
-            print(f"threshold for false accepts <= {args.far_target:.2%}: {t:.3f} "
-                  f"(GAR {1 - frr_t:.2%}, FAR {far_t:.2%}; {i.size} impostor pairs resolve "
-                  f"{1 / i.size:.3%} at best)")
-        if len(by_kind) > 1:
-            for kind, (gk, ik) in sorted(by_kind.items()):
-                gk, ik = np.asarray(gk), np.asarray(ik)
-                fa, fr = rates(gk, ik, threshold)
-                e, _t = equal_error_rate(gk, ik) if gk.size and ik.size else (float("nan"), 0)
-                print(f"  {kind:<10} genuine {gk.size:>5} accepted {1 - fr:7.2%} | impostor {ik.size:>6} "
-                      f"accepted {fa:6.2%} | EER {e:.2%}")
+        scored, skipped, gated, gated_out = _scores(pipeline, path.parent, pairs, images, args.gates)
+        reported = [s for s in scored if args.split is None or s.pair.split == args.split]
+        if args.cross_validate:
+            from ..face.evaluate import Scored
+            folds = [f for f in splits if f and f != "cross"]
+            if len(folds) != 2:
+                raise CliFail(f"{path}: --cross-validate needs two splits of identities besides cross "
+                              f"(found {', '.join(folds) or 'none'})", CANNOT)
+            reported, notes = [], []
+            for tune, rep in (folds, folds[::-1]):
+                t, ng, ni = tuned_threshold([s for s in scored if s.pair.split == tune], target)
+                notes.append(f"{rep} judged at {t:.4f} set on {tune} ({ng} genuine, {ni} impostor pairs)")
+                reported += [Scored(s.pair, s.score - t) for s in scored if s.pair.split == rep]
+            threshold = 0.0
+            basis = (f"2-fold cross-validation by identity for false accepts <= {target:.2%}: "
+                     f"{'; '.join(notes)}; scores below are relative to their fold's threshold")
+        elif args.tune_split is not None:
+            tuning = [s for s in scored if s.pair.split == args.tune_split]
+            threshold, ng, ni = tuned_threshold(tuning, target)
+            threshold = round(threshold, 4)
+            basis = (f"set on split {args.tune_split!r} ({ng} genuine, {ni} impostor pairs; no identity in both "
+                     f"splits) for false accepts <= {target:.2%}")
+        else:
+            threshold = args.threshold if args.threshold is not None else pipeline.threshold
+            basis = "given" if args.threshold is not None else "the model's own (manifest)"
+        print(f"model {pipeline.model}, threshold {threshold} ({basis})")
+        if args.split is not None:
+            print(f"reported: the {len(reported)} scored pairs of split {args.split!r}")
+        if args.gates:
+            print(f"live gates on camera shots: {len(gated)} images fail them ({gated_out} pairs not compared, as "
+                  f"the reader would ask the patient to move instead)")
+        tuned = args.tune_split is not None or args.cross_validate
+        for line in report_lines(reported, threshold, args.far_target if not tuned else None,
+                                 args.brief):
+            print(line)
         for p, why in skipped.items():
             print(f"skipped {p} (and its pairs): {why}")
-        curves[f"{pipeline.model} (EER {eer:.1%})"] = roc(g, i)
+        g, i = split_scores(reported)
+        curves[f"{pipeline.model}"] = roc(g, i)
+        east = [s for s in reported if s.pair.group == "east_asian"]
+        ge, ie = split_scores(east)
+        if ge.size and ie.size:
+            curves[f"{pipeline.model}, east_asian"] = roc(ge, ie)
     if args.roc:
-        Path(args.roc).write_text(roc_svg(curves, f"ROC over {len(pairs)} pairs of {path.name}"), encoding="utf-8")
+        what = f"split {args.split}, " if args.split else ""
+        Path(args.roc).write_text(roc_svg(curves, f"ROC over {what}pairs of {path.name}"), encoding="utf-8")
         print(f"ROC written to {args.roc}")
     return 0
 
@@ -183,6 +240,8 @@ def _stages(p, probe) -> dict:
         marks = p.landmarks_for(probe, face)
         stages[f"landmarks ({p.alignment['landmarks']})"] = lambda: p.landmarks_for(probe, face)
         stages["chip (dlib's 150x150)"] = lambda: face_chip(probe, marks, p.size, p.alignment.get("padding", 0.25))
+    elif p.alignment["kind"] == "arcface5":
+        stages[f"align (5-point, {p.size}x{p.size})"] = lambda: p.crop(probe, face)
     else:
         stages["align (square crop)"] = lambda: p.crop(probe, face)
     stages[f"descriptor ({p.model})"] = lambda: p.describe_crop(crop)
@@ -192,7 +251,7 @@ def _stages(p, probe) -> dict:
 
 def cmd_bench_face(args) -> int:
     from ..face.onnx_models import manifest
-    here = Path(__file__).resolve().parent.parent
+    here = Path(__file__).resolve().parents[2]          # the source tree (daemon/cli/face.py)
     fixture = here / "tests" / "fixtures" / "astronaut.png"
     if args.image or fixture.exists():
         probe = _load(Path(args.image) if args.image else fixture)
@@ -215,7 +274,7 @@ def cmd_bench_face(args) -> int:
     for name, cells in rows.items():
         print(f"{name:<32}{cells[0]:>18}{cells[1]:>18}")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"peak memory (RSS) {peak:.0f} MiB, both descriptor models loaded twice")
+    print(f"peak memory (RSS) {peak:.0f} MiB, every descriptor model loaded twice ({len(models)} models)")
     try:
         import face_recognition as fr  # dlib: the anchor
     except ImportError:
@@ -260,6 +319,14 @@ def register(groups) -> None:
                    "impostor pairs is at most this fraction (e.g. 0.001)")
     p.add_argument("--roc", metavar="FILE.svg", help="write the ROC curves of the models as an SVG plot")
     p.add_argument("--brief", action="store_true", help="no score histograms")
+    p.add_argument("--split", help="report only the pairs of this split (the pairs file's 7th column, e.g. report)")
+    p.add_argument("--tune-split", metavar="SPLIT", help="set the threshold for --far-target (default 0.001) on the "
+                   "pairs of this split (e.g. tune) and report it on --split: identities never in both")
+    p.add_argument("--cross-validate", action="store_true", help="2-fold cross-validation by identity over the two "
+                   "splits (tune, report): each half judged at the threshold set on the other for --far-target, "
+                   "pooled")
+    p.add_argument("--gates", action="store_true", help="leave out pairs whose camera shot fails the reader's live "
+                   "gates (face size, light, sharpness, yaw): the reader asks the patient to move instead")
     p.set_defaults(func=cmd_evaluate)
     p = groups["bench"].add_parser("face", help="latency per stage with 1 and 2 threads, and peak memory")
     p.add_argument("--runs", type=int, default=20)

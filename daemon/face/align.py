@@ -26,3 +26,36 @@ def aligned_crop(rgb: np.ndarray, face: Face, size: int, scale: float = CROP_SCA
     rotated = img.rotate(eye_angle(face), resample=Image.Resampling.BILINEAR, center=(cx, cy))
     box = (int(round(cx - side / 2)), int(round(cy - side / 2)), int(round(cx + side / 2)), int(round(cy + side / 2)))
     return np.asarray(rotated.crop(box).resize((size, size), Image.Resampling.BILINEAR), dtype=np.uint8)
+
+
+# The 5-point template ArcFace-family descriptors are trained on (insightface's, for a 112x112 crop): the eye centres
+# (image left, image right), the nose tip, the mouth corners (image left, image right).
+ARCFACE_TEMPLATE = np.array([(38.2946, 51.6963), (73.5318, 51.5014), (56.0252, 71.7366), (41.5493, 92.3655),
+                             (70.7299, 92.2041)])
+
+
+def arcface_points(face: Face) -> tuple[np.ndarray, np.ndarray]:
+    """(points in the image, where the template puts them): BlazeFace's eyes (ordered left to right in the image,
+    so a mirrored frame aligns the same way), nose tip and mouth centre against the template's eye centres, nose
+    tip and the midpoint of its mouth corners."""
+    k = face.keypoints
+    eyes = sorted((k[0], k[1]), key=lambda p: float(p[0]))
+    src = np.array([eyes[0], eyes[1], k[2], k[3]], dtype=np.float64)
+    t = ARCFACE_TEMPLATE
+    dst = np.array([t[0], t[1], t[2], (t[3] + t[4]) / 2])
+    return src, dst
+
+
+def arcface_crop(rgb: np.ndarray, face: Face, size: int = 112) -> np.ndarray:
+    """The size x size RGB crop an ArcFace-family descriptor expects: the least-squares similarity taking the face's
+    keypoints onto the template, sampled bilinearly (black outside the image)."""
+    from .landmarks import similarity
+    src, dst = arcface_points(face)
+    m, t = similarity(src, dst * (size / 112.0))        # image -> crop
+    inv = np.linalg.inv(m)                              # crop -> image, as Pillow's affine transform wants it
+    off = -inv @ t
+    img = Image.fromarray(rgb)
+    out = img.transform((size, size), Image.Transform.AFFINE,
+                        (inv[0, 0], inv[0, 1], off[0], inv[1, 0], inv[1, 1], off[1]),
+                        resample=Image.Resampling.BILINEAR)
+    return np.asarray(out, dtype=np.uint8)

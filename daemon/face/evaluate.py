@@ -1,7 +1,58 @@
-"""Verification figures from a list of labelled pairs: score distributions, FAR/FRR at a threshold, EER. Pure."""
+"""Verification figures from a list of labelled pairs: score distributions, FAR/FRR at a threshold, EER, figures
+per group of people, and a threshold set on one split of the identities and reported on the other. Pure."""
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterable
+
 import numpy as np
+
+COLUMNS = ("image_a", "image_b", "label", "kind", "group", "age", "split")
+
+
+@dataclasses.dataclass(frozen=True)
+class Pair:
+    """One line of a pairs file: IMAGE_A IMAGE_B same|different [KIND [GROUP [AGE [SPLIT]]]] (models/devset.py
+    writes all seven; a missing column is empty)."""
+    a: str
+    b: str
+    same: bool
+    kind: str = "all"
+    group: str = ""
+    age: str = ""
+    split: str = ""
+
+
+class PairsError(ValueError):
+    pass
+
+
+def parse_pairs(text: str) -> list[Pair]:
+    """Tab-separated lines, 3 to 7 columns; blank lines and lines starting with # are skipped."""
+    pairs = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        cells = line.split("\t")
+        if not 3 <= len(cells) <= len(COLUMNS) or cells[2] not in ("same", "different"):
+            raise PairsError(f"line {n}: expected IMAGE_A<TAB>IMAGE_B<TAB>same|different"
+                             f"[<TAB>KIND[<TAB>GROUP[<TAB>AGE[<TAB>SPLIT]]]]")
+        rest = cells[3:] + [""] * (len(COLUMNS) - len(cells))
+        pairs.append(Pair(cells[0], cells[1], cells[2] == "same", rest[0] or "all", *rest[1:]))
+    return pairs
+
+
+@dataclasses.dataclass(frozen=True)
+class Scored:
+    pair: Pair
+    score: float
+
+
+def split_scores(scored: Iterable[Scored]) -> tuple[np.ndarray, np.ndarray]:
+    """(genuine scores, impostor scores)."""
+    items = list(scored)
+    return (np.asarray([s.score for s in items if s.pair.same], dtype=np.float64),
+            np.asarray([s.score for s in items if not s.pair.same], dtype=np.float64))
 
 
 def rates(genuine: np.ndarray, impostor: np.ndarray, threshold: float) -> tuple[float, float]:
@@ -56,7 +107,7 @@ def threshold_for_far(genuine: np.ndarray, impostor: np.ndarray, target: float) 
 
 def roc_svg(curves: dict[str, list[tuple[float, float, float]]], title: str) -> str:
     """A small ROC plot (GAR against FAR on a log axis from 0.01% to 100%) as standalone SVG text."""
-    w, h, left, bottom, top, right = 520, 360, 60, 40, 30, 150
+    w, h, left, bottom, top, right = 570, 360, 60, 40, 30, 200
     pw, ph = w - left - right, h - top - bottom
     lo, hi = -4.0, 0.0   # log10 FAR
 
@@ -80,13 +131,48 @@ def roc_svg(curves: dict[str, list[tuple[float, float, float]]], title: str) -> 
     out.append(f'<text x="{left + pw / 2}" y="{h - 6}" text-anchor="middle">false accepts (impostor pairs)</text>')
     out.append(f'<text x="14" y="{top + ph / 2}" transform="rotate(-90 14 {top + ph / 2})" '
                f'text-anchor="middle">genuine accepts</text>')
+    bases: list[str] = []
     for i, (name, points) in enumerate(curves.items()):
+        # "model, subset" is drawn dashed in its model's colour
+        base, _, subset = name.partition(", ")
+        if base not in bases:
+            bases.append(base)
+        c = colours[bases.index(base) % len(colours)]
+        dash = ' stroke-dasharray="5,3"' if subset else ""
         pts = [xy(1e-4, 0.0)] + [xy(far, gar) for _t, far, gar in points] + [xy(1.0, 1.0)]
         path = " ".join(f"{x:.1f},{y:.1f}" for x, y in pts)
-        c = colours[i % len(colours)]
-        out.append(f'<polyline points="{path}" fill="none" stroke="{c}" stroke-width="2"/>')
+        out.append(f'<polyline points="{path}" fill="none" stroke="{c}" stroke-width="2"{dash}/>')
         out.append(f'<line x1="{left + pw + 10}" y1="{top + 12 + 16 * i}" x2="{left + pw + 28}" '
-                   f'y2="{top + 12 + 16 * i}" stroke="{c}" stroke-width="2"/>')
+                   f'y2="{top + 12 + 16 * i}" stroke="{c}" stroke-width="2"{dash}/>')
         out.append(f'<text x="{left + pw + 32}" y="{top + 16 + 16 * i}">{name}</text>')
     out.append("</svg>")
     return "\n".join(out) + "\n"
+
+
+def count(rate: float, n: int) -> str:
+    return f"{rate:7.2%} ({int(round(rate * n))}/{n})"
+
+
+def breakdown(scored: list[Scored], threshold: float, field: str) -> list[str]:
+    """One line per value of a pair field (kind, group, age): genuine and impostor pairs, accepted at the threshold,
+    and the equal-error rate within that value."""
+    values = sorted({getattr(s.pair, field) for s in scored})
+    if len(values) < 2 and values in ([""], ["all"]):
+        return []
+    lines = [f"by {field}:"]
+    for value in values:
+        g, i = split_scores(s for s in scored if getattr(s.pair, field) == value)
+        far, frr = rates(g, i, threshold)
+        eer = f"{equal_error_rate(g, i)[0]:6.2%}" if g.size and i.size else "     -"
+        resolves = f"; resolves {1 / i.size:.2%}" if i.size else ""
+        lines.append(f"  {value or '(none)':<11} genuine {g.size:>5} accepted {count(1 - frr, g.size) if g.size else '      -'}"
+                     f" | impostor {i.size:>6} accepted {count(far, i.size) if i.size else '      -'} | EER {eer}"
+                     f"{resolves}")
+    return lines
+
+
+def tuned_threshold(scored: list[Scored], target: float) -> tuple[float, int, int]:
+    """(the most lenient threshold whose false-accept rate on these impostors is at most target, genuine count,
+    impostor count): the threshold is set here and only reported on other pairs."""
+    g, i = split_scores(scored)
+    return threshold_for_far(g, i, target), g.size, i.size

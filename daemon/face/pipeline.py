@@ -9,7 +9,7 @@ import dataclasses
 
 import numpy as np
 
-from .align import aligned_crop
+from .align import aligned_crop, arcface_crop
 from .detect import Detector, Face
 from .dlib_chip import face_chip
 from .landmarks import Box, ShapePredictor
@@ -34,7 +34,14 @@ def faceres_similarity(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.clip((1.0 - np.sqrt(d) / 100.0 - 0.2) / 0.6, 0.0, 1.0))
 
 
-SIMILARITIES = {"human-faceres": faceres_similarity, "dlib-distance": dlib_similarity}
+def cosine_similarity(a: np.ndarray, b: np.ndarray) -> float:
+    """Cosine of the angle between two embeddings (ArcFace-family descriptors), negatives as 0: every similarity
+    here is 0..1, as the protocol's score is, and no threshold lies below 0."""
+    na, nb = float(np.linalg.norm(a)), float(np.linalg.norm(b))
+    return float(np.clip(np.dot(a, b) / (na * nb), 0.0, 1.0)) if na and nb else 0.0
+
+
+SIMILARITIES = {"human-faceres": faceres_similarity, "dlib-distance": dlib_similarity, "cosine": cosine_similarity}
 
 
 def keypoint_features(face: Face) -> tuple[np.ndarray, np.ndarray]:
@@ -88,6 +95,8 @@ class FacePipeline:
         a = self.alignment
         if a["kind"] == "dlib5":
             return face_chip(rgb, self.landmarks_for(rgb, face), self.size, a.get("padding", 0.25))
+        if a["kind"] == "arcface5":
+            return arcface_crop(rgb, face, self.size)
         return aligned_crop(rgb, face, self.size, a.get("scale", 1.4))
 
     def landmarks_for(self, rgb: np.ndarray, face: Face) -> np.ndarray:
