@@ -109,8 +109,7 @@ class FaceVerifier:
                 patches = sample_patches(rgb, points, 0.06 * eyes)
             out = self.live.feed(points, time.monotonic() if now is None else now, patches)
             if isinstance(out, Flash):
-                ja, en = guidance("flash").ja, guidance("flash").en
-                return Guidance("flash", ja, en, out.wire())
+                return dataclasses.replace(guidance("flash"), flash=out.wire())
             if isinstance(out, Cue):
                 return self._guide(out.code)
             if isinstance(out, Decision):
