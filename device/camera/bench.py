@@ -47,7 +47,7 @@ class BenchCamera(Camera):
     def __init__(self, face: str = "holder", fps: float = 0.0, seed: int = 0, plain: bool = False):
         super().__init__(fps)
         self.seed = seed
-        self.conditions = Conditions() if plain else Conditions.draw(random.Random(seed * 7919 + 1), "")
+        self.conditions = Conditions() if plain else Conditions.draw(random.Random(seed * 7919 + 1))
         self.light = Light()
         self.mode, self.face = "face", face
         self.plugged = True

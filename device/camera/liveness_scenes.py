@@ -96,7 +96,7 @@ class Conditions:
     attacker_lag: float = 0.2       # scheme-aware replay: how soon it sees the screen and reacts
 
     @classmethod
-    def draw(cls, rng: random.Random, scene: str) -> "Conditions":
+    def draw(cls, rng: random.Random) -> "Conditions":
         dim = rng.random() < 0.25
         elderly = rng.random() < 0.2
         warm = rng.uniform(-0.12, 0.12)
