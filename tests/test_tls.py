@@ -6,6 +6,7 @@ import logging
 import socket
 import ssl
 import stat
+import threading
 import time
 
 import pytest
@@ -139,6 +140,91 @@ def test_revocation_takes_effect_without_a_restart(served, pki, caplog):
         assert err["error"]["data"]["name"] == "NotPermitted" and "revoked" in err["error"]["message"]
         assert "revoked" in wait_refusals(caplog, 1)[0]
         assert good.call("hello")["result"]["role"] == "reception"
+
+
+def alert(port: int, ctx: ssl.SSLContext) -> str:
+    """The TLS alert a refused client receives (OpenSSL's reason, e.g. TLSV1_ALERT_UNKNOWN_CA). In TLS 1.3 the
+    client's handshake ends before the reader has checked its certificate, so the alert comes on the first read."""
+    try:
+        with TlsClient(port, ctx) as c:
+            c.sock.sendall(b'{"jsonrpc":"2.0","id":1,"method":"hello"}\n')
+            c.sock.recv(4096)
+    except ssl.SSLError as exc:
+        return exc.reason
+    raise AssertionError("the connection ended without an alert")
+
+
+def test_refusals_in_the_handshake_end_in_the_alert_that_says_why(served, pki, tmp_path, caplog):
+    caplog.set_level(logging.INFO)
+    _, port = served
+    ca = pki.clients / "ca.pem"
+    expected = {
+        "TLSV13_ALERT_CERTIFICATE_REQUIRED": client_context(ca, None, None),
+        "TLSV1_ALERT_UNKNOWN_CA": client_context(ca, *foreign_client(tmp_path, "stranger")),
+        "SSLV3_ALERT_CERTIFICATE_EXPIRED": client_context(ca, *foreign_client(
+            tmp_path, "old", expired=True, own_ca=(pki.dir / "ca.key", pki.dir / "ca.pem"))),
+        "TLSV1_ALERT_PROTOCOL_VERSION": ctx_for(pki, "desk", version=ssl.TLSVersion.TLSv1_2),
+    }
+    for n, (reason, ctx) in enumerate(expected.items(), 1):
+        assert alert(port, ctx) == reason
+        assert len(wait_refusals(caplog, n)) == n
+
+
+def test_revoking_a_certificate_cuts_its_open_connection(served, pki, caplog):
+    caplog.set_level(logging.INFO)
+    _, port = served
+    pki.issue("stolen-pc", "reception")
+    with TlsClient(port, ctx_for(pki, "desk")) as good, TlsClient(port, ctx_for(pki, "stolen-pc")) as stolen:
+        assert stolen.call("subscribe")["result"]["subscribed"]
+        assert run_cli("revoke", "stolen-pc", "--dir", str(pki.dir)) == 0
+        t0 = time.monotonic()
+        last = stolen.read()            # blocks until the reader speaks or hangs up
+        waited = time.monotonic() - t0
+        assert last["error"]["data"]["name"] == "NotPermitted" and "revoked" in last["error"]["message"]
+        assert stolen.read() is None, "the revoked connection stayed open"
+        assert waited < 5.0 + 3, waited        # revocation_check (5 s) and some slack for a busy machine
+        lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("closed network client")]
+        assert len(lines) == 1 and "stolen-pc" in lines[0] and "revoked" in lines[0]
+        assert good.call("hello")["result"]["role"] == "reception"
+
+
+def test_a_thousand_mutual_tls_connects_beside_unix_traffic_all_succeed(served, pki):
+    """The hunt for a WRONG_VERSION_NUMBER seen twice by an outside client: 500 connects one after another and 500
+    twenty at a time, each a full handshake and a hello, while three Unix clients keep asking for the status."""
+    reader, port = served
+    ctx = ctx_for(pki, "desk")
+    failures: list[str] = []
+    stop = threading.Event()
+
+    def unix_traffic():
+        with Client(reader.config.sockets.reception) as c:
+            while not stop.wait(0.025):    # paced under the per-connection rate limit
+                c.call("status")
+
+    def connect(i: int) -> None:
+        try:
+            with TlsClient(port, ctx) as c:
+                assert c.call("hello")["result"]["role"] == "reception"
+        except Exception as exc:      # noqa: BLE001 - every kind of failure is counted and shown
+            failures.append(f"{i}: {exc!r}")
+
+    local = [threading.Thread(target=unix_traffic) for _ in range(3)]
+    for t in local:
+        t.start()
+    try:
+        for i in range(500):
+            connect(i)
+        for batch in range(25):
+            threads = [threading.Thread(target=connect, args=(500 + batch * 20 + j,)) for j in range(20)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+    finally:
+        stop.set()
+        for t in local:
+            t.join()
+    assert failures == []
 
 
 def test_plain_tcp_and_a_stalled_handshake_are_refused(served, pki, caplog):

@@ -5,7 +5,8 @@ one the CA wrote into that certificate, never anything the client says. Each ref
 revoked, no certificate, plain TCP, a handshake that does not finish in time) costs one log line and nothing else:
 the handshake runs in the connection's own task, and past ``MAX_HANDSHAKES`` at once new ones are dropped at once.
 The certificate files and the revocation list are read again whenever they change, so ``mynareader tls revoke``
-takes effect from the next connection without a restart.
+takes effect from the next connection without a restart, and connections already open with a certificate now
+revoked are closed within ``revocation_check`` seconds. The handshake itself is rpc/tls_stream.py's.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import ssl
 from cryptography import x509
 
 from . import tls_pki
-from . import codec
+from . import codec, tls_stream
 from .errors import NotPermitted, TlsUnavailable
 from .server import Role, RpcServer
 
@@ -51,6 +52,7 @@ class TlsFiles:
     crl: str
     min_tls: str = "1.3"
     handshake_timeout: float = 10.0
+    revocation_check: float = 5.0     # seconds between looks at the CRL for connections already open
 
 
 def _stamp(path: str) -> tuple:
@@ -69,6 +71,8 @@ class TlsListener:
         self._revoked: frozenset[int] = frozenset()
         self._revoked_stamp: tuple | None = None
         self._handshaking = 0
+        self._open: dict[asyncio.StreamWriter, tuple[str, int, str]] = {}   # writer -> name, serial, address
+        self._watch: asyncio.Task | None = None
         self.server: asyncio.Server | None = None
 
     # -- files -----------------------------------------------------------------------------------------
@@ -125,6 +129,7 @@ class TlsListener:
         self.revoked()
         self.server = await asyncio.start_server(self._connection, host, port, reuse_address=True)
         self.rpc._servers.append(self.server)
+        self._watch = asyncio.create_task(self._cut_revoked())
         bound = ", ".join(f"{s.getsockname()[0]}:{s.getsockname()[1]}" for s in self.server.sockets)
         log.info("network transport listening on %s (TLS %s or later, client certificates required)", bound,
                  self.files.min_tls, extra={"EVENT": "network_listening"})
@@ -147,7 +152,7 @@ class TlsListener:
         try:
             ctx = self.context()
             revoked = self.revoked()
-            await writer.start_tls(ctx, ssl_handshake_timeout=self.files.handshake_timeout)
+            reader, writer = await tls_stream.accept(ctx, reader, writer, self.files.handshake_timeout)
         except TlsUnavailable as exc:
             log.error("refused a network client from %s: %s", where, exc, extra={"EVENT": "network_refused"})
             writer.transport.abort()
@@ -179,7 +184,29 @@ class TlsListener:
             return
         log.info("network client %r (%s) from %s: %s", name, role, where, ssl_object.version(),
                  extra={"EVENT": "network_client", "ROLE": role, "TLS": ssl_object.version()})
-        await self.rpc._client(reader, writer, Role(role), remote=f"{name}@{where}")
+        self._open[writer] = (name, serial, where)
+        try:
+            await self.rpc._client(reader, writer, Role(role), remote=f"{name}@{where}")
+        finally:
+            self._open.pop(writer, None)
+
+    async def _cut_revoked(self) -> None:
+        """Close open connections whose certificate has since been revoked. A list that cannot be read now keeps
+        the open ones (a half-written file must not cut every reception PC off) and refuses new ones."""
+        while self.server is not None and self.server.is_serving():
+            await asyncio.sleep(self.files.revocation_check)
+            try:
+                revoked = self.revoked()
+            except TlsUnavailable:
+                continue
+            for writer, (name, serial, where) in list(self._open.items()):
+                if serial in revoked:
+                    del self._open[writer]
+                    problem = f"the certificate {name!r} (serial {serial:x}) has been revoked on this reader"
+                    log.warning("closed network client from %s: %s", where, problem,
+                                extra={"EVENT": "network_revoked"})
+                    writer.write(codec.error(None, NotPermitted(problem)))
+                    writer.close()
 
 
 def _describe(cert: dict | None) -> tuple[str, int, str | None]:
