@@ -251,6 +251,13 @@ def test_reader_fault_is_shown_and_the_session_ends(kiosk):
     kiosk.shot("15-reader-fault")
     assert "カードを読み取れませんでした" in kiosk.text()
     assert tries(kiosk.daemon) == 3
+    kiosk.page.reload()                                  # the banner comes from the reader, not the page's memory
+    kiosk.wait_screen("take")
+    kiosk.page.wait_for_selector("#notice.alert:not([hidden])")
+    kiosk.daemon.card("remove")                          # the faulty card has gone: the next patient sees no banner
+    kiosk.daemon.event("reader.recovered")
+    kiosk.wait_screen("place")
+    kiosk.page.wait_for_selector("#notice", state="hidden")
 
 
 # -- beyond today's readers -----------------------------------------------------------------------------------------
@@ -299,6 +306,9 @@ def test_reload_mid_session_comes_back_to_the_same_step(kiosk):
 
 def test_registration_from_the_page(kiosk):
     kiosk.tap("#btn-register")
+    kiosk.page.wait_for_selector("#register-armed:not([hidden])")
+    kiosk.page.reload()                                  # armed on the reader, so still armed after a reload
+    kiosk.wait_screen("place")
     kiosk.page.wait_for_selector("#register-armed:not([hidden])")
     kiosk.daemon.card("insert fresh")
     kiosk.wait_screen("method")

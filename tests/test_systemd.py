@@ -79,6 +79,9 @@ def test_the_display_unit_is_a_login_session_on_tty1_that_always_comes_back():
     start = unit["ExecStart"][0].split()
     assert start[0] == "/usr/bin/cage" and "-s" not in start[:start.index("--")]    # no VT switching for patients
     assert "--kiosk" in start and "--app=http://${KIOSK_HOST}:${KIOSK_PORT}/" in start
+    # the browser under the supervisor that reloads a crashed tab (tests/test_kiosk_display.py)
+    supervisor = start.index("/opt/mynareader/.venv/bin/mynareader")
+    assert start[supervisor + 1] == "kiosk-display" and start[supervisor + 4:supervisor + 6] == ["--", "${BROWSER}"]
     assert "--autoplay-policy=no-user-gesture-required" in start                     # the first screen speaks
     assert not any(a.startswith("--no-sandbox") for a in start)
     # the browser profile is in the runtime directory, emptied at each start

@@ -20,6 +20,15 @@ def cmd_kiosk_web(args) -> int:
         raise CliFail(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", CANNOT) from None
 
 
+def cmd_kiosk_display(args) -> int:
+    from ..kiosk_web.display import supervise
+    command = args.browser[1:] if args.browser[:1] == ["--"] else args.browser
+    if not command:
+        raise CliFail("give the browser's command after --, e.g. -- chromium --kiosk --app=URL", CANNOT)
+    setup_logging()
+    return supervise(args.url, command)
+
+
 def register(groups) -> None:
     p = groups["_top"].add_parser("kiosk-web", help="the patient's touchscreen page on 127.0.0.1 (kiosk socket)")
     p.add_argument("--socket", help="kiosk socket (default: from the configuration)")
@@ -27,3 +36,8 @@ def register(groups) -> None:
     p.add_argument("--host", default="127.0.0.1", help="loopback address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8765, help="TCP port (default 8765; 0 picks a free one)")
     p.set_defaults(func=cmd_kiosk_web)
+    p = groups["_top"].add_parser("kiosk-display", help="run the touchscreen's browser and load the patient's "
+                                  "page again when its tab crashes or hangs (in mynareader-kiosk-display.service)")
+    p.add_argument("--url", default="http://127.0.0.1:8765/", help="the patient's page (default: kiosk-web's)")
+    p.add_argument("browser", nargs="...", help="-- then the browser's command line")
+    p.set_defaults(func=cmd_kiosk_display)

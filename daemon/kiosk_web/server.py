@@ -177,6 +177,7 @@ class KioskWeb:
         ws = web.WebSocketResponse(heartbeat=20, max_msg_size=MAX_WS_MESSAGE)
         await ws.prepare(request)
         self.pages.add(ws)
+        log.info("a patient page connected (%d open)", len(self.pages), extra={"EVENT": "kiosk_page_connected"})
         await ws.send_json({"type": "link", "up": self.link.up})
         try:
             async for msg in ws:

@@ -56,6 +56,13 @@ class CardActions:
                 if pin is not None:
                     pin.wipe()
 
+    def card_left(self) -> None:
+        """A fault of the card that has just been taken away ends with it: the next card starts clean, and the
+        screens stop showing the banner on the idle screen."""
+        if self.fault is not None:
+            self.fault = None
+            self.notify("reader.recovered", {})
+
     async def _operation(self, action: m.Action, hints: ChipHints | None, guide: Guide) -> m.Event:
         run = self.worker.run
         if isinstance(action, m.ReadCard):

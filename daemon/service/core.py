@@ -135,6 +135,7 @@ class ReaderService:
                 await self._card_placed()
             elif kind == "removed":
                 await self.feed_quietly(m.CardRemoved(now()))
+                self.cards.card_left()
             elif kind == "fault":
                 self.reader_fault = detail
                 self.rpc.broadcast("reader.fault", {"message": detail})

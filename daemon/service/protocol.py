@@ -138,9 +138,12 @@ async def release_kiosk(svc: ReaderService, conn: Connection, p: dict) -> dict:
 
 
 async def kiosk_current(svc: ReaderService, conn: Connection, p: dict) -> dict:
+    """Everything a screen that has just (re)loaded needs: the step, the countdown, the mode the next card starts
+    in, and a fault not yet recovered (so neither is lost with the page)."""
+    screen = {"next_mode": svc.next_mode, "fault": svc.reader_fault or svc.cards.fault}
     if svc.machine.state == State.IDLE or svc.current is None:
-        return {"state": State.IDLE, "step": None, "timeout": None}
-    return {"state": svc.machine.state, "step": show_json(svc.current), "timeout": timeout_json(svc)}
+        return {"state": State.IDLE, "step": None, "timeout": None, **screen}
+    return {"state": svc.machine.state, "step": show_json(svc.current), "timeout": timeout_json(svc), **screen}
 
 
 def timeout_json(svc: ReaderService) -> dict | None:

@@ -45,7 +45,7 @@ let refreshSeq = 0;
 let notice = null;             // {ja, en, alert, shownOn}
 let pageScreen = null;         // "removed" | null: a page-made screen over the flow's
 let faultMessage = null;       // a reader fault: a red banner on every screen until reader.recovered
-let registrationArmed = false;
+let registrationArmed = false; // the next card starts a registration (kiosk.current's next_mode)
 let deadline = null;           // performance.now() ms when the idle timeout cancels, or null
 let pinDigits = [];
 let faceOffered = false;       // face was a choice on the last method screen: the PIN screen offers it too
@@ -124,6 +124,9 @@ async function refresh() {
   try { got = await call("kiosk.current"); } catch (e) { render(); return; }
   if (seq !== refreshSeq) return;        // a newer answer is on its way
   cur = got;
+  // what the reader holds, not what this page remembers: a reload keeps registration armed and a fault shown
+  registrationArmed = got.next_mode === "registration";
+  faultMessage = got.fault === undefined ? faultMessage : got.fault;
   deadline = got.timeout ? performance.now() + got.timeout.seconds_left * 1000 : null;
   render();
 }
