@@ -12,6 +12,7 @@ marker without its store is a lost store; the way back is the deliberate ``mynar
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
@@ -165,9 +166,27 @@ class Store:
         try:
             self.db.execute(sql, args)
         except sqlite3.DatabaseError as exc:
-            self.failure = f"writing the state store failed: {exc}"
+            self.failure = f"writing the state store failed: {self._disk_trouble() or exc}"
             raise StoreError(self.failure) from None
         self.failure = None
+
+    def _disk_trouble(self) -> str | None:
+        """What staff can act on when a write fails because of the disk rather than the database."""
+        probe = self.dir / ".write-probe"
+        try:
+            fs = os.statvfs(self.dir)
+            full = fs.f_bavail * fs.f_frsize < 64 * 1024
+            os.close(os.open(probe, os.O_WRONLY | os.O_CREAT, 0o600))
+            probe.unlink()
+        except OSError as exc:      # ext4 turned read-only after an error does not say so in statvfs: try
+            if exc.errno == errno.EROFS:
+                return (f"the filesystem holding {self.dir} has become read-only (a failing SD card or disk?); "
+                        f"identity checks are paused until it is repaired (fsck) and the reader restarted")
+            full = exc.errno == errno.ENOSPC
+        if full:
+            return (f"the disk holding {self.dir} is full; identity checks are paused and resume by themselves "
+                    f"once space is freed")
+        return None
 
     def _read(self, sql: str, args: tuple) -> list[tuple]:
         try:
