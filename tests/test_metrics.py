@@ -1,0 +1,82 @@
+"""Fleet metrics: counted from the service's own events, rendered in the Prometheus text format (checked with the
+prometheus_client parser), and never carrying what a card, a patient or a client supplied."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from mynareader.daemon.service.metrics import REASONS, Metrics, booted_slot, write_textfile
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def samples(text: str) -> dict[tuple[str, tuple], float]:
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+def test_receptions_methods_refusals_faults_and_timings_are_counted():
+    m = Metrics("1.2.3", "B")
+    m.event("session.ended", {"session_id": "abc", "outcome": "completed", "reason": "completed"})
+    m.event("session.aborted", {"session_id": "def", "outcome": "aborted", "reason": "card_removed"})
+    m.event("session.aborted", {"session_id": "ghi", "outcome": "aborted", "reason": "card_removed"})
+    m.event("result", {"identity": {"method": "face", "face": {"score": 0.9}}})
+    m.event("step.changed", {"message": "pin_to_staff"})
+    m.event("step.changed", {"message": "consent"})
+    m.event("reader.fault", {"message": "pcscd is not running"})
+    m.timed("VerifyPin", 0.08)
+    m.timed("face_check", 3.2)
+    m.timed("face_check", 40.0)
+    m.store_ok = False
+    got = samples(m.render())
+    assert got[("mynareader_info", (("slot", "B"), ("version", "1.2.3")))] == 1
+    assert got[("mynareader_receptions_total", (("outcome", "aborted"), ("reason", "card_removed")))] == 2
+    assert got[("mynareader_receptions_total", (("outcome", "completed"), ("reason", "completed")))] == 1
+    assert got[("mynareader_identity_total", (("method", "face"),))] == 1
+    assert got[("mynareader_tries_refused_total", (("step", "pin_to_staff"),))] == 1
+    assert ("mynareader_tries_refused_total", (("step", "consent"),)) not in got
+    assert got[("mynareader_faults_total", (("kind", "reader"),))] == 1
+    assert got[("mynareader_store_ok", ())] == 0
+    face = {labels: v for (name, labels), v in got.items() if name == "mynareader_operation_seconds_bucket"
+            and ("operation", "face_check") in labels}
+    assert face[(("le", "2.5"), ("operation", "face_check"))] == 0
+    assert face[(("le", "5"), ("operation", "face_check"))] == 1
+    assert face[(("le", "+Inf"), ("operation", "face_check"))] == 2
+    assert got[("mynareader_operation_seconds_count", (("operation", "face_check"),))] == 2
+
+
+def test_nothing_a_card_a_patient_or_a_client_supplies_reaches_the_text():
+    m = Metrics("1.0", "A")
+    secrets = ["1234", "山田太郎", "0x4f2a91c3", "sess-5f3e", 'x"} 1\nmynareader_evil 1']
+    for s in secrets:
+        m.event("session.aborted", {"session_id": s, "outcome": s, "reason": s})
+        m.event("result", {"identity": {"method": s}, "certificate": {"serial": s}, "name": s})
+        m.event("step.changed", {"message": s, "ja": s})
+        m.timed(s, 0.1)
+    text = m.render()
+    for s in secrets:
+        assert s not in text
+    assert "mynareader_evil" not in text
+    assert samples(text)[("mynareader_receptions_total", (("outcome", "other"), ("reason", "other")))] == 5
+
+
+def test_every_abort_reason_in_the_protocol_is_a_known_label():
+    protocol = (ROOT / "docs" / "protocol.md").read_text()
+    aborted = next(line for line in protocol.splitlines() if line.startswith("| `session.aborted` |"))
+    documented = set(re.findall(r"`(\w+)` \(|`(\w+)`,", aborted)) - {("", "")}
+    names = {a or b for a, b in documented} - {"session_id", "outcome", "reason", "aborted"}
+    assert names and names <= set(REASONS), names - set(REASONS)
+
+
+def test_the_textfile_is_replaced_whole_and_the_slot_comes_from_the_kernel_command_line(tmp_path):
+    target = tmp_path / "mynareader.prom"
+    write_textfile(str(target), Metrics("1.0", "A").render())
+    assert samples(target.read_text())[("mynareader_info", (("slot", "A"), ("version", "1.0")))] == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["mynareader.prom"]
+    cmdline = tmp_path / "cmdline"
+    cmdline.write_text("console=ttyAMA0 root=/dev/mmcblk0p3 rauc.slot=B rootwait\n")
+    assert booted_slot(str(cmdline)) == "B"
+    cmdline.write_text("console=tty1 root=/dev/sda2\n")
+    assert booted_slot(str(cmdline)) == "none"
