@@ -143,11 +143,12 @@ class CardFaceSource:
                 return self._uncertain("camera_unavailable")
             except WorkerError:     # the worker logged it in one line; nothing goes to the card
                 return self._uncertain("camera_unavailable")
-        if not result.certain:
+        key = result.key
+        if not result.certain or key is None:
             return self._uncertain(result.reason or "fields_unreadable")
         self.last_reason = None
         log.info("card face: certain", extra={"EVENT": "card_face"})
-        return Pin(result.key, min_len=len(result.key), max_len=len(result.key)), True
+        return Pin(key, min_len=len(key), max_len=len(key)), True
 
     def record_refused(self, code: Pin, hints: ChipHints | None) -> None:
         """The card refused ``code``: never send it to this card again (kept as a salted digest in memory)."""

@@ -222,10 +222,12 @@ class ProcessWorker:
                     raise
                 except OSError:         # the pipe broke under a send: the worker is gone
                     proc = self._proc
-                    exc = WorkerCrashed(f"the face and card-face worker died "
-                                        f"({how_it_ended(proc.exitcode if proc else None)})")
-                    self._fault(exc, doing)
-                    raise exc from None
+                    if proc is not None:
+                        proc.join(2)
+                    crashed = WorkerCrashed(f"the face and card-face worker died "
+                                            f"({how_it_ended(proc.exitcode if proc else None)})")
+                    self._fault(crashed, doing)
+                    raise crashed from None
                 self._served = True
             if msg[0] == "raise":
                 raise msg[1]
