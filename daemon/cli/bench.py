@@ -248,7 +248,8 @@ def _figures(latencies: list[float], errors: int) -> str:
 
 
 def _paced_status(bench: Bench, clients: int, rate: float, seconds: float, path: str = "face") -> str:
-    """'status' latency under paced clients, idle and then while ``path`` receptions run back to back."""
+    """'status' latency under paced clients, idle and then while ``path`` receptions run back to back. The machine's
+    load average is printed beside them: other work on the same cores moves these figures."""
     idle = _figures(*_paced(bench, clients, rate, seconds))
     load = _Receptions(bench, path)
     load.start()
@@ -256,7 +257,9 @@ def _paced_status(bench: Bench, clients: int, rate: float, seconds: float, path:
     load.stop_event.set()
     load.join(60)
     failed = f"; the receptions stopped: {load.error}" if load.error else ""
-    return (f"'status' under {clients} clients x {rate:g}/s for {seconds:g} s\n"
+    load1, _, _ = os.getloadavg()
+    return (f"'status' under {clients} clients x {rate:g}/s for {seconds:g} s (load average {load1:.1f} on "
+            f"{os.cpu_count()} cores)\n"
             f"  idle:                               {idle}\n"
             f"  during {load.done:3d} {path} receptions back to back: {_figures(*busy)}{failed}")
 
