@@ -149,3 +149,29 @@ def until_gone(camera):
 def camera_frames(tmp_path):
     camera = open_camera(f"replay://{tmp_path / 'frames'}?loop=0")
     return [camera.read() for _ in range(3)]
+
+
+def test_the_face_check_turns_a_crash_into_face_unavailable_and_the_next_attempt_matches(worker):
+    import asyncio
+    import datetime as dt
+    from mynareader.daemon.reception import messages as m
+    from mynareader.daemon.service.face_check import FaceCheck
+    now = dt.datetime.now(dt.timezone.utc)
+
+    async def go():
+        check = FaceCheck(worker, "bench://holder?plain=1")
+        worker.arm("describe", "segv")
+        await check.set_reference(HOLDER)               # the chip photo's descriptor dies with the worker
+        lost = [f(now) async for f in check.attempt()]
+        await check.set_reference(HOLDER)
+        worker.arm("detect", "kill")                    # mid-attempt: the first frame's detection
+        mid = [f(now) async for f in check.attempt()]
+        assert check.camera is None                     # the camera is off again
+        await check.set_reference(HOLDER)
+        ok = [f(now) async for f in check.attempt()]
+        await check.end_session()
+        return lost, mid, ok
+    lost, mid, ok = asyncio.run(go())
+    assert [type(e) for e in lost] == [m.FaceUnavailable] and "restarting" in lost[0].message
+    assert [type(e) for e in mid] == [m.FaceUnavailable]
+    assert isinstance(ok[-1], m.FaceVerdict) and ok[-1].match and worker.generation == 3
