@@ -187,9 +187,9 @@ class ProcessWorker:
         frame = np.ascontiguousarray(frame)
         if frame.nbytes > self._slot.size:
             grown = SharedMemory(create=True, size=frame.nbytes)
-            self._conn.send(("slot", grown.name))
             self._slot.close()
-            self._slot = self._unlink = grown
+            self._slot = self._unlink = grown    # kept before the send: a broken pipe still unlinks it
+            self._conn.send(("slot", grown.name))
         dst: np.ndarray = np.ndarray(frame.shape, frame.dtype, buffer=self._slot.buf)
         dst[...] = frame
         del dst                     # no view may outlive the slot (closing it checks)
