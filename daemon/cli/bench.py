@@ -91,8 +91,9 @@ def _children(pid: int) -> list[int]:
 
 def _memory(service_pid: int, worker_pid: int | None, note: str) -> str:
     service, worker = _peak_mib(service_pid), _peak_mib(worker_pid)
-    return (f"  peak memory (RSS): service {service:.0f} MiB{note} + worker {worker:.0f} MiB = "
-            f"{service + worker:.0f} MiB")
+    # the bench's card-face source tells the code: the worker holds the face models and the liveness mesh, no OCR
+    return (f"  peak memory (RSS): service {service:.0f} MiB{note} + worker {worker:.0f} MiB (face models, "
+            f"liveness mesh; no OCR with this card-face source) = {service + worker:.0f} MiB")
 
 
 def cmd_bench_session(args) -> int:
