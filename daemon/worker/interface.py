@@ -41,6 +41,10 @@ class Worker(Protocol):
     spec: Spec
     generation: int                   # grows by one each time a worker (re)starts: its state was lost
 
+    @property
+    def pid(self) -> int | None:
+        """The worker process's id (None: no process of its own, or none running)."""
+
     def start(self) -> None:
         """Load the models now (blocking); a no-op when loaded."""
 

@@ -22,6 +22,10 @@ class ThreadWorker:
         self._engine: Engine | None = None
         self._lock = threading.Lock()
 
+    @property
+    def pid(self) -> int | None:
+        return None             # no process of its own
+
     def start(self) -> None:
         self._ready()
 
