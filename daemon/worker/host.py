@@ -2,7 +2,8 @@
 one request at a time from the pipe. Frames arrive in a shared-memory slot the parent wrote them into (no copy
 through the pipe, nothing on disk); the pipe carries only small messages.
 
-Messages in:  ("call", name, args) | ("card_face", hints, refused) | ("slot", name) | ("frame", FrameRef) | ("end",)
+Messages in:  ("call", name, args) | ("card_face", hints, refused) | ("slot", name) | ("frame", FrameRef) | ("end",) |
+              ("stop",)
 Messages out: ("ready", pid) | ("failed", exception) | ("ok", result) | ("raise", exception) | ("next",) |
               ("seen", FrameRead)
 """
