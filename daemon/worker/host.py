@@ -4,7 +4,7 @@ through the pipe, nothing on disk); the pipe carries only small messages.
 
 Messages in:  ("call", name, args) | ("card_face", hints, refused) | ("slot", name) | ("frame", FrameRef) | ("end",) |
               ("stop",)
-Messages out: ("ready", pid) | ("failed", exception) | ("ok", result) | ("raise", exception) | ("next",) |
+Messages out: ("ready", None) | ("failed", exception) | ("ok", result) | ("raise", exception) | ("next",) |
               ("seen", FrameRead)
 """
 from __future__ import annotations
