@@ -12,7 +12,7 @@ from helpers.daemon_process import BenchDaemon
 
 pytestmark = pytest.mark.pcscd
 
-DEADLINE = 15     # [face] worker_deadline here: a hang is cut after 15 s (an OCR frame on this busy 2-core machine took over 8 s)
+DEADLINE = 15     # [face] worker_deadline: a hang is cut after 15 s (OCR frames here took over 8 s under load)
 # (stage, what the patient is told face is unavailable for, whether the fault is armed once the attempt runs)
 STAGES = {"ocr": ("card_face_unreadable", False), "detect": ("camera_unavailable", True),
           "liveness": ("camera_unavailable", True), "describe": ("camera_unavailable", True)}
