@@ -59,6 +59,8 @@ class State:
 class Face:
     model: str = ""                         # empty: the manifest's default model
     threshold: float = 0.0                  # 0: the model's own threshold
+    worker_deadline: float = 10.0           # seconds the native worker may take for one frame before it is
+                                            # stopped and restarted (that attempt ends; no try is spent)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -153,6 +155,8 @@ def _coerce(section: str, key: str, value: Any, kind: type, source: str) -> Any:
             parse_listen(value)
         except ValueError as exc:
             raise ConfigError(f"{where}: {exc}") from None
+    if (section, key) == ("face", "worker_deadline") and not 0 < value <= 120:
+        raise ConfigError(f"{where}: between 0 and 120 seconds, got {value}")
     if (section, key) == ("network", "handshake_timeout") and not 0 < value <= 120:
         raise ConfigError(f"{where}: between 0 and 120 seconds, got {value}")
     return value

@@ -119,7 +119,9 @@ def test_a_replay_scene_of_the_virtual_card_is_read_through_the_camera_registry(
     done = subprocess.run([EXE, "cardface", "render", str(tmp_path / "frames"), "--frames", "3"],
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    source = CardFaceSource(f"replay://{tmp_path / 'frames'}?loop=0")
+    from mynareader.daemon.worker.inthread import ThreadWorker
+    from mynareader.daemon.worker.interface import Spec
+    source = CardFaceSource(f"replay://{tmp_path / 'frames'}?loop=0", worker=ThreadWorker(Spec(face=False, ocr=True)))
     code, certain = source.read()
     card = VirtualCard(PROFILES["fresh"], tmp_path / "card")
     assert certain and code.bytes_for_apdu() == card.code_b.encode()

@@ -11,6 +11,7 @@ LAYERS = [
     ["daemon.errors", "daemon.clock"],
     ["daemon.store"],
     ["daemon.reception", "daemon.cardface", "daemon.face", "daemon.voice", "daemon.rpc"],   # pure parts
+    ["daemon.worker"],                                            # the parts' native work in its own process
     ["daemon.config"],                                            # knows every part's settings
     ["daemon.service"],                                           # the core and its workers: takes parts
     ["daemon.app"],                                               # builds the parts from the configuration

@@ -122,9 +122,11 @@ def test_liveness_off_lets_a_print_through(pipeline):
 
 def test_face_check_runs_liveness_by_default_and_rejects_a_print():
     from mynareader.daemon.service.face_check import FaceCheck
+    from mynareader.daemon.worker.inthread import ThreadWorker
+    from mynareader.daemon.worker.interface import Spec
 
     async def go(scene):
-        check = FaceCheck(lambda: FacePipeline(), "bench://holder?seed=5")
+        check = FaceCheck(ThreadWorker(Spec()), "bench://holder?seed=5")
         check.bench_control(f"scene {scene}")
         await check.set_reference(load_image(ASSETS / "holder.png"))
         events = [f(T0) async for f in check.attempt()]     # events carry an aware time
@@ -140,16 +142,17 @@ def test_face_check_runs_liveness_by_default_and_rejects_a_print():
 
 
 def test_policy_liveness_off_logs_a_warning(caplog):
-    from mynareader.daemon.app.compose import build_face
+    from mynareader.daemon.app.compose import build_face, build_worker
     from mynareader.daemon.config import load
     assert Policy().liveness is True and load(None, {}, ["policy.liveness=false"]).policy.liveness is False
     with caplog.at_level(logging.WARNING):
-        check = build_face(_config(liveness=False))
+        config = _config(liveness=False)
+        check = build_face(config, build_worker(config))
     assert check is not None and check.liveness is False
     assert any("liveness check is OFF" in r.getMessage() for r in caplog.records)
     caplog.clear()
     with caplog.at_level(logging.WARNING):
-        assert build_face(_config()).liveness is True
+        assert build_face(_config(), build_worker(_config())).liveness is True
     assert not any("liveness" in r.getMessage() for r in caplog.records)
 
 

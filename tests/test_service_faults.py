@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
 from mynareader.daemon.app.inprocess import InProcessReader, demo_config
@@ -181,9 +182,11 @@ def test_an_event_that_fails_to_go_out_does_not_skip_the_rest_of_the_session(tmp
             assert reception.next_event(30, name="session.ended")["params"]["outcome"] == "completed"
             assert reception.call("result.last")["identity"]["method"] == "face"
             deadline = time.monotonic() + 10
-            while reader.service.face.verifier.reference is not None and time.monotonic() < deadline:
+            while reader.service.face._reference is not None and time.monotonic() < deadline:
                 time.sleep(0.05)
-            assert reader.service.face.verifier.reference is None
+            # the worker process itself holds no descriptor any more: it refuses to compare a frame
+            with pytest.raises(RuntimeError, match="set_reference"):
+                reader.service.native.face_feed(np.zeros((480, 640, 3), np.uint8) + 128, 0.0)
     finally:
         reader.close()
 

@@ -8,15 +8,20 @@ The configuration is read here and nowhere below: each part gets the values it n
     flow thread            the reception flow (reception/machine.py) and the store it reads (store.py, SQLite)
     card thread            every card operation, one at a time (service/card_worker.py CardWorker)
     presence thread        the reader's card-present watch, its own reader context (PresenceWatcher)
-    face thread            camera frames and the face models (service/face_check.py FaceCheck)
-    default executor       card-face reads (camera + OCR, service/card_face.py), the presence re-check
+    face thread            camera frames, handed to the worker (service/face_check.py FaceCheck)
+    default executor       card-face reads (the camera; frames handed to the worker, service/card_face.py), the
+                           presence re-check
     bench thread           the bench control socket, when [bench] control is set (device/bench_control.py)
+    worker process         the heavy native work: face detection, landmarks, descriptor, liveness mesh and the
+                           card-face OCR, models loaded once (worker/process.py ProcessWorker; 'spawn'); restarted
+                           with backoff when it crashes or misses [face] worker_deadline
 """
 from __future__ import annotations
 
 import concurrent.futures
 import logging
 
+from ...device import registry
 from ...device.registry import open_reader
 from ..config import Config, Network as NetworkSection
 from ..reception.consent import load_catalogue
@@ -29,18 +34,21 @@ from ..service.card_worker import CardWorker
 from ..service.core import ReaderService
 from ..service.listeners import Network, UnixSocket
 from ..store import Store, StoreError
+from ..worker.interface import Spec, Worker
+from ..worker.process import ProcessWorker
 
 log = logging.getLogger("mynareader")
 
 
 def compose(config: Config) -> ReaderService:
     """The reader service for ``config``, with the protocol table mounted on its server; ``start()`` runs it."""
-    face = build_face(config)
+    native = build_worker(config)
+    face = build_face(config, native)
     catalogue = load_catalogue(config.consent.catalogue or None)
     store, store_error = open_store(config)
     reader = open_reader(config.devices.reader)
     worker = CardWorker(reader)
-    card_face = CardFaceSource(config.devices.cardface, reader)
+    card_face = CardFaceSource(config.devices.cardface, reader, native)
     face_on = card_face.available and face is not None
     flow = Reception(config.policy, catalogue, store, face_enabled=face_on)
     lim = config.limits
@@ -55,21 +63,39 @@ def compose(config: Config) -> ReaderService:
                             store=store, store_error=store_error,
                             flow_thread=concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="flow"),
                             sockets=sockets, network=network(config.network, rpc),
-                            bench_control=config.bench.control)
+                            bench_control=config.bench.control, native=native)
     protocol.mount(rpc, service)
     return service
 
 
-def build_face(config: Config):
-    """The face check for the configured camera and model, or None when face authentication is off."""
-    if config.devices.cardface == "none":
+def build_worker(config: Config) -> Worker | None:
+    """The native worker process (not started yet): the face models when face authentication can be on, the OCR
+    when the card-face source is a camera; None when neither is needed. Its fault hooks only with [bench] control."""
+    ocr = registry.scheme_of(config.devices.cardface) in registry.CAMERAS
+    face = config.devices.cardface != "none" and face_installed()
+    if not (face or ocr):
         return None
+    spec = Spec(face=face, model=config.face.model, threshold=config.face.threshold,
+                liveness=config.policy.liveness, ocr=ocr, faults=bool(config.bench.control))
+    return ProcessWorker(spec, deadline=config.face.worker_deadline)
+
+
+def face_installed() -> bool:
     try:
-        from ..service.face_check import FaceCheck
+        import numpy  # noqa: F401  (the face pipeline's own imports are the worker's)
+        import onnxruntime  # noqa: F401
     except ImportError:
         log.warning("face authentication is off: the face pipeline is not installed")
+        return False
+    return True
+
+
+def build_face(config: Config, worker: Worker | None):
+    """The face check for the configured camera on ``worker``, or None when face authentication is off."""
+    if worker is None or not worker.spec.face:
         return None
-    return FaceCheck.from_config(config, liveness=config.policy.liveness)
+    from ..service.face_check import FaceCheck
+    return FaceCheck(worker, config.devices.camera)
 
 
 def open_store(config: Config) -> tuple[Store | None, str | None]:

@@ -4,8 +4,12 @@ from __future__ import annotations
 import asyncio
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..config import Bench, Config, Devices, Sockets, State
+
+if TYPE_CHECKING:
+    from ..service.core import ReaderService
 
 
 def demo_config(tmp: Path, camera: str = "bench://holder", profile: str = "fresh") -> Config:
@@ -23,6 +27,7 @@ class InProcessReader:
         self.config = config
         self.loop = asyncio.new_event_loop()
         self.ready = threading.Event()
+        self.service: ReaderService    # set on the reader's thread, before ready
 
         def run():
             asyncio.set_event_loop(self.loop)

@@ -3,6 +3,7 @@ serves, the watchdog pinged from the loop itself, a clean stop on SIGTERM."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 
@@ -16,6 +17,9 @@ log = logging.getLogger("mynareader")
 async def serve(config: Config) -> int:
     service = compose(config)
     await service.start(listen_fds())
+    # what start-up loaded lives as long as the process: out of the collector's sight, a full collection no longer
+    # walks it (~16 ms of the loop's time each, measured during face receptions)
+    gc.freeze()
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -38,6 +38,7 @@ from .results import Results
 
 if TYPE_CHECKING:
     from ..rpc.tls import TlsListener
+    from ..worker.interface import Worker
     from .face_check import FaceCheck
 
 log = logging.getLogger(__name__)
@@ -47,10 +48,12 @@ class ReaderService:
     def __init__(self, *, flow: Reception, rpc: RpcServer, reader: Transport, worker: CardWorker,
                  card_face: CardFaceSource, face: FaceCheck | None, store: Store | None, store_error: str | None,
                  flow_thread: concurrent.futures.Executor, sockets: Sequence[UnixSocket] = (),
-                 network: Network | None = None, bench_control: str = ""):
+                 network: Network | None = None, bench_control: str = "", native: Worker | None = None):
+        """``native``: the worker process doing the face and OCR work (the face check starts it; stopped here)."""
         self.machine, self.rpc, self.transport, self.worker = flow, rpc, reader, worker
         self.card_face, self.face, self.store, self.store_error = card_face, face, store, store_error
         self._flow, self._sockets, self._network, self._bench_path = flow_thread, sockets, network, bench_control
+        self.native = native
         self.network: TlsListener | None = None   # the TLS listener once it listens
         self.cards = CardActions(worker, card_face, face, rpc.broadcast)
         self.faces = FaceAttempts(face, self.feed_quietly, lambda: self.session_id,
@@ -78,8 +81,8 @@ class ReaderService:
             except Exception as exc:    # reported again at each read; the PIN still works
                 log.warning("card-face reader unavailable: %s", exc)
         if self._bench_path:
-            self._bench_server = serve_control(
-                self._bench_path, lambda line: bench_command(line, self.transport, self.card_face, self.face))
+            self._bench_server = serve_control(self._bench_path, lambda line: bench_command(
+                line, self.transport, self.card_face, self.face, self.native))
         self.watcher = PresenceWatcher(self.transport, loop, self._on_presence)
         self.watcher.start()
         self._tasks.append(asyncio.create_task(self._ticker()))
@@ -97,6 +100,8 @@ class ReaderService:
         await self.rpc.close()
         await loop.run_in_executor(None, self.worker.close)
         self.card_face.close()
+        if self.native is not None:
+            await loop.run_in_executor(None, self.native.close)
         self._flow.shutdown(wait=True)
         if self.store:
             self.store.close()
