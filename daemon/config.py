@@ -86,6 +86,13 @@ class Network:
 
 
 @dataclasses.dataclass(frozen=True)
+class Metrics:
+    """Fleet metrics in the Prometheus text format (daemon/service/metrics.py)."""
+    textfile: str = ""                      # "" = off; e.g. /var/lib/prometheus/node-exporter/mynareader.prom
+    interval: float = 15.0                  # seconds between rewrites of the textfile
+
+
+@dataclasses.dataclass(frozen=True)
 class Logging:
     level: str = "info"
 
@@ -102,6 +109,7 @@ class Config:
     bench: Bench = Bench()
     network: Network = Network()
     policy: Policy = Policy()
+    metrics: Metrics = Metrics()
 
     @property
     def socket_mode(self) -> int:
@@ -159,12 +167,14 @@ def _coerce(section: str, key: str, value: Any, kind: type, source: str) -> Any:
         raise ConfigError(f"{where}: between 0 and 120 seconds, got {value}")
     if (section, key) == ("network", "handshake_timeout") and not 0 < value <= 120:
         raise ConfigError(f"{where}: between 0 and 120 seconds, got {value}")
+    if (section, key) == ("metrics", "interval") and not 1 <= value <= 3600:
+        raise ConfigError(f"{where}: between 1 and 3600 seconds, got {value}")
     return value
 
 
 SECTIONS: dict[str, type] = {"devices": Devices, "sockets": Sockets, "limits": Limits, "state": State,
                              "face": Face, "consent": Consent, "logging": Logging, "bench": Bench,
-                             "network": Network, "policy": Policy}
+                             "network": Network, "policy": Policy, "metrics": Metrics}
 
 
 def _merge(layers: dict[str, dict[str, Any]], data: dict, source: str) -> None:

@@ -80,3 +80,41 @@ def test_the_textfile_is_replaced_whole_and_the_slot_comes_from_the_kernel_comma
     assert booted_slot(str(cmdline)) == "B"
     cmdline.write_text("console=tty1 root=/dev/sda2\n")
     assert booted_slot(str(cmdline)) == "none"
+
+
+def test_the_reader_counts_a_reception_and_writes_the_textfile(tmp_path):
+    import dataclasses
+    import time
+
+    from mynareader.daemon.app.inprocess import InProcessReader, demo_config
+    from mynareader.daemon.config import Metrics as MetricsSection
+    from mynareader.daemon.rpc.client import Client
+    from mynareader.device.bench_control import send_control
+
+    textfile = tmp_path / "mynareader.prom"
+    config = dataclasses.replace(demo_config(tmp_path, profile="empty"),
+                                 metrics=MetricsSection(textfile=str(textfile), interval=1.0))
+    reader = InProcessReader(config)
+    try:
+        with Client(config.sockets.reception) as reception:
+            reception.call("subscribe", events=["result"])
+            send_control(config.bench.control, "insert fresh")
+            kiosk = Client(config.sockets.kiosk)
+            kiosk.wait_state("choose_method")
+            kiosk.call("kiosk.choose_method", method="pin")
+            kiosk.wait_state("pin_entry")
+            kiosk.call("kiosk.submit_pin", pin="1234")
+            kiosk.wait_state("consent")
+            kiosk.call("kiosk.answer", screen="comprehensive", answer="agree")
+            reception.next_event(30, name="result")
+            kiosk.close()
+            got = samples(reception.call("metrics")["text"])
+            assert got[("mynareader_identity_total", (("method", "pin"),))] == 1
+            assert got[("mynareader_operation_seconds_count", (("operation", "VerifyPin"),))] == 1
+            assert got[("mynareader_store_ok", ())] == 1
+        deadline = time.monotonic() + 10
+        while "mynareader_identity_total{" not in (textfile.read_text() if textfile.exists() else ""):
+            assert time.monotonic() < deadline, "the textfile was not rewritten"
+            time.sleep(0.2)
+    finally:
+        reader.close()

@@ -125,6 +125,7 @@ class RpcServer:
         self.connections: set[Connection] = set()
         self.capabilities = capabilities or []
         self._servers: list[asyncio.AbstractServer] = []
+        self.observers: list[Callable[[str, dict], None]] = []    # see every event broadcast (metrics)
         self._discover = discover
         self.add("hello", self._hello, BOTH)
         self.add("rpc.discover", self._rpc_discover, BOTH)
@@ -168,6 +169,11 @@ class RpcServer:
     # -- events ----------------------------------------------------------------------------------------
     def broadcast(self, event: str, params: dict, roles: frozenset[Role] = BOTH) -> None:
         """Never raises: a session's next actions must not depend on whether its events could be sent."""
+        for observe in self.observers:
+            try:
+                observe(event, params)
+            except Exception:
+                log.exception("an observer of %s failed", event)
         try:
             line = codec.notification(event, params)
         except codec.Unencodable:

@@ -14,12 +14,14 @@ import asyncio
 import concurrent.futures
 import logging
 import secrets
+import time
 from typing import TYPE_CHECKING, Any, Coroutine, Sequence
 
 from ...device.bench_control import serve_control
 from ...device.transport import Transport
 from ..cardface.reader import GUIDANCE, ChipHints
 from ..clock import now
+from ..config import Metrics as MetricsSection
 from ..reception import messages as m
 from ..reception.errors import Rejected
 from ..reception.machine import Reception
@@ -33,6 +35,7 @@ from .cards import CardActions
 from .claim import KioskClaim
 from .faces import FaceAttempts
 from .listeners import Network, UnixSocket, listen
+from .metrics import Metrics, publish, release
 from .protocol import RECEPTION, show_json
 from .results import Results
 
@@ -48,16 +51,19 @@ class ReaderService:
     def __init__(self, *, flow: Reception, rpc: RpcServer, reader: Transport, worker: CardWorker,
                  card_face: CardFaceSource, face: FaceCheck | None, store: Store | None, store_error: str | None,
                  flow_thread: concurrent.futures.Executor, sockets: Sequence[UnixSocket] = (),
-                 network: Network | None = None, bench_control: str = "", native: Worker | None = None):
+                 network: Network | None = None, bench_control: str = "", native: Worker | None = None,
+                 metrics: Metrics | None = None, metrics_file: MetricsSection = MetricsSection()):
         """``native``: the worker process doing the face and OCR work (the face check starts it; stopped here)."""
         self.machine, self.rpc, self.transport, self.worker = flow, rpc, reader, worker
         self.card_face, self.face, self.store, self.store_error = card_face, face, store, store_error
         self._flow, self._sockets, self._network, self._bench_path = flow_thread, sockets, network, bench_control
         self.native = native
         self.network: TlsListener | None = None   # the TLS listener once it listens
+        self.metrics, self._metrics_file = metrics or Metrics(release(), "none"), metrics_file
+        rpc.observers.append(self.metrics.event)
         self.cards = CardActions(worker, card_face, face, rpc.broadcast)
         self.faces = FaceAttempts(face, self.feed_quietly, lambda: self.session_id,
-                                  lambda: self.machine.state == State.FACE_MATCHING)
+                                  lambda: self.machine.state == State.FACE_MATCHING, self.metrics.timed)
         self.results = Results(store, flow_thread)
         self.claim = KioskClaim()
         self.current: m.Show | None = None
@@ -86,6 +92,9 @@ class ReaderService:
         self.watcher = PresenceWatcher(self.transport, loop, self._on_presence)
         self.watcher.start()
         self._tasks.append(asyncio.create_task(self._ticker()))
+        if self._metrics_file.textfile:
+            self._tasks.append(asyncio.create_task(publish(self.metrics, self._metrics_file.textfile,
+                                                           self._metrics_file.interval, self.store_ok)))
         log.info("reader service started", extra={"EVENT": "started"})
 
     async def stop(self) -> None:
@@ -105,6 +114,9 @@ class ReaderService:
         self._flow.shutdown(wait=True)
         if self.store:
             self.store.close()
+
+    def store_ok(self) -> bool:
+        return self.store is not None and self.store_error is None and not self.store.failure
 
     def status_line(self) -> str:
         if self.store_error:
@@ -213,7 +225,9 @@ class ReaderService:
 
         def guide(reason: str) -> None:   # from the reading thread: tell the patient what to change
             loop.call_soon_threadsafe(self._card_face_guidance, session, reason)
+        started = time.monotonic()
         event, removed = await self.cards.answer(action, self._chip_hints(), guide)
+        self.metrics.timed(type(action).__name__, time.monotonic() - started)
         if session != self.session_id:
             return
         await self.feed_quietly(event)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import TYPE_CHECKING, Awaitable, Callable
 
 from ..clock import now
@@ -19,10 +20,11 @@ log = logging.getLogger(__name__)
 
 class FaceAttempts:
     def __init__(self, face: FaceCheck | None, feed: Callable[[m.Event], Awaitable[None]],
-                 session: Callable[[], str | None], matching: Callable[[], bool]):
+                 session: Callable[[], str | None], matching: Callable[[], bool],
+                 timed: Callable[[str, float], None] = lambda what, seconds: None):
         """``feed``: give the flow an event (dropped if refused); ``session()``: the current session's id;
-        ``matching()``: is the flow still matching faces."""
-        self.face, self.feed, self.session, self.matching = face, feed, session, matching
+        ``matching()``: is the flow still matching faces; ``timed``: how long an attempt took to its verdict."""
+        self.face, self.feed, self.session, self.matching, self.timed = face, feed, session, matching, timed
         self._task: asyncio.Task | None = None
 
     async def perform(self, action: m.StartFaceCheck | m.StopFaceCheck, session: str | None) -> None:
@@ -35,12 +37,14 @@ class FaceAttempts:
         self._task = asyncio.get_running_loop().create_task(self._attempt(self.face, session))
 
     async def _attempt(self, face: FaceCheck, session: str | None) -> None:
+        started = time.monotonic()
         try:
             async for outcome in face.attempt():
                 if session != self.session():
                     return
                 await self.feed(outcome(now()))
                 if not self.matching():
+                    self.timed("face_check", time.monotonic() - started)
                     return
         except asyncio.CancelledError:
             raise

@@ -10,10 +10,14 @@ the ``metrics`` method (reception role, also over the TLS listener).
 """
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import logging
 import os
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
+
+log = logging.getLogger(__name__)
 
 BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)     # seconds: a card APDU to a whole face check
 
@@ -142,3 +146,27 @@ def booted_slot(cmdline: str = "/proc/cmdline") -> str:
     except OSError:
         return "none"
     return next((w.split("=", 1)[1] for w in words if w.startswith("rauc.slot=")), "none")
+
+
+def release() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("mynareader")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+async def publish(metrics: Metrics, path: str, interval: float, store_ok: Callable[[], bool]) -> None:
+    """Rewrite the textfile every ``interval`` seconds; a disk that refuses says so once, then keeps trying."""
+    failing = False
+    while True:
+        metrics.store_ok = store_ok()
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, write_textfile, path, metrics.render())
+            failing = False
+        except OSError as exc:
+            if not failing:
+                log.warning("the metrics file %s cannot be written: %s", path, exc.strerror or exc,
+                            extra={"EVENT": "metrics_unwritten"})
+            failing = True
+        await asyncio.sleep(interval)

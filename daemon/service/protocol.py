@@ -188,6 +188,11 @@ async def submit_pin(svc: ReaderService, conn: Connection, p: dict) -> dict:
         raise
 
 
+async def metrics(svc: ReaderService, conn: Connection, p: dict) -> dict:
+    svc.metrics.store_ok = svc.store_ok()
+    return {"text": svc.metrics.render()}
+
+
 async def flash_shown(svc: ReaderService, conn: Connection, p: dict) -> dict:
     """The patient screen painted the first colour of the face check's sequence (guidance code "flash")."""
     svc.claim.check(conn)
@@ -208,6 +213,7 @@ ROUTES: tuple[Route, ...] = (
     Route("result.last", RECEPTION, result_last),
     Route("result.get", RECEPTION, result_get),
     Route("kiosk.release", RECEPTION, release_kiosk),
+    Route("metrics", RECEPTION, metrics),
     Route("kiosk.current", KIOSK, kiosk_current),
     feeds("kiosk.choose_method", KIOSK, m.MethodChosen, "method"),
     Route("kiosk.submit_pin", KIOSK, submit_pin, m.PinEntered),
