@@ -150,7 +150,11 @@ def _session_on_pcscd(args) -> int:
                     raise CliFail(f"the daemon did not start: {(t / 'daemon.log').read_text()[-2000:]}", 1)
                 time.sleep(0.1)
             print(f"card present -> result through pcscd + vpcd (the daemon as its own process), {args.runs} runs")
-            _timings(bench, args.runs)
+            try:
+                _timings(bench, args.runs)
+            except (TimeoutError, OSError) as exc:
+                raise CliFail(f"no reception completed through pcscd ({exc or 'timed out'}): is another virtual "
+                              f"card holding vpcd? The daemon's log: {(t / 'daemon.log').read_text()[-500:]}", 1)
             print(_paced_status(bench, args.clients, args.rate, args.seconds))
             print(_memory(daemon.pid, _worker_of(daemon.pid), ""))
         finally:
