@@ -100,6 +100,9 @@ def test_fault_hooks_need_the_bench():
     from mynareader.daemon.config import Bench, Config
     off = ProcessWorker(Spec(faults=False))
     assert off.arm("detect", "segv").startswith("error") and off._armed is None
+    no_liveness = ProcessWorker(Spec(liveness=False, faults=True))     # a stage that never runs is refused
+    assert no_liveness.arm("liveness", "kill") == "error the liveness stage does not run in this worker"
+    assert no_liveness.arm("detect", "melt").startswith("error usage")
     config = Config()
     config = dataclasses.replace(config, devices=dataclasses.replace(config.devices, cardface="sim"))
     assert build_worker(config).spec.faults is False                       # production: no hooks at all

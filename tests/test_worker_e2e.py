@@ -1,16 +1,20 @@
 """The native worker's faults end to end: the real daemon (its worker a real process) against pcscd + vpcd + the
-virtual card in its own process, the card face read by OCR from the bench card camera. At each stage the worker
+virtual card in its own process, the card face read by OCR from the bench card camera; and the same in-process on
+the sim:// card (no shared pcscd: the same steps, undisturbed by other suites using vpcd). At each stage the worker
 is made to die (SIGKILL, a real SIGSEGV, abort()) or hang past its deadline through the bench control socket's
 fault hook. Each time: the attempt ends as a fault, the card's counters (PIN, 照合番号B) are unchanged, the
 patient is offered the PIN or staff, one log line says what happened, and the next attempt works."""
+import dataclasses
+import logging
 import re
 import time
 
 import pytest
 
-from helpers.daemon_process import BenchDaemon
+from mynareader.daemon.rpc.client import Client
+from mynareader.device.bench_control import send_control
 
-pytestmark = pytest.mark.pcscd
+from helpers.daemon_process import BenchDaemon
 
 DEADLINE = 15     # [face] worker_deadline: a hang is cut after 15 s (OCR frames here took over 8 s under load)
 # (stage, what the patient is told face is unavailable for, whether the fault is armed once the attempt runs)
@@ -20,10 +24,54 @@ FAULTS = {"kill": "killed by SIGKILL", "segv": "killed by SIGSEGV", "abort": "ki
           "hang": f"did not answer within {DEADLINE} s"}
 
 
-@pytest.fixture
-def bench(pcscd, tmp_path):
-    d = BenchDaemon(tmp_path, settings={"devices.cardface": "bench://card?control={card_control}",
-                                        "face.worker_deadline": str(DEADLINE)})
+class InProcessBench:
+    """The service in this process on the sim:// card, steered like BenchDaemon (card and camera through the bench
+    control socket); its log lines kept in memory."""
+
+    def __init__(self, tmp_path):
+        from mynareader.daemon.app.inprocess import InProcessReader, demo_config
+        config = demo_config(tmp_path, profile="empty")
+        config = dataclasses.replace(config, devices=dataclasses.replace(config.devices, cardface="bench://card"),
+                                     face=dataclasses.replace(config.face, worker_deadline=DEADLINE))
+        self.lines: list[str] = []
+        self.handler = logging.Handler(logging.WARNING)
+        self.handler.emit = lambda r: self.lines.append(
+            f"{r.getMessage()} [EVENT={getattr(r, 'EVENT', None)}]" + ("Traceback" if r.exc_info else ""))
+        logging.getLogger("mynareader").addHandler(self.handler)
+        self.reader = InProcessReader(config)
+        self.control = config.bench.control
+        self.kiosk, self.reception = Client(config.sockets.kiosk), Client(config.sockets.reception)
+        self.reception.call("subscribe")
+
+    def card(self, line: str) -> str:
+        return send_control(self.control, line)
+
+    camera = card
+
+    def wait_state(self, state: str, timeout: float = 30.0) -> dict:
+        return self.kiosk.wait_state(state, timeout)
+
+    def event(self, name: str, timeout: float = 30.0) -> dict:
+        return self.reception.next_event(timeout, name=name)["params"]
+
+    def log_text(self) -> str:
+        return "\n".join(self.lines)
+
+    def close(self) -> None:
+        self.kiosk.close()
+        self.reception.close()
+        self.reader.close()
+        logging.getLogger("mynareader").removeHandler(self.handler)
+
+
+@pytest.fixture(params=["sim", pytest.param("pcsc", marks=pytest.mark.pcscd)])
+def bench(request, tmp_path):
+    if request.param == "sim":
+        d = InProcessBench(tmp_path)
+    else:
+        request.getfixturevalue("pcscd")
+        d = BenchDaemon(tmp_path, settings={"devices.cardface": "bench://card?control={card_control}",
+                                            "face.worker_deadline": str(DEADLINE)})
     yield d
     d.close()
 

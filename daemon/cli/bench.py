@@ -79,14 +79,20 @@ def _peak_mib(pid: int | None) -> float:
     return 0.0
 
 
-def _children(pid: int) -> list[int]:
-    out: list[int] = []
+def _worker_of(pid: int) -> int | None:
+    """The daemon's worker process: its child started by multiprocessing's spawn (not the resource tracker)."""
     for task in Path(f"/proc/{pid}/task").glob("*"):
         try:
-            out += [int(c) for c in (task / "children").read_text().split()]
+            children = [int(c) for c in (task / "children").read_text().split()]
         except OSError:
-            pass
-    return out
+            continue
+        for child in children:
+            try:
+                if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                    return child
+            except OSError:
+                pass
+    return None
 
 
 def _memory(service_pid: int, worker_pid: int | None, note: str) -> str:
@@ -144,10 +150,13 @@ def _session_on_pcscd(args) -> int:
                     raise CliFail(f"the daemon did not start: {(t / 'daemon.log').read_text()[-2000:]}", 1)
                 time.sleep(0.1)
             print(f"card present -> result through pcscd + vpcd (the daemon as its own process), {args.runs} runs")
-            _timings(bench, args.runs)
+            try:
+                _timings(bench, args.runs)
+            except (TimeoutError, OSError) as exc:
+                raise CliFail(f"no reception completed through pcscd ({exc or 'timed out'}): is another virtual "
+                              f"card holding vpcd? The daemon's log: {(t / 'daemon.log').read_text()[-500:]}", 1)
             print(_paced_status(bench, args.clients, args.rate, args.seconds))
-            workers = _children(daemon.pid)
-            print(_memory(daemon.pid, workers[0] if workers else None, ""))
+            print(_memory(daemon.pid, _worker_of(daemon.pid), ""))
         finally:
             for proc in (daemon, mock):
                 if proc is not None:

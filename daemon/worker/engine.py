@@ -16,7 +16,7 @@ import numpy as np
 
 from ..cardface.reader import ChipHints, FrameRead, ReadResult, RefusedKeys
 from ..face.verifier import Verdict
-from .interface import FAULTS, STAGES, FeedReply, Spec
+from .interface import FeedReply, Spec, fault_problem
 
 
 class Engine:
@@ -88,10 +88,9 @@ class Engine:
 
     # -- bench fault hooks ---------------------------------------------------------------------------------
     def arm(self, stage: str, fault: str) -> str:
-        if not self.spec.faults:
-            return "error fault injection is off (bench only)"
-        if stage not in STAGES or fault not in FAULTS:
-            return f"error usage: worker fault {'|'.join(STAGES)} {'|'.join(FAULTS)}"
+        problem = fault_problem(self.spec, stage, fault)
+        if problem:
+            return problem
         self._armed = (stage, fault)
         return "ok"
 

@@ -29,6 +29,18 @@ class Spec:
     faults: bool = False
 
 
+def fault_problem(spec: Spec, stage: str, fault: str) -> str | None:
+    """Why ``worker fault STAGE FAULT`` cannot be armed on a worker loaded as ``spec``, or None."""
+    if not spec.faults:
+        return "error fault injection is off (bench only)"
+    if stage not in STAGES or fault not in FAULTS:
+        return f"error usage: worker fault {'|'.join(STAGES)} {'|'.join(FAULTS)}"
+    runs = {"detect": spec.face, "describe": spec.face, "liveness": spec.face and spec.liveness, "ocr": spec.ocr}
+    if not runs[stage]:
+        return f"error the {stage} stage does not run in this worker"
+    return None
+
+
 @dataclasses.dataclass(frozen=True)
 class FeedReply:
     """The verifier's answer to one frame, and what the service needs beside it."""

@@ -22,7 +22,7 @@ import numpy as np
 from . import host
 from .errors import WorkerCrashed, WorkerFault, WorkerHung, WorkerUnavailable
 from .host import FrameRef
-from .interface import FAULTS, STAGES, FeedReply, Spec
+from .interface import FeedReply, Spec, fault_problem
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -282,9 +282,8 @@ class ProcessWorker:
         return result
 
     def arm(self, stage: str, fault: str) -> str:
-        if not self.spec.faults:
-            return "error fault injection is off (bench only)"
-        if stage not in STAGES or fault not in FAULTS:
-            return f"error usage: worker fault {'|'.join(STAGES)} {'|'.join(FAULTS)}"
-        self._armed = (stage, fault)
+        problem = fault_problem(self.spec, stage, fault)
+        if problem:
+            return problem
+        self._armed = (stage, fault)     # sent ahead of the next request
         return "ok"
