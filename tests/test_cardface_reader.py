@@ -74,7 +74,14 @@ def test_a_refused_key_is_not_read_as_certain_again(reader):
 def test_no_card_and_a_card_too_far_are_reasons(reader):
     rng = random.Random(1)
     assert reader.read(iter([cfr.scene_empty(rng) for _ in range(3)])).reason == "no_card"
-    assert reader.read(iter(frames(FACE, "far", n=3))).reason == "too_far"
+    rng = random.Random(2)
+    tiny = [cfr.scene(FACE, rng, cfr.Degradation(scale=0.2)) for _ in range(3)]     # ~3 px/mm: no text to read
+    assert reader.read(iter(tiny)).reason == "too_far"
+
+
+def test_a_small_far_card_is_read_from_the_whole_frame(reader):
+    result = reader.read(iter(frames(FACE, "far", seed=4)), ChipHints(1, CERT_END))
+    assert result.certain and result.key == "55021720352285"
 
 
 def test_models_are_checked_against_their_pinned_hashes(monkeypatch):

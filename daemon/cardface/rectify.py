@@ -1,5 +1,9 @@
 """Find the card in a camera frame and flatten it to ID-1 proportions (85.6 x 54 mm). Pure code on arrays.
 
+The outline is a help, not a requirement: when no quadrilateral is found (an edge out of the frame, a finger on
+a corner, glare across the border) the reader reads the whole frame and places the fields by their printed
+anchors (layout.py).
+
 OpenCV (opencv-python-headless, which rapidocr already requires) finds the card's outline; the four corners
 are warped to an 856 x 540 image (10 px/mm), turned so the photo is on the right. What can be told from the
 pixels alone - no card, too far, too dark, glare over the card - becomes a reason for the patient.
@@ -19,6 +23,7 @@ class Rectified:
     card: np.ndarray | None        # RGB uint8, CARD_PX, photo on the right; None when no card was found
     problem: str | None            # reason code when the frame is not worth reading
     turned: bool = False           # the card lay upside down (corrected)
+    width_px: float = 0.0          # the card's width in the frame, when its outline was found
 
     def __repr__(self) -> str:
         return f"Rectified(found={self.card is not None}, problem={self.problem}, turned={self.turned})"
@@ -94,10 +99,9 @@ def rectify(frame: np.ndarray) -> Rectified:
     quad = quad / min(scale, 1.0)
     area = cv2.contourArea(quad.reshape(4, 1, 2))
     width_px = np.linalg.norm(quad[1] - quad[0])
-    if width_px < 560:   # below ~6.5 px/mm the 2.2 mm security code is too small to read reliably
-        return Rectified(None, "too_far")
-    if area < 0.1 * gray.size:
-        return Rectified(None, "too_far")
+    if width_px < 560 or area < 0.1 * gray.size:
+        # below ~6.5 px/mm flattening only enlarges blur: the whole frame is read instead (reader.py)
+        return Rectified(None, "too_far", width_px=float(width_px))
     target = np.array([[0, 0], [CARD_PX[0] - 1, 0], [CARD_PX[0] - 1, CARD_PX[1] - 1], [0, CARD_PX[1] - 1]],
                       np.float32)
     matrix = cv2.getPerspectiveTransform(quad, target)
@@ -108,10 +112,10 @@ def rectify(frame: np.ndarray) -> Rectified:
     if _photo_texture(card_gray[::-1, ::-1]) > 1.3 * _photo_texture(card_gray):
         card, card_gray, turned = np.ascontiguousarray(card[::-1, ::-1]), card_gray[::-1, ::-1], True
     if float(card_gray.mean()) < 60:
-        return Rectified(card, "too_dark", turned)
+        return Rectified(card, "too_dark", turned, float(width_px))
     if float((card_gray >= 250).mean()) > 0.01:
-        return Rectified(card, "glare", turned)
-    return Rectified(card, None, turned)
+        return Rectified(card, "glare", turned, float(width_px))
+    return Rectified(card, None, turned, float(width_px))
 
 
 def _photo_texture(gray: np.ndarray) -> float:
