@@ -181,8 +181,8 @@ class Generation2020:
                 _take(t, line, parse_birth, births, birth_lines)
             if "有効" in t:
                 _take(t, line, parse_expiry, expiries, expiry_lines)
-        for found, what in ((births, "birth"), (expiries, "expiry")):
-            _one(found, what, self.min_score)
+        _one(births, "birth", self.min_score)
+        _one(expiries, "expiry", self.min_score)
         b, e = birth_lines[0], expiry_lines[0]
         card_axes = axes(b.quad, e.quad, (b.x, b.y), (e.x, e.y))
         if card_axes is None:

@@ -80,8 +80,10 @@ class Ocr:
         self.cls = engine._load_cls_model()
         self.rec = engine._load_rec_model()
 
-    def lines(self, image: np.ndarray, det_side: int = 640) -> list[Line]:
-        """Every text line in ``image`` (RGB), each box in reading order in ``image`` pixels."""
+    def lines(self, image: np.ndarray, det_side: int = 640, turn: bool = True) -> list[Line]:
+        """Every text line in ``image`` (RGB), each box in reading order in ``image`` pixels. ``turn=False``
+        skips the angle classifier (a flattened card already turned by its photo: a wrong turn leaves the
+        anchors unread, and the whole frame, classifier on, is read next)."""
         bgr = np.ascontiguousarray(image[:, :, ::-1])
         self.det.limit_side_len = det_side
         found = self.det(bgr)
@@ -89,6 +91,8 @@ class Ocr:
             return []
         quads = [np.asarray(b, dtype=np.float32) for b in found.boxes]
         crops = [_crop(bgr, q) for q in quads]
+        if not turn:
+            return self._recognise(crops, quads)
         turned = self.cls(crops)
         labels = turned.cls_res or [("0", 0.0)] * len(crops)
         crops = turned.img_list if turned.img_list is not None else crops

@@ -51,8 +51,8 @@ class ChipHints:
 # where a frame's fields were read ("card": the flattened card, "frame": the whole frame) and their lines
 Layout = tuple[str, list[Line]]
 MIN_TEXT_PX = 22        # most text boxes lower than this (px; ~1.8x the printed height) in an unread frame: too far
-MIN_CARD_PX = 300       # a card narrower than this in the frame (~3.5 px/mm) is not read: "too far"
-CARD_DET_SIDE = 640     # detection on the flattened card (856 px wide) runs at this longest side
+MIN_CARD_PX = 300       # an outline narrower than this (~3.5 px/mm) is not taken for the card's bounds
+CARD_DET_SIDE = 512     # detection on the flattened card (856 px wide) runs at this longest side
 FRAME_DET_SIDE = 960    # and on a whole frame at this one (recognition always cuts from full resolution)
 
 
@@ -75,6 +75,16 @@ class ReadResult:
 
     def __repr__(self) -> str:
         return f"ReadResult(certain={self.certain}, reason={self.reason}, frames={self.frames})"
+
+
+def _shift(lines: list[Line], offset: tuple[int, int], sign: int = 1) -> list[Line]:
+    """The lines moved by ``offset`` (sign 1: from a part of the frame into the frame; -1: back)."""
+    if offset == (0, 0):
+        return lines
+    dx, dy = sign * offset[0], sign * offset[1]
+    return [dataclasses.replace(line, x=line.x + dx, y=line.y + dy, quad=None if line.quad is None else
+                                tuple((x + dx, y + dy) for x, y in line.quad))  # type: ignore[arg-type]
+            for line in lines]
 
 
 def _height(line: Line) -> float:
@@ -121,8 +131,6 @@ class CardFaceReader:
         r = rectify(frame)
         if r.problem == "too_dark" and r.card is None:
             return FrameRead(None, "too_dark")
-        if r.problem == "too_far" and r.width_px < MIN_CARD_PX:
-            return FrameRead(None, "too_far")
         where, prior = layout or ("", [])
         reasons = []
         if r.card is not None:
@@ -131,7 +139,14 @@ class CardFaceReader:
                 fr.turned = r.turned
                 return fr
             reasons.append(fr.reason)
-        fr = self._read_in(frame, "frame", prior if where == "frame" else [], FRAME_DET_SIDE)
+        prior = prior if where == "frame" else []
+        if r.bounds is not None and r.width_px >= MIN_CARD_PX:
+            # a small card's outline bounds the part of the frame worth reading: detection there at full size
+            x0, y0, x1, y1 = r.bounds
+            fr = self._read_in(frame[y0:y1, x0:x1], "frame", prior, FRAME_DET_SIDE, offset=(x0, y0))
+            if fr.fields is not None:
+                return fr
+        fr = self._read_in(frame, "frame", prior, FRAME_DET_SIDE)
         if fr.fields is not None:
             return fr
         reasons.append(fr.reason)
@@ -142,14 +157,17 @@ class CardFaceReader:
             return FrameRead(None, "no_card")
         return FrameRead(None, next((x for x in reasons if x and x != "no_text"), "fields_unreadable"))
 
-    def _read_in(self, image: np.ndarray, where: str, prior: list[Line], det_side: int) -> FrameRead:
+    def _read_in(self, image: np.ndarray, where: str, prior: list[Line], det_side: int,
+                 offset: tuple[int, int] = (0, 0)) -> FrameRead:
+        """The fields in ``image`` (the flattened card, or the frame or a part of it at ``offset``): the boxes of
+        an earlier frame first (``prior``, in the same coordinates), else every line."""
         if prior:
             try:
-                fields, used = self.generation.parse_with_lines(self.ocr.reread(image, prior))
-                return FrameRead(fields, None, lines=(where, used))
+                fields, used = self.generation.parse_with_lines(self.ocr.reread(image, _shift(prior, offset, -1)))
+                return FrameRead(fields, None, lines=(where, _shift(used, offset)))
             except FieldError:
                 pass
-        lines = self.ocr.lines(image, det_side)
+        lines = _shift(self.ocr.lines(image, det_side, turn=where == "frame"), offset)
         if not lines:
             return FrameRead(None, "no_text")
         try:

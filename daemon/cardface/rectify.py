@@ -24,6 +24,7 @@ class Rectified:
     problem: str | None            # reason code when the frame is not worth reading
     turned: bool = False           # the card lay upside down (corrected)
     width_px: float = 0.0          # the card's width in the frame, when its outline was found
+    bounds: tuple[int, int, int, int] | None = None   # x0, y0, x1, y1 of that outline in the frame
 
     def __repr__(self) -> str:
         return f"Rectified(found={self.card is not None}, problem={self.problem}, turned={self.turned})"
@@ -100,8 +101,8 @@ def rectify(frame: np.ndarray) -> Rectified:
     area = cv2.contourArea(quad.reshape(4, 1, 2))
     width_px = np.linalg.norm(quad[1] - quad[0])
     if width_px < 560 or area < 0.1 * gray.size:
-        # below ~6.5 px/mm flattening only enlarges blur: the whole frame is read instead (reader.py)
-        return Rectified(None, "too_far", width_px=float(width_px))
+        # below ~6.5 px/mm flattening only enlarges blur: the card's part of the frame is read instead (reader.py)
+        return Rectified(None, "too_far", width_px=float(width_px), bounds=_bounds(quad, gray.shape))
     target = np.array([[0, 0], [CARD_PX[0] - 1, 0], [CARD_PX[0] - 1, CARD_PX[1] - 1], [0, CARD_PX[1] - 1]],
                       np.float32)
     matrix = cv2.getPerspectiveTransform(quad, target)
@@ -116,6 +117,15 @@ def rectify(frame: np.ndarray) -> Rectified:
     if float((card_gray >= 250).mean()) > 0.01:
         return Rectified(card, "glare", turned, float(width_px))
     return Rectified(card, None, turned, float(width_px))
+
+
+def _bounds(quad: np.ndarray, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    """The outline's bounding box grown by a tenth of the card's size, clipped to the frame."""
+    h, w = shape[:2]
+    x0, y0 = quad.min(axis=0)
+    x1, y1 = quad.max(axis=0)
+    mx, my = 0.1 * (x1 - x0), 0.1 * (y1 - y0)
+    return (max(0, int(x0 - mx)), max(0, int(y0 - my)), min(w, int(x1 + mx) + 1), min(h, int(y1 + my) + 1))
 
 
 def _photo_texture(gray: np.ndarray) -> float:
