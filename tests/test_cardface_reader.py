@@ -144,9 +144,9 @@ def test_a_new_card_generation_is_an_entry_not_a_rewrite(monkeypatch):
 
     monkeypatch.setitem(f.GENERATIONS, "next", Next())
     reader = CardFaceReader(ocr=None, generation="next")
-    lines = [f.Line("1990年 6月 1日生", 0.25, 0.38, 0.99), f.Line("2036年 6月 1日まで有効", 0.25, 0.77, 0.99),
-             f.Line("228519", 0.8, 0.63, 0.99)]
+    lines = [f.Line("1990年 6月 1日生", 214, 205, 0.99), f.Line("2036年 6月 1日まで有効", 214, 416, 0.99),
+             f.Line("228519", 685, 340, 0.99)]
     fields = reader.generation.parse(lines)
     assert reader.generation.key(fields) == "228519" and fields.birth_gregorian
     with pytest.raises(f.FieldError, match="code_unreadable"):
-        reader.generation.parse(lines[:2] + [f.Line("2285", 0.8, 0.63, 0.99)])
+        reader.generation.parse(lines[:2] + [f.Line("2285", 685, 340, 0.99)])

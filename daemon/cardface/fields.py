@@ -17,7 +17,7 @@ from typing import Callable, TypeVar
 
 from ...device.cardface import ERAS, code_b_of
 from .errors import FieldError
-from .layout import Quad, axes, is_code_place, span
+from .layout import Quad, axes, is_code_place, rows, span
 
 # era name -> (first day, last day); a year outside an era's span is a misread, not a date
 ERA_SPANS = {"明治": (dt.date(1868, 1, 25), dt.date(1912, 7, 29)), "大正": (dt.date(1912, 7, 30), dt.date(1926, 12, 24)),
@@ -143,6 +143,19 @@ def _take(text: str, line: Line, parse: Callable[[str], _V], found: list[tuple[_
             raise
 
 
+def _joined_rows(lines: list[Line]) -> list[Line]:
+    """One line for each printed row that OCR gave as several boxes (layout.rows)."""
+    out = []
+    for row in rows([line.quad for line in lines]):
+        parts = [lines[i] for i in row]
+        first, last = parts[0].quad, parts[-1].quad
+        assert first is not None and last is not None
+        quad: Quad = (first[0], last[1], last[2], first[3])
+        out.append(Line("".join(p.text for p in parts), sum(p.x for p in parts) / len(parts),
+                        sum(p.y for p in parts) / len(parts), min(p.score for p in parts), quad))
+    return out
+
+
 def _one(found: list[tuple[_V, float]], what: str, min_score: float) -> None:
     """One value for a field, read with enough confidence; else the reason."""
     if not found:
@@ -181,6 +194,13 @@ class Generation2020:
                 _take(t, line, parse_birth, births, birth_lines)
             if "有効" in t:
                 _take(t, line, parse_expiry, expiries, expiry_lines)
+        if not births or not expiries:      # an anchor split into boxes: read each row joined up
+            for joined in _joined_rows(lines):
+                t = normalise(joined.text)
+                if not births and "生" in t:
+                    _take(t, joined, parse_birth, births, birth_lines)
+                if not expiries and "有効" in t:
+                    _take(t, joined, parse_expiry, expiries, expiry_lines)
         _one(births, "birth", self.min_score)
         _one(expiries, "expiry", self.min_score)
         b, e = birth_lines[0], expiry_lines[0]

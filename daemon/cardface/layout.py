@@ -4,8 +4,8 @@ The birth line (…生) and the expiry line (…まで有効) are read first; to
 any image - a flattened card or a whole camera frame with the card tilted, turned round or partly out of view:
 across = the direction their text reads, down = across turned a quarter clockwise, and a unit = the distance
 down from the birth line to the expiry line (about 21 mm on the card). The security code is then the 4-digit
-line printed under the photo: right of both anchors, below the birth line and not far below the expiry line,
-within a card's width, and reading the same way as they do. Only the published layout is used (birth above
+line printed under the photo: right of both anchors and in the card's right half (the photo's column), below
+the birth line and not far below the expiry line, and reading the same way as they do. Only the published layout is used (birth above
 expiry on the left, the photo and its code on the right): no millimetre of any one renderer.
 """
 from __future__ import annotations
@@ -17,9 +17,9 @@ import math
 Quad = tuple[tuple[float, float], tuple[float, float], tuple[float, float], tuple[float, float]]
 
 # the code's place, in units of the birth-to-expiry distance (the card is about 4 units wide, 2.6 high)
-CODE_BELOW_BIRTH = 0.1         # its centre at least this far below the birth line's centre
+CODE_BELOW_BIRTH = 0.25        # its centre at least this far below the birth line's centre
 CODE_BELOW_EXPIRY = 0.35       # and at most this far below the expiry line's centre
-CODE_ACROSS = 5.0              # and its centre at most this far right of where the expiry line starts
+CODE_ACROSS = (2.0, 5.0)       # and its centre this far right of where the expiry line starts (the photo's column)
 SAME_WAY = 0.9                 # cosine between the code's reading direction and the anchors'
 
 
@@ -90,4 +90,39 @@ def is_code_place(a: Axes, code: Span, birth: Span, expiry: Span, code_quad: Qua
         return False
     if code.start <= max(birth.end, expiry.end):
         return False
-    return (code.start + code.end) / 2 - expiry.start <= CODE_ACROSS * a.unit
+    return CODE_ACROSS[0] * a.unit <= (code.start + code.end) / 2 - expiry.start <= CODE_ACROSS[1] * a.unit
+
+
+def rows(quads: list[Quad | None]) -> list[list[int]]:
+    """Indices of boxes that continue one another on one printed row, left to right in reading order (an OCR
+    detector may split 「昭和55年 2月17日生」 at a wide space). Rows of one box are left out."""
+    def height(q: Quad) -> float:
+        return math.hypot(q[3][0] - q[0][0], q[3][1] - q[0][1]) or 1.0
+
+    def follows(a: Quad, b: Quad) -> bool:
+        ux, uy = direction(a)
+        h = height(a)
+        if direction(b)[0] * ux + direction(b)[1] * uy < SAME_WAY or not 0.6 < height(b) / h < 1.6:
+            return False
+        # b starts just after a ends, on the same line
+        ex, ey = (a[1][0] + a[2][0]) / 2, (a[1][1] + a[2][1]) / 2
+        sx, sy = (b[0][0] + b[3][0]) / 2, (b[0][1] + b[3][1]) / 2
+        along = (sx - ex) * ux + (sy - ey) * uy
+        across = -(sx - ex) * uy + (sy - ey) * ux
+        return -0.5 * h < along < 2.5 * h and abs(across) < 0.4 * h
+
+    boxed = [i for i, q in enumerate(quads) if q is not None]
+    nxt = {}
+    for i in boxed:
+        after = [j for j in boxed if j != i and follows(quads[i], quads[j])]   # type: ignore[arg-type]
+        if len(after) == 1:
+            nxt[i] = after[0]
+    starts = [i for i in nxt if i not in nxt.values()]
+    out = []
+    for i in starts:
+        row, seen = [i], {i}
+        while row[-1] in nxt and nxt[row[-1]] not in seen:
+            row.append(nxt[row[-1]])
+            seen.add(row[-1])
+        out.append(row)
+    return out

@@ -199,9 +199,10 @@ def _print(report: dict) -> None:
     for kind, k in report["by_kind"].items():
         target = f"{'x' if k['extreme'] else ''}{k['target']:.0%} {'met' if k['met'] else 'MISSED'}"
         s, f = k["cpu_seconds_to_certain"], k["frames_to_certain"]
+        times = f"{s['median']} / {s['p90']} / {s['max']}"
         reasons = ", ".join(f"{r} {n}" for r, n in k["uncertain_reasons"].items()) or "-"
         print(f"  {kind:<13}{k['cards']:>5}{k['exact']:>7}{k['uncertain']:>7}{k['wrong']:>6}"
-              f"{k['exact_share']:>7.1%}  {target:<12}{f"{s['median']} / {s['p90']} / {s['max']}":>29}"
+              f"{k['exact_share']:>7.1%}  {target:<12}{times:>29}"
               f"{str(f['median']) + ' / ' + str(f['max']):>16}  {reasons}")
     print("  (target: 95% exact; x50% on the extreme kinds. CPU s: the reader's process time, rendering excluded:"
           " with --threads 1 the time on one core)")
