@@ -150,3 +150,43 @@ def test_a_new_card_generation_is_an_entry_not_a_rewrite(monkeypatch):
     assert reader.generation.key(fields) == "228519" and fields.birth_gregorian
     with pytest.raises(f.FieldError, match="code_unreadable"):
         reader.generation.parse(lines[:2] + [f.Line("2285", 685, 340, 0.99)])
+
+
+@pytest.mark.parametrize("degradation", [
+    cfr.Degradation(off_frame=0.1, scale=0.8),                        # an edge out of the frame: no outline
+    cfr.Degradation(off_frame=0.08, scale=0.8, upside_down=True),     # and upside down: the text tells which way
+    cfr.Degradation(border_glare=0.05, scale=0.8),                    # glare across the border
+], ids=["off_frame", "off_frame_upside_down", "border_glare"])
+def test_a_card_without_a_whole_outline_is_read_exactly(reader, degradation):
+    rng = random.Random(11)
+    shots = [cfr.scene(FACE, rng, degradation) for _ in range(4)]
+    paths = []
+    result = reader.read(iter(shots), ChipHints(1, CERT_END), on_frame=lambda fr: paths.append(fr.lines))
+    assert result.certain and result.key == "55021720352285"
+    if degradation.off_frame:      # the outline was not whole: the fields came from the frame itself
+        assert all(p is not None and p[0] == "frame" for p in paths)
+
+
+def test_the_outline_alone_is_not_needed_even_when_found():
+    """A frame read from its whole text gives the same fields as the flattened card."""
+    from mynareader.daemon.cardface.reader import FRAME_DET_SIDE
+    rng = random.Random(12)
+    shot = cfr.scene(FACE, rng, cfr.Degradation(rotate_deg=7))
+    o = ocr_mod.Ocr()
+    fields = GENERATIONS["2020"].parse(o.lines(shot, FRAME_DET_SIDE))
+    assert GENERATIONS["2020"].key(fields) == "55021720352285"
+
+
+def test_a_decoy_expiry_in_the_note_field_is_never_taken(reader):
+    decoy = cfr.PrintedFace(FACE.birth, FACE.expiry, FACE.security_code, note="2031年 2月17日まで有効")
+    result = reader.read(iter(frames(decoy, seed=5)), ChipHints(1, CERT_END))
+    assert not result.certain and result.key is None     # two expiry dates on one face: nothing is sent
+
+
+def test_frames_of_two_cards_never_make_a_certain_code(reader):
+    """Frames alternate between two cards that differ only in the security code: no code is stated certain."""
+    other = cfr.PrintedFace(FACE.birth, FACE.expiry, "2288", note=FACE.note)
+    a, b = frames(FACE, "off_frame", seed=6, n=3), frames(other, "off_frame", seed=7, n=3)
+    mixed = [a[0], b[0], a[1], b[1], a[2], b[2]]
+    result = reader.read(iter(mixed), ChipHints(1, CERT_END))
+    assert not result.certain and result.reason in ("frames_disagree", "not_confirmed")
