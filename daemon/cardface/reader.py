@@ -118,9 +118,14 @@ class RefusedKeys:
         return self._digest(*item) in self._seen
 
 
+# The daemon's window before the PIN is offered: chosen from `bench cardface` (docs/cardface.md, "The window")
+WINDOW_FRAMES = 6
+WINDOW_SECONDS = 8.0
+
+
 class CardFaceReader:
-    def __init__(self, ocr, generation: str = DEFAULT_GENERATION, agree: int = 2, max_frames: int = 6,
-                 max_seconds: float = 8.0):
+    def __init__(self, ocr, generation: str = DEFAULT_GENERATION, agree: int = 2, max_frames: int = WINDOW_FRAMES,
+                 max_seconds: float = WINDOW_SECONDS):
         self.ocr, self.generation = ocr, GENERATIONS[generation]
         self.agree, self.max_frames, self.max_seconds = agree, max_frames, max_seconds
 

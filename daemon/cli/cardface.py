@@ -126,5 +126,7 @@ def register(groups) -> None:
     b.add_argument("--jobs", type=int, default=1, help="worker processes sharing the cards (default 1)")
     b.add_argument("--threads", type=int, default=1, help="onnxruntime threads per worker (default 1: one core)")
     b.add_argument("--frames", type=int, default=6, help="frames a read may take (the daemon's window; default 6)")
+    b.add_argument("--log", help="append each card's outcome to this file (JSON lines; no card data)")
+    b.add_argument("--summarise", metavar="LOG", help="print the figures of a --log file (a run cut short)")
     b.add_argument("--no-rss", action="store_true", help="skip the peak-RSS run of 'cardface read'")
     b.set_defaults(func=cardface_bench.cmd_bench)

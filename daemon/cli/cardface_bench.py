@@ -79,7 +79,9 @@ def read_card(task: tuple[int, int, str, str]) -> dict:
 
 
 def run(cards: int, seed: int, kinds: list[str], jobs: int = 1, threads: int = 1, frames: int = 6,
-        progress: bool = False) -> list[dict]:
+        progress: bool = False, log: Path | None = None) -> list[dict]:
+    """Every card's outcome; with ``log`` each is also appended there as one JSON line as it completes (kinds
+    interleave, so a run cut short still gives every kind's figures: ``--summarise LOG``)."""
     today = dt.date.today().isoformat()
     tasks = [(seed, i, kinds[i % len(kinds)], today) for i in range(cards)]
     results: list[dict] = []
@@ -94,6 +96,9 @@ def run(cards: int, seed: int, kinds: list[str], jobs: int = 1, threads: int = 1
     try:
         for r in it:
             results.append(r)
+            if log is not None:
+                with log.open("a") as f:
+                    f.write(json.dumps(r) + "\n")
             if progress and len(results) % 50 == 0:
                 print(f"  {len(results)} cards, {time.monotonic() - t0:.0f} s", file=sys.stderr, flush=True)
     finally:
@@ -173,10 +178,20 @@ def cmd_bench(args) -> int:
         check_models()
     except OcrUnavailable as exc:
         raise CliFail(str(exc), CANNOT) from None
+    if args.summarise:
+        results = [json.loads(line) for line in Path(args.summarise).read_text().splitlines() if line.strip()]
+        report = summarise(results, cfr.EXTREME_KINDS)
+        report.update(seed=None, jobs=None, threads=None, frames=None, wall_s=None)
+        if args.json:
+            print(json.dumps(report, ensure_ascii=False))
+        else:
+            _print(report)
+        return 1 if report["wrong"] else 0
     t0 = time.monotonic()
     # first, while no worker has run: RUSAGE_CHILDREN's peak is then the read command's own
     rss = None if args.no_rss else read_command_rss(max(1, args.threads))
-    results = run(args.cards, args.seed, kinds, max(1, args.jobs), max(1, args.threads), args.frames, args.progress)
+    results = run(args.cards, args.seed, kinds, max(1, args.jobs), max(1, args.threads), args.frames, args.progress,
+                  Path(args.log) if args.log else None)
     report = summarise(results, cfr.EXTREME_KINDS)
     report.update(seed=args.seed, jobs=args.jobs, threads=args.threads, frames=args.frames, wall_s=round(time.monotonic() - t0, 1))
     if rss is not None:
