@@ -24,6 +24,12 @@ from ..cardface.fields import GENERATIONS, Fields
 from .util import CANNOT, CliFail
 
 EXACT_TARGET, EXTREME_TARGET = 0.95, 0.50     # issue 23: share exact per kind (non-extreme, extreme)
+# Raspberry Pi 4 (Cortex-A72, 1.5 GHz, NEON peak 12 GMAC/s a core), assumed onnxruntime rates per core: the
+# detector and classifier are depthwise convolutions (25-33% of the peak, as models/opcount.py assumes), the
+# recogniser mostly large matrix products (50-67%). The rest of a read (rectify, crops, numpy) is taken as 3-4x
+# slower than here. An estimate from operation counts: replace it with `bench cardface` run on a Pi.
+PI_GMACS = {"det": (3.0, 4.0), "cls": (3.0, 4.0), "rec": (6.0, 8.0)}
+PI_OTHER_SLOWER = (3.0, 4.0)
 
 _worker: dict[str, Any] = {}
 
@@ -34,6 +40,38 @@ def _init(threads: int, frames: int) -> None:
     # the window is counted in frames only: on a shared machine wall seconds measure the neighbours' load; the
     # CPU time each read took is reported instead, and the daemon's window in seconds is chosen from it
     _worker["reader"] = CardFaceReader(Ocr(threads=threads), max_frames=frames, max_seconds=float("inf"))
+    _worker["rates"] = _rates(_worker["reader"].ocr)
+
+
+def _rates(ocr) -> dict[str, float]:
+    """This machine's MAC/s for each model, on its thread setting: what separates network time from the rest."""
+    import numpy as np
+    from rapidocr.ch_ppocr_rec import TextRecInput
+    from ..cardface import ocr as ocr_mod
+    rng = np.random.default_rng(0)
+    image = (rng.random((320, 512, 3)) * 255).astype(np.uint8)
+    crop = (rng.random((48, 480, 3)) * 255).astype(np.uint8)
+    ocr.det.limit_side_len = 512
+    runs = {"det": (lambda: ocr.det(image), ocr_mod.DET_MACS_PER_PIXEL * 320 * 512),
+            "rec": (lambda: ocr.rec(TextRecInput(img=[crop])), ocr_mod.REC_MACS_PER_COLUMN * 480),
+            "cls": (lambda: ocr.cls([crop[:, :192]]), ocr_mod.CLS_MACS_PER_BOX)}
+    rates = {}
+    for name, (step, macs) in runs.items():
+        step()
+        t = time.process_time()
+        for _ in range(3):
+            step()
+        rates[name] = macs * 3 / max(1e-6, time.process_time() - t)
+    return rates
+
+
+def pi_estimate(cpu: float, macs: dict[str, float], rates: dict[str, float]) -> tuple[float, float]:
+    """(fast, slow) seconds on one Raspberry Pi 4 core for a read that took ``cpu`` seconds here."""
+    network_here = sum(macs[k] / rates[k] for k in macs)
+    other = max(0.0, cpu - network_here)
+    fast = sum(macs[k] / (PI_GMACS[k][1] * 1e9) for k in macs) + other * PI_OTHER_SLOWER[0]
+    slow = sum(macs[k] / (PI_GMACS[k][0] * 1e9) for k in macs) + other * PI_OTHER_SLOWER[1]
+    return fast, slow
 
 
 def _birthday(birth: dt.date, year: int) -> dt.date:
@@ -67,15 +105,19 @@ def read_card(task: tuple[int, int, str, str]) -> dict:
     cert_end = _birthday(face.birth, face.expiry.year - 5)
     hints = ChipHints(i, dt.datetime(cert_end.year, cert_end.month, cert_end.day, 14, 59, 59,
                                      tzinfo=dt.timezone.utc))
+    macs_before = dict(reader.ocr.macs)
     cpu = time.process_time()
     result = reader.read(frames(), hints, on_frame=lambda fr: paths.append(fr.lines[0] if fr.lines else "-"))
     cpu = time.process_time() - cpu - render_cpu[0]
+    macs = {k: reader.ocr.macs[k] - macs_before[k] for k in macs_before}
+    pi = pi_estimate(cpu, macs, _worker["rates"])
     if result.certain:
         outcome = "exact" if result.key == truth else "wrong"
     else:
         outcome = "uncertain"
     return {"kind": kind, "outcome": outcome, "reason": result.reason, "frames": result.frames,
-            "seconds": max(0.0, result.seconds - render_wall[0]), "cpu_seconds": cpu, "paths": paths}
+            "seconds": max(0.0, result.seconds - render_wall[0]), "cpu_seconds": cpu, "gmacs": round(sum(macs.values()) / 1e9, 2),
+            "pi_seconds": [round(pi[0], 3), round(pi[1], 3)], "paths": paths}
 
 
 def run(cards: int, seed: int, kinds: list[str], jobs: int = 1, threads: int = 1, frames: int = 6,
@@ -131,6 +173,12 @@ def summarise(results: list[dict], extreme: list[str]) -> dict:
                                        "p90": _p90([r["cpu_seconds"] for r in exact]),
                                        "max": round(max((r["cpu_seconds"] for r in exact), default=0), 3)},
             "wall_seconds_to_certain": {"median": _median([r["seconds"] for r in exact])},
+            "gmacs_to_certain": {"median": _median([r["gmacs"] for r in exact if "gmacs" in r])},
+            "pi4_one_core_seconds_to_certain": {  # median of the fast and of the slow estimates
+                "median": [_median([r["pi_seconds"][0] for r in exact if "pi_seconds" in r]),
+                           _median([r["pi_seconds"][1] for r in exact if "pi_seconds" in r])],
+                "p90": [_p90([r["pi_seconds"][0] for r in exact if "pi_seconds" in r]),
+                        _p90([r["pi_seconds"][1] for r in exact if "pi_seconds" in r])]},
             "frames_to_certain": {"median": _median([r["frames"] for r in exact]),
                                   "max": max((r["frames"] for r in exact), default=None)},
             "whole_frame_reads": sum(p == "frame" for r in rs for p in r["paths"]),
@@ -221,6 +269,12 @@ def _print(report: dict) -> None:
               f"{str(f['median']) + ' / ' + str(f['max']):>16}  {reasons}")
     print("  (target: 95% exact; x50% on the extreme kinds. CPU s: the reader's process time, rendering excluded:"
           " with --threads 1 the time on one core)")
+    print("Raspberry Pi 4, one core, estimated from operation counts (median / p90 of certain reads, fast-slow):")
+    for kind, k in report["by_kind"].items():
+        pi = k["pi4_one_core_seconds_to_certain"]
+        if pi["median"][0] is not None:
+            print(f"  {kind:<13}{pi['median'][0]:6.2f}-{pi['median'][1]:<6.2f} s / {pi['p90'][0]:6.2f}-"
+                  f"{pi['p90'][1]:<6.2f} s   {k['gmacs_to_certain']['median']} GMAC")
     if "cardface_read" in report:
         c = report["cardface_read"]
         print(f"mynareader cardface read, 2 good frames in a fresh process: peak RSS {c['peak_rss_mb']} MB, "
