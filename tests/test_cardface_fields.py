@@ -135,3 +135,12 @@ def test_fields_and_lines_never_show_their_values():
     fields = G.parse(lines(*CARD))
     assert "1980" not in repr(fields) and "2285" not in repr(fields)
     assert "2285" not in repr(Line("2285", 0.8, 0.6, 1.0))
+
+
+def test_one_doubtful_digit_is_not_hidden_by_a_good_mean():
+    """「8459」 once read 「8450」 at a mean of 0.87, the last digit at 0.50: the field is not taken."""
+    card = [Line(t, x * 856, y * 540, 0.99) for t, x, y in CARD if t != "2285"]
+    sure = G.parse(card + [Line("8450", 0.8 * 856, 0.63 * 540, 0.87, weakest=0.9)])
+    assert sure.number == "8450"
+    with pytest.raises(FieldError, match="code_low_confidence"):
+        G.parse(card + [Line("8450", 0.8 * 856, 0.63 * 540, 0.87, weakest=0.5)])

@@ -126,17 +126,26 @@ class Line:
     text: str
     x: float
     y: float
-    score: float
+    score: float                  # the mean of the characters' confidences
     quad: Quad | None = None
+    weakest: float = 1.0          # the least sure character's confidence
 
     def __repr__(self) -> str:
         return f"Line(<redacted>, x={self.x:.2f}, y={self.y:.2f}, score={self.score:.2f})"
 
 
+MIN_WEAKEST = 0.65      # no character of a field's line less sure than this (min_score is for the mean)
+
+
+def _confidence(line: Line) -> float:
+    """The line's mean score, or 0 when one of its characters is doubtful (below MIN_WEAKEST)."""
+    return line.score if line.weakest >= MIN_WEAKEST else 0.0
+
+
 def _take(text: str, line: Line, parse: Callable[[str], _V], found: list[tuple[_V, float]], used: list[Line]) -> None:
     """Add what ``parse`` reads in ``text`` to ``found`` (and ``line`` to ``used``); skip a line it cannot read."""
     try:
-        found.append((parse(text), line.score))
+        found.append((parse(text), _confidence(line)))
         used.append(line)
     except FieldError as exc:
         if "unreadable" not in str(exc):
@@ -152,7 +161,8 @@ def _joined_rows(lines: list[Line]) -> list[Line]:
         assert first is not None and last is not None
         quad: Quad = (first[0], last[1], last[2], first[3])
         out.append(Line("".join(p.text for p in parts), sum(p.x for p in parts) / len(parts),
-                        sum(p.y for p in parts) / len(parts), min(p.score for p in parts), quad))
+                        sum(p.y for p in parts) / len(parts), min(p.score for p in parts), quad,
+                        min(p.weakest for p in parts)))
     return out
 
 
@@ -214,7 +224,7 @@ class Generation2020:
             t = normalise(line.text)
             if re.fullmatch(rf"{_D}{{{self.code_digits}}}", t) and is_code_place(
                     card_axes, span(card_axes, line.quad, (line.x, line.y)), b_span, e_span, line.quad):
-                codes.append((parse_code(t, self.code_digits), line.score))
+                codes.append((parse_code(t, self.code_digits), _confidence(line)))
                 code_lines.append(line)
         _one(codes, "code", self.min_score)
         (birth, gregorian), expiry, code = births[0][0], expiries[0][0], codes[0][0]

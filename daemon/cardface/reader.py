@@ -23,7 +23,7 @@ import numpy as np
 
 from ..clock import JST
 from .fields import DEFAULT_GENERATION, GENERATIONS, FieldError, Fields, Line, is_birthday
-from .rectify import rectify
+from .rectify import brighten, rectify
 
 # reasons a frame or a read is uncertain, each with what the patient is told (ja, en)
 GUIDANCE = {
@@ -133,6 +133,7 @@ class CardFaceReader:
         """One frame: the flattened card when its outline is found, else (or when that does not give every
         field) the whole frame, the fields placed by their printed anchors. With ``layout`` (where an earlier
         frame found the fields) recognition runs only in those boxes first."""
+        frame = brighten(frame)
         r = rectify(frame)
         if r.problem == "too_dark" and r.card is None:
             return FrameRead(None, "too_dark")

@@ -86,6 +86,16 @@ def find_quad(gray: np.ndarray) -> np.ndarray | None:
     return max(plausible, key=lambda item: item[0])[1]
 
 
+def brighten(frame: np.ndarray) -> np.ndarray:
+    """A dim frame scaled up so its brightest part (the white card) is near white, as a camera's exposure would;
+    a frame already bright, or black (nothing to scale), is returned as it is."""
+    import cv2
+    top = float(np.percentile(frame[::4, ::4], 99.5))
+    if top >= 160 or top < 25:
+        return frame
+    return cv2.convertScaleAbs(frame, alpha=min(5.0, 230.0 / top))
+
+
 def rectify(frame: np.ndarray) -> Rectified:
     """The card in ``frame`` (RGB uint8) flattened to CARD_PX, or the reason it cannot be read."""
     import cv2

@@ -162,17 +162,23 @@ def summarise(results: list[dict], extreme: list[str]) -> dict:
     for kind in dict.fromkeys(r["kind"] for r in results):
         rs = [r for r in results if r["kind"] == kind]
         exact = [r for r in rs if r["outcome"] == "exact"]
-        share = len(exact) / len(rs)
+        # the reader stops at its first certain read, so a read certain by the 2nd frame is the read a
+        # two-frame window (`cardface read A B`, the measure) gives; any later one would be uncertain
+        two = [r for r in exact if r["frames"] <= 2]
+        share, share_two = len(exact) / len(rs), len(two) / len(rs)
         target = EXTREME_TARGET if kind in extreme else EXACT_TARGET
         by_kind[kind] = {
             "cards": len(rs), "exact": len(exact), "uncertain": sum(r["outcome"] == "uncertain" for r in rs),
             "wrong": sum(r["outcome"] == "wrong" for r in rs), "exact_share": round(share, 3),
-            "extreme": kind in extreme, "target": target, "met": share >= target,
+            "exact_two_frames": len(two), "exact_share_two_frames": round(share_two, 3),
+            "wrong_two_frames": sum(r["outcome"] == "wrong" and r["frames"] <= 2 for r in rs),
+            "extreme": kind in extreme, "target": target, "met": share_two >= target, "met_window": share >= target,
             # CPU time of the reading process: one core's time when --threads 1, whatever else the machine runs
             "cpu_seconds_to_certain": {"median": _median([r["cpu_seconds"] for r in exact]),
                                        "p90": _p90([r["cpu_seconds"] for r in exact]),
                                        "max": round(max((r["cpu_seconds"] for r in exact), default=0), 3)},
             "wall_seconds_to_certain": {"median": _median([r["seconds"] for r in exact])},
+            "cpu_seconds_per_frame": {"median": _median([r["cpu_seconds"] / r["frames"] for r in rs if r["frames"]])},
             "gmacs_to_certain": {"median": _median([r["gmacs"] for r in exact if "gmacs" in r])},
             "pi4_one_core_seconds_to_certain": {  # median of the fast and of the slow estimates
                 "median": [_median([r["pi_seconds"][0] for r in exact if "pi_seconds" in r]),
@@ -185,6 +191,7 @@ def summarise(results: list[dict], extreme: list[str]) -> dict:
             "uncertain_reasons": dict(collections.Counter(r["reason"] for r in rs
                                                           if r["outcome"] == "uncertain").most_common())}
     return {"cards": len(results), "exact": sum(k["exact"] for k in by_kind.values()),
+            "exact_two_frames": sum(k["exact_two_frames"] for k in by_kind.values()),
             "uncertain": sum(k["uncertain"] for k in by_kind.values()),
             "wrong": sum(k["wrong"] for k in by_kind.values()), "by_kind": by_kind}
 
@@ -252,23 +259,23 @@ def cmd_bench(args) -> int:
 
 
 def _print(report: dict) -> None:
-    print(f"{report['cards']} generated cards (seed {report['seed']}), two agreeing frames needed within "
-          f"{report['frames']} frames, "
-          f"{report['threads']} onnxruntime thread(s) per worker, {report['jobs']} worker(s): exact "
-          f"{report['exact']}, uncertain (nothing sent) {report['uncertain']}, wrong codes that would be sent "
-          f"{report['wrong']}")
-    print(f"  {'kind':<13}{'cards':>5}{'exact':>7}{'uncert':>7}{'wrong':>6}{'share':>7}  {'target':<12}"
-          f"{'CPU s to certain med/p90/max':>29}{'frames med/max':>16}  uncertain because")
+    print(f"{report['cards']} generated cards (seed {report['seed']}), frames drawn until certain or "
+          f"{report['frames']} frames; {report['threads']} onnxruntime thread(s) per worker, {report['jobs']} "
+          f"worker(s). Wrong codes that would be sent: {report['wrong']}")
+    print(f"  {'kind':<13}{'cards':>5} {'exact, 2 frames':>16}  {'target':<11}{'exact, window':>14}{'uncert':>7}"
+          f"{'wrong':>6} {'CPU s to certain med/p90/max':>29}{'/frame':>7}{'frames med/max':>15}  uncertain because")
     for kind, k in report["by_kind"].items():
         target = f"{'x' if k['extreme'] else ''}{k['target']:.0%} {'met' if k['met'] else 'MISSED'}"
         s, f = k["cpu_seconds_to_certain"], k["frames_to_certain"]
         times = f"{s['median']} / {s['p90']} / {s['max']}"
         reasons = ", ".join(f"{r} {n}" for r, n in k["uncertain_reasons"].items()) or "-"
-        print(f"  {kind:<13}{k['cards']:>5}{k['exact']:>7}{k['uncertain']:>7}{k['wrong']:>6}"
-              f"{k['exact_share']:>7.1%}  {target:<12}{times:>29}"
-              f"{str(f['median']) + ' / ' + str(f['max']):>16}  {reasons}")
-    print("  (target: 95% exact; x50% on the extreme kinds. CPU s: the reader's process time, rendering excluded:"
-          " with --threads 1 the time on one core)")
+        two = f"{k['exact_two_frames']} {k['exact_share_two_frames']:.1%}"
+        print(f"  {kind:<13}{k['cards']:>5} {two:>16}  {target:<11}{k['exact']:>14}{k['uncertain']:>7}{k['wrong']:>6} "
+              f"{times:>29}{k['cpu_seconds_per_frame']['median']:>7}{str(f['median']) + ' / ' + str(f['max']):>15}"
+              f"  {reasons}")
+    print("  (exact, 2 frames: certain and exact by the second frame, as `cardface read A B`; target 95%, x: 50% on the"
+          " extreme kinds. exact/uncert, window: within the frame budget. CPU s: the reader's process time,"
+          " rendering excluded; with --threads 1 one core's time)")
     print("Raspberry Pi 4, one core, estimated from operation counts (median / p90 of certain reads, fast-slow):")
     for kind, k in report["by_kind"].items():
         pi = k["pi4_one_core_seconds_to_certain"]

@@ -181,6 +181,7 @@ class Degradation:
     noise: float = 0.0           # sigma of Gaussian noise (0-255)
     jpeg: int | None = None      # JPEG quality, None: no compression
     glare: int = 0               # bright specular spots
+    glare_peak: tuple[float, float] = (0.8, 1.3)   # their added brightness (x 255): above ~0.8 they wipe what they cover
     dim: float = 1.0             # light level (1: well lit)
     finger: bool = False         # a finger over one corner
     upside_down: bool = False
@@ -200,7 +201,9 @@ class Degradation:
             d = dataclasses.replace(d, noise=rng.uniform(8, 22))
         elif kind == "jpeg":
             d = dataclasses.replace(d, jpeg=rng.randint(25, 60))
-        elif kind == "glare":
+        elif kind == "glare":        # a sheen: the light shows, the print under it stays legible
+            d = dataclasses.replace(d, glare=rng.randint(1, 3), glare_peak=(0.35, 0.6))
+        elif kind == "glare_spot":   # a saturating spot: whatever it covers is gone from that frame
             d = dataclasses.replace(d, glare=rng.randint(1, 3))
         elif kind == "dim":
             d = dataclasses.replace(d, dim=rng.uniform(0.18, 0.45), noise=rng.uniform(2, 6))
@@ -233,8 +236,9 @@ class Degradation:
 
 
 KINDS = ["good", "tilt", "blur", "noise", "jpeg", "glare", "dim", "mixed", "off_frame", "border_glare", "finger",
-         "motion", "upside_down", "far"]
-EXTREME_KINDS = ["finger", "motion", "upside_down", "far"]   # the bench's target is lower for these
+         "motion", "upside_down", "far", "glare_spot"]
+# the bench's target is lower for these: the extreme kinds, and glare that wipes what it covers
+EXTREME_KINDS = ["finger", "motion", "upside_down", "far", "glare_spot"]
 STRESS_KINDS = ["harsh", "tiny"]      # not in the default bench: ``bench cardface --kinds harsh``
 
 
@@ -351,7 +355,7 @@ def scene(face: PrintedFace, rng: random.Random, degradation: Degradation | None
             px, py = gx + (cx - gx) * t, gy + (cy - gy) * t
             radius = rng.uniform(0.04, 0.1) * w
             spot = np.exp(-((xs - px) ** 2 + (ys - py) ** 2) / (2 * radius ** 2))
-            arr = arr + spot[..., None] * 255 * rng.uniform(0.8, 1.3)
+            arr = arr + spot[..., None] * 255 * rng.uniform(*d.glare_peak)
     if d.border_glare:
         ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
         i = rng.randrange(4)
