@@ -65,7 +65,8 @@ def test_expiry_and_code_slips():
 
 
 def lines(*texts_at):
-    return [Line(text, x, y, 0.99) for text, x, y in texts_at]
+    """Lines at (x, y) given as fractions of the card, placed on the flattened card (856 x 540 px)."""
+    return [Line(text, x * 856, y * 540, 0.99) for text, x, y in texts_at]
 
 
 CARD = [("氏名", 0.05, 0.07), ("番号花子", 0.2, 0.07), ("東京都千代田区霞が関1丁目1番1号", 0.3, 0.2),
@@ -110,7 +111,7 @@ def test_consistency_checks(change, reason):
 def test_two_different_birth_lines_are_ambiguous_and_low_scores_are_refused():
     with pytest.raises(FieldError, match="birth_ambiguous"):
         G.parse(lines(*CARD, ("昭和56年 2月17日生", 0.25, 0.5)))
-    weak = [Line(t, x, y, 0.5 if t == "2285" else 0.99) for t, x, y in CARD]
+    weak = [Line(t, x * 856, y * 540, 0.5 if t == "2285" else 0.99) for t, x, y in CARD]
     with pytest.raises(FieldError, match="code_low_confidence"):
         G.parse(weak)
 
@@ -134,3 +135,12 @@ def test_fields_and_lines_never_show_their_values():
     fields = G.parse(lines(*CARD))
     assert "1980" not in repr(fields) and "2285" not in repr(fields)
     assert "2285" not in repr(Line("2285", 0.8, 0.6, 1.0))
+
+
+def test_one_doubtful_digit_is_not_hidden_by_a_good_mean():
+    """「8459」 once read 「8450」 at a mean of 0.87, the last digit at 0.50: the field is not taken."""
+    card = [Line(t, x * 856, y * 540, 0.99) for t, x, y in CARD if t != "2285"]
+    sure = G.parse(card + [Line("8450", 0.8 * 856, 0.63 * 540, 0.87, weakest=0.9)])
+    assert sure.number == "8450"
+    with pytest.raises(FieldError, match="code_low_confidence"):
+        G.parse(card + [Line("8450", 0.8 * 856, 0.63 * 540, 0.87, weakest=0.5)])

@@ -59,7 +59,7 @@ def test_face_reception_with_the_card_face_read_by_ocr(bench):
     assert bench.slot.card.code_b not in logged and bench.slot.card.profile.security_code not in logged
 
 
-@pytest.mark.parametrize("mode, reason", [("away", "no_card"), ("far", "too_far")])
+@pytest.mark.parametrize("mode, reason", [("away", "no_card"), ("tiny", "too_far")])
 def test_an_uncertain_read_sends_nothing_and_guides_then_offers_pin(bench, mode, reason):
     bench.control(f"cardface {mode}")
     bench.control("insert fresh")

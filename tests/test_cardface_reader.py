@@ -74,7 +74,14 @@ def test_a_refused_key_is_not_read_as_certain_again(reader):
 def test_no_card_and_a_card_too_far_are_reasons(reader):
     rng = random.Random(1)
     assert reader.read(iter([cfr.scene_empty(rng) for _ in range(3)])).reason == "no_card"
-    assert reader.read(iter(frames(FACE, "far", n=3))).reason == "too_far"
+    rng = random.Random(2)
+    tiny = [cfr.scene(FACE, rng, cfr.Degradation(scale=0.2)) for _ in range(3)]     # ~3 px/mm: no text to read
+    assert reader.read(iter(tiny)).reason == "too_far"
+
+
+def test_a_small_far_card_is_read_from_the_whole_frame(reader):
+    result = reader.read(iter(frames(FACE, "far", seed=4)), ChipHints(1, CERT_END))
+    assert result.certain and result.key == "55021720352285"
 
 
 def test_models_are_checked_against_their_pinned_hashes(monkeypatch):
@@ -139,9 +146,49 @@ def test_a_new_card_generation_is_an_entry_not_a_rewrite(monkeypatch):
 
     monkeypatch.setitem(f.GENERATIONS, "next", Next())
     reader = CardFaceReader(ocr=None, generation="next")
-    lines = [f.Line("1990年 6月 1日生", 0.25, 0.38, 0.99), f.Line("2036年 6月 1日まで有効", 0.25, 0.77, 0.99),
-             f.Line("228519", 0.8, 0.63, 0.99)]
+    lines = [f.Line("1990年 6月 1日生", 214, 205, 0.99), f.Line("2036年 6月 1日まで有効", 214, 416, 0.99),
+             f.Line("228519", 685, 340, 0.99)]
     fields = reader.generation.parse(lines)
     assert reader.generation.key(fields) == "228519" and fields.birth_gregorian
     with pytest.raises(f.FieldError, match="code_unreadable"):
-        reader.generation.parse(lines[:2] + [f.Line("2285", 0.8, 0.63, 0.99)])
+        reader.generation.parse(lines[:2] + [f.Line("2285", 685, 340, 0.99)])
+
+
+@pytest.mark.parametrize("degradation", [
+    cfr.Degradation(off_frame=0.1, scale=0.8),                        # an edge out of the frame: no outline
+    cfr.Degradation(off_frame=0.08, scale=0.8, upside_down=True),     # and upside down: the text tells which way
+    cfr.Degradation(border_glare=0.05, scale=0.8),                    # glare across the border
+], ids=["off_frame", "off_frame_upside_down", "border_glare"])
+def test_a_card_without_a_whole_outline_is_read_exactly(reader, degradation):
+    rng = random.Random(11)
+    shots = [cfr.scene(FACE, rng, degradation) for _ in range(4)]
+    paths = []
+    result = reader.read(iter(shots), ChipHints(1, CERT_END), on_frame=lambda fr: paths.append(fr.lines))
+    assert result.certain and result.key == "55021720352285"
+    if degradation.off_frame:      # the outline was not whole: the fields came from the frame itself
+        assert all(p is not None and p[0] == "frame" for p in paths)
+
+
+def test_the_outline_alone_is_not_needed_even_when_found():
+    """A frame read from its whole text gives the same fields as the flattened card."""
+    from mynareader.daemon.cardface.reader import FRAME_DET_SIDE
+    rng = random.Random(12)
+    shot = cfr.scene(FACE, rng, cfr.Degradation(rotate_deg=7))
+    o = ocr_mod.Ocr()
+    fields = GENERATIONS["2020"].parse(o.lines(shot, FRAME_DET_SIDE))
+    assert GENERATIONS["2020"].key(fields) == "55021720352285"
+
+
+def test_a_decoy_expiry_in_the_note_field_is_never_taken(reader):
+    decoy = cfr.PrintedFace(FACE.birth, FACE.expiry, FACE.security_code, note="2031年 2月17日まで有効")
+    result = reader.read(iter(frames(decoy, seed=5)), ChipHints(1, CERT_END))
+    assert not result.certain and result.key is None     # two expiry dates on one face: nothing is sent
+
+
+def test_frames_of_two_cards_never_make_a_certain_code(reader):
+    """Frames alternate between two cards that differ only in the security code: no code is stated certain."""
+    other = cfr.PrintedFace(FACE.birth, FACE.expiry, "2288", note=FACE.note)
+    a, b = frames(FACE, "off_frame", seed=6, n=3), frames(other, "off_frame", seed=7, n=3)
+    mixed = [a[0], b[0], a[1], b[1], a[2], b[2]]
+    result = reader.read(iter(mixed), ChipHints(1, CERT_END))
+    assert not result.certain and result.reason in ("frames_disagree", "not_confirmed")

@@ -17,6 +17,7 @@ from typing import Callable, TypeVar
 
 from ...device.cardface import ERAS, code_b_of
 from .errors import FieldError
+from .layout import Quad, axes, is_code_place, rows, span
 
 # era name -> (first day, last day); a year outside an era's span is a misread, not a date
 ERA_SPANS = {"明治": (dt.date(1868, 1, 25), dt.date(1912, 7, 29)), "大正": (dt.date(1912, 7, 30), dt.date(1926, 12, 24)),
@@ -118,26 +119,61 @@ def is_birthday(day: dt.date, birth: dt.date) -> bool:
 
 @dataclasses.dataclass(frozen=True)
 class Line:
-    """One line of OCR text with its box centre in card coordinates (0..1 across, 0..1 down) and its score."""
+    """One line of OCR text: its centre (x, y) and box (points in reading order) in the pixels of the image it
+    was read from - a flattened card or a whole camera frame - and its score. Without a box (tests, hand-made
+    lines) the line is a point and the image's own axes are the card's."""
 
     text: str
     x: float
     y: float
-    score: float
-    box: tuple[float, float, float, float] | None = None   # x0, y0, x1, y1 in card fractions
+    score: float                  # the mean of the characters' confidences
+    quad: Quad | None = None
+    weakest: float = 1.0          # the least sure character's confidence
 
     def __repr__(self) -> str:
         return f"Line(<redacted>, x={self.x:.2f}, y={self.y:.2f}, score={self.score:.2f})"
 
 
+MIN_WEAKEST = 0.65      # no character of a field's line less sure than this (min_score is for the mean)
+
+
+def _confidence(line: Line) -> float:
+    """The line's mean score, or 0 when one of its characters is doubtful (below MIN_WEAKEST)."""
+    return line.score if line.weakest >= MIN_WEAKEST else 0.0
+
+
 def _take(text: str, line: Line, parse: Callable[[str], _V], found: list[tuple[_V, float]], used: list[Line]) -> None:
     """Add what ``parse`` reads in ``text`` to ``found`` (and ``line`` to ``used``); skip a line it cannot read."""
     try:
-        found.append((parse(text), line.score))
+        found.append((parse(text), _confidence(line)))
         used.append(line)
     except FieldError as exc:
         if "unreadable" not in str(exc):
             raise
+
+
+def _joined_rows(lines: list[Line]) -> list[Line]:
+    """One line for each printed row that OCR gave as several boxes (layout.rows)."""
+    out = []
+    for row in rows([line.quad for line in lines]):
+        parts = [lines[i] for i in row]
+        first, last = parts[0].quad, parts[-1].quad
+        assert first is not None and last is not None
+        quad: Quad = (first[0], last[1], last[2], first[3])
+        out.append(Line("".join(p.text for p in parts), sum(p.x for p in parts) / len(parts),
+                        sum(p.y for p in parts) / len(parts), min(p.score for p in parts), quad,
+                        min(p.weakest for p in parts)))
+    return out
+
+
+def _one(found: list[tuple[_V, float]], what: str, min_score: float) -> None:
+    """One value for a field, read with enough confidence; else the reason."""
+    if not found:
+        raise FieldError(f"{what}_unreadable")
+    if len({value for value, _ in found}) > 1:
+        raise FieldError(f"{what}_ambiguous")
+    if min(score for _, score in found) < min_score:
+        raise FieldError(f"{what}_low_confidence")
 
 
 class Generation2020:
@@ -146,8 +182,7 @@ class Generation2020:
     name = "2020"
     key_digits = 14
     code_digits = 4
-    # where the security code is printed: under the photo, right third of the card (card coordinates)
-    code_region = (0.66, 0.97, 0.56, 0.74)
+    # the security code is printed under the photo: where that is, relative to the anchors, is layout.py's
     min_score = 0.80
 
     def parse(self, lines: list[Line]) -> Fields:
@@ -155,32 +190,47 @@ class Generation2020:
         return self.parse_with_lines(lines)[0]
 
     def parse_with_lines(self, lines: list[Line]) -> tuple[Fields, list[Line]]:
-        """The fields and the lines they came from (their boxes let the next frame skip detection)."""
+        """The fields and the lines they came from (their boxes let the next frame skip detection).
+
+        The birth and expiry lines are found by their words (生, まで有効), wherever they lie; the code is the
+        one ``code_digits`` line where the card prints it relative to those two (layout.py)."""
         births: list[tuple[tuple[dt.date, bool], float]] = []
         expiries: list[tuple[dt.date, float]] = []
-        codes: list[tuple[str, float]] = []
-        used: list[Line] = []
+        birth_lines: list[Line] = []
+        expiry_lines: list[Line] = []
         for line in lines:
             t = normalise(line.text)
             if "生" in t:
-                _take(t, line, parse_birth, births, used)
+                _take(t, line, parse_birth, births, birth_lines)
             if "有効" in t:
-                _take(t, line, parse_expiry, expiries, used)
-            x0, x1, y0, y1 = self.code_region
-            if x0 <= line.x <= x1 and y0 <= line.y <= y1 and re.fullmatch(rf"{_D}{{{self.code_digits}}}", t):
-                codes.append((parse_code(t, self.code_digits), line.score))
-                used.append(line)
-        for found, what in ((births, "birth"), (expiries, "expiry"), (codes, "code")):
-            if not found:
-                raise FieldError(f"{what}_unreadable")
-            if len({value for value, _ in found}) > 1:
-                raise FieldError(f"{what}_ambiguous")
-            if min(score for _, score in found) < self.min_score:
-                raise FieldError(f"{what}_low_confidence")
+                _take(t, line, parse_expiry, expiries, expiry_lines)
+        if not births or not expiries:      # an anchor split into boxes: read each row joined up
+            for joined in _joined_rows(lines):
+                t = normalise(joined.text)
+                if not births and "生" in t:
+                    _take(t, joined, parse_birth, births, birth_lines)
+                if not expiries and "有効" in t:
+                    _take(t, joined, parse_expiry, expiries, expiry_lines)
+        _one(births, "birth", self.min_score)
+        _one(expiries, "expiry", self.min_score)
+        b, e = birth_lines[0], expiry_lines[0]
+        card_axes = axes(b.quad, e.quad, (b.x, b.y), (e.x, e.y))
+        if card_axes is None:
+            raise FieldError("layout_implausible")
+        b_span, e_span = span(card_axes, b.quad, (b.x, b.y)), span(card_axes, e.quad, (e.x, e.y))
+        codes: list[tuple[str, float]] = []
+        code_lines: list[Line] = []
+        for line in lines:
+            t = normalise(line.text)
+            if re.fullmatch(rf"{_D}{{{self.code_digits}}}", t) and is_code_place(
+                    card_axes, span(card_axes, line.quad, (line.x, line.y)), b_span, e_span, line.quad):
+                codes.append((parse_code(t, self.code_digits), _confidence(line)))
+                code_lines.append(line)
+        _one(codes, "code", self.min_score)
         (birth, gregorian), expiry, code = births[0][0], expiries[0][0], codes[0][0]
         fields = Fields(self.name, birth, expiry, code, gregorian)
         self.check(fields)
-        return fields, used
+        return fields, [b, e, code_lines[0]]
 
     @staticmethod
     def check(fields: Fields) -> None:

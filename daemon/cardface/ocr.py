@@ -52,8 +52,18 @@ def check_models() -> dict[str, Path]:
     return paths
 
 
+# multiply-accumulates of the pinned models by input size (models/opcount.py --file ... --shape ...): the
+# detector per input pixel (1,733 M at 320 x 512), recognition per column of its 48-pixel-high input (1,488 M at
+# width 480), the angle classifier per box (48 x 192). They turn a read into a Raspberry Pi 4 estimate.
+DET_MACS_PER_PIXEL = 1733.3e6 / (320 * 512)
+REC_MACS_PER_COLUMN = 1487.9e6 / 480
+CLS_MACS_PER_BOX = 16.3e6
+
+
 class Ocr:
-    """One rapidocr engine (models loaded once). ``lines(card)`` reads a rectified card (RGB, any size)."""
+    """One rapidocr engine (models loaded once), its steps called one by one: detection on a copy scaled to
+    ``det_side``, the boxes cut from the full-resolution image, the angle classifier turning each box that reads
+    upside down (so the text itself tells which way up the card lies), then recognition."""
 
     def __init__(self, threads: int = 2):
         paths = check_models()
@@ -64,51 +74,98 @@ class Ocr:
         # rapidocr logs every recognised text at info level: keep it quiet so no card text reaches a log
         for name in ("RapidOCR", "rapidocr"):
             logging.getLogger(name).setLevel(logging.ERROR)
-        self.engine = RapidOCR(params={
-            "Global.log_level": "error", "Global.use_cls": False,
+        engine = RapidOCR(params={
+            "Global.log_level": "error",
             "Det.model_path": str(paths["det"]), "Rec.model_path": str(paths["rec"]),
             "Cls.model_path": str(paths["cls"]),
-            "Det.limit_side_len": 640,
             "EngineConfig.onnxruntime.intra_op_num_threads": threads,
             "EngineConfig.onnxruntime.inter_op_num_threads": 1,
         })
         for name in ("RapidOCR", "rapidocr"):
             logging.getLogger(name).setLevel(logging.ERROR)
+        self.det = engine._load_det_model()
+        self.det.limit_type = "max"         # the side given to lines() is the longest the detector sees
+        self.cls = engine._load_cls_model()
+        self.rec = engine._load_rec_model()
+        # rapidocr pads every batch to at least 320 columns (6.7x the height): a 4-digit code or a label then
+        # costs as much as an address line. Twice the height is enough: the same reads, a fifth less work
+        self.rec.rec_image_shape = [3, 48, 96]
+        self.macs = {"det": 0.0, "rec": 0.0, "cls": 0.0}     # counted over this engine's life (bench figures)
 
-    def lines(self, card: np.ndarray) -> list[Line]:
-        h, w = card.shape[:2]
-        # every step named on every call: rapidocr keeps the last call's use_* as the next call's default
-        from rapidocr.utils.output import RapidOCROutput
-        result = self.engine(np.ascontiguousarray(card[:, :, ::-1]), use_det=True, use_cls=False, use_rec=True)
-        # boxes without texts (recognition failed) come back as a detection-only output: no lines either
-        if (not isinstance(result, RapidOCROutput) or result.txts is None or result.boxes is None
-                or result.scores is None):
+    def lines(self, image: np.ndarray, det_side: int = 640, turn: bool = True) -> list[Line]:
+        """Every text line in ``image`` (RGB), each box in reading order in ``image`` pixels. ``turn=False``
+        skips the angle classifier (a flattened card already turned by its photo: a wrong turn leaves the
+        anchors unread, and the whole frame, classifier on, is read next)."""
+        bgr = np.ascontiguousarray(image[:, :, ::-1])
+        self.det.limit_side_len = det_side
+        h, w = bgr.shape[:2]
+        ratio = min(1.0, det_side / max(h, w))
+        self.macs["det"] += DET_MACS_PER_PIXEL * round(h * ratio / 32) * 32 * round(w * ratio / 32) * 32
+        found = self.det(bgr)
+        if found.boxes is None or len(found.boxes) == 0:
             return []
+        quads = [np.asarray(b, dtype=np.float32) for b in found.boxes]
+        crops = [_crop(bgr, q) for q in quads]
+        if not turn:
+            return self._recognise(crops, quads)
+        turned = self.cls(crops)
+        self.macs["cls"] += CLS_MACS_PER_BOX * len(crops)
+        labels = turned.cls_res or [("0", 0.0)] * len(crops)
+        crops = turned.img_list if turned.img_list is not None else crops
+        # a box the classifier turned reads from its right end: its reading order starts at the opposite corner
+        quads = [np.roll(q, 2, axis=0) if "180" in label and score > self.cls.cls_thresh else q
+                 for q, (label, score) in zip(quads, labels)]
+        return self._recognise(crops, quads)
+
+    def reread(self, image: np.ndarray, boxes: list[Line]) -> list[Line]:
+        """Recognition only, in the boxes another frame of the same card found (a second look, ~20 ms a box).
+        Each box is cut in its reading order, so it comes out upright whichever way the card lies."""
+        bgr = np.ascontiguousarray(image[:, :, ::-1])
+        quads = [_pad(np.asarray(line.quad, dtype=np.float32)) for line in boxes if line.quad is not None]
+        crops = [_crop(bgr, q) for q in quads]
+        keep = [i for i, c in enumerate(crops) if c.size]
+        return self._recognise([crops[i] for i in keep], [quads[i] for i in keep])
+
+    def _recognise(self, crops: list[np.ndarray], quads: list[np.ndarray]) -> list[Line]:
+        from rapidocr.ch_ppocr_rec import TextRecInput
+        if not crops:
+            return []
+        # rapidocr recognises in batches of its rec_batch_num, sorted by shape, padded to the widest in the batch
+        ratios = sorted(c.shape[1] / max(1, c.shape[0]) for c in crops)
+        size, (_, height, width) = self.rec.rec_batch_num, self.rec.rec_image_shape[:3]
+        for i in range(0, len(ratios), size):
+            batch = ratios[i:i + size]
+            self.macs["rec"] += REC_MACS_PER_COLUMN * int(height * max(width / height, batch[-1])) * len(batch)
+        # with word boxes rapidocr also gives each character's confidence: the mean it reports as the score hides
+        # one doubtful digit among sure ones (「8459」 read 「8450」: mean 0.87, the 0 at 0.50), so the weakest
+        # character is kept too
+        result = self.rec(TextRecInput(img=crops, return_word_box=True))
+        if result.txts is None or result.scores is None:
+            return []
+        words = result.word_results or [None] * len(result.txts)
         out = []
-        for text, score, box in zip(result.txts, result.scores, result.boxes):
-            box = np.asarray(box, dtype=np.float32)
-            cx, cy = box[:, 0].mean() / w, box[:, 1].mean() / h
-            extent = (float(box[:, 0].min() / w), float(box[:, 1].min() / h), float(box[:, 0].max() / w),
-                      float(box[:, 1].max() / h))
-            out.append(Line(str(text), float(cx), float(cy), float(score), extent))
+        for text, mean, word, q in zip(result.txts, result.scores, words, quads):
+            if not str(text).strip():
+                continue
+            confs = getattr(word, "confs", None)
+            weakest = float(min(confs)) if confs else float(mean)
+            quad = tuple((float(x), float(y)) for x, y in q)
+            out.append(Line(str(text), float(q[:, 0].mean()), float(q[:, 1].mean()), float(mean), quad,  # type: ignore[arg-type]
+                            weakest))
         return out
 
-    def reread(self, card: np.ndarray, boxes: list[Line]) -> list[Line]:
-        """Recognition only, in the boxes another frame of the same card found (a second look, ~50 ms a box)."""
-        from rapidocr.ch_ppocr_rec import TextRecOutput
-        from rapidocr.utils.output import RapidOCROutput
-        h, w = card.shape[:2]
-        out = []
-        for line in boxes:
-            if line.box is None:    # not a line from lines(): nowhere to look again (the caller reads in full)
-                continue
-            x0, y0, x1, y1 = line.box
-            pad_y, pad_x = (y1 - y0) * 0.25, (y1 - y0) * 0.5
-            crop = card[max(0, int((y0 - pad_y) * h)):min(h, int((y1 + pad_y) * h) + 1),
-                        max(0, int((x0 - pad_x) * w)):min(w, int((x1 + pad_x) * w) + 1)]
-            if crop.size == 0:
-                continue
-            result = self.engine(np.ascontiguousarray(crop[:, :, ::-1]), use_det=False, use_cls=False, use_rec=True)
-            if isinstance(result, (TextRecOutput, RapidOCROutput)) and result.txts and result.scores:
-                out.append(Line(str(result.txts[0]), line.x, line.y, float(result.scores[0]), line.box))
-        return out
+
+def _crop(bgr: np.ndarray, quad: np.ndarray) -> np.ndarray:
+    """The box cut out and flattened, its first edge (quad[0] -> quad[1]) along the top."""
+    from rapidocr.utils.process_img import get_rotate_crop_image
+    return get_rotate_crop_image(bgr, quad.astype(np.float32).copy())
+
+
+def _pad(quad: np.ndarray) -> np.ndarray:
+    """A box grown by half its height along the text and a quarter across it: the card may have moved a little."""
+    along = (quad[1] - quad[0] + quad[2] - quad[3]) / 2
+    across = (quad[3] - quad[0] + quad[2] - quad[1]) / 2
+    height = float(np.linalg.norm(across)) or 1.0
+    u = along / (float(np.linalg.norm(along)) or 1.0) * height * 0.5
+    v = across / height * height * 0.25
+    return np.array([quad[0] - u - v, quad[1] + u - v, quad[2] + u + v, quad[3] - u + v], dtype=np.float32)

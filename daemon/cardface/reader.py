@@ -22,8 +22,8 @@ from typing import Callable, Iterable
 import numpy as np
 
 from ..clock import JST
-from .fields import DEFAULT_GENERATION, GENERATIONS, FieldError, Fields, is_birthday
-from .rectify import rectify
+from .fields import DEFAULT_GENERATION, GENERATIONS, FieldError, Fields, Line, is_birthday
+from .rectify import brighten, rectify
 
 # reasons a frame or a read is uncertain, each with what the patient is told (ja, en)
 GUIDANCE = {
@@ -48,12 +48,20 @@ class ChipHints:
     cert_not_after: dt.datetime
 
 
+# where a frame's fields were read ("card": the flattened card, "frame": the whole frame) and their lines
+Layout = tuple[str, list[Line]]
+MIN_TEXT_PX = 22        # most text boxes lower than this (px; ~1.8x the printed height) in an unread frame: too far
+MIN_CARD_PX = 300       # an outline narrower than this (~3.5 px/mm) is not taken for the card's bounds
+CARD_DET_SIDE = 512     # detection on the flattened card (856 px wide) runs at this longest side
+FRAME_DET_SIDE = 960    # and on a whole frame at this one (recognition always cuts from full resolution)
+
+
 @dataclasses.dataclass
 class FrameRead:
     fields: Fields | None
     reason: str | None
     turned: bool = False
-    lines: list | None = None     # the OCR lines the fields came from (boxes for the next frame)
+    lines: Layout | None = None     # where the fields were read, and their lines (boxes for the next frame)
 
 
 @dataclasses.dataclass(repr=False)
@@ -67,6 +75,23 @@ class ReadResult:
 
     def __repr__(self) -> str:
         return f"ReadResult(certain={self.certain}, reason={self.reason}, frames={self.frames})"
+
+
+def _shift(lines: list[Line], offset: tuple[int, int], sign: int = 1) -> list[Line]:
+    """The lines moved by ``offset`` (sign 1: from a part of the frame into the frame; -1: back)."""
+    if offset == (0, 0):
+        return lines
+    dx, dy = sign * offset[0], sign * offset[1]
+    return [dataclasses.replace(line, x=line.x + dx, y=line.y + dy, quad=None if line.quad is None else
+                                tuple((x + dx, y + dy) for x, y in line.quad))  # type: ignore[arg-type]
+            for line in lines]
+
+
+def _height(line: Line) -> float:
+    if line.quad is None:
+        return float("inf")
+    (x0, y0), _, _, (x3, y3) = line.quad
+    return float(np.hypot(x3 - x0, y3 - y0))
 
 
 def frame_problem_reason(reason: str) -> str:
@@ -93,30 +118,72 @@ class RefusedKeys:
         return self._digest(*item) in self._seen
 
 
+# The daemon's window before the PIN is offered: chosen from `bench cardface` (docs/cardface.md, "The window")
+WINDOW_FRAMES = 6        # every kind but motion is certain within 6 frames when it is certain at all
+WINDOW_SECONDS = 12.0    # the p90 time to certain on a Pi 4 (estimate) of every kind but motion fits
+
+
 class CardFaceReader:
-    def __init__(self, ocr, generation: str = DEFAULT_GENERATION, agree: int = 2, max_frames: int = 6,
-                 max_seconds: float = 8.0):
+    def __init__(self, ocr, generation: str = DEFAULT_GENERATION, agree: int = 2, max_frames: int = WINDOW_FRAMES,
+                 max_seconds: float = WINDOW_SECONDS):
         self.ocr, self.generation = ocr, GENERATIONS[generation]
         self.agree, self.max_frames, self.max_seconds = agree, max_frames, max_seconds
 
-    def read_frame(self, frame: np.ndarray, layout: list | None = None) -> FrameRead:
-        """One frame. With ``layout`` (the field lines of an earlier frame) recognition runs only in those
-        boxes; if that does not give all fields the frame is read in full."""
+    def read_frame(self, frame: np.ndarray, layout: Layout | None = None) -> FrameRead:
+        """One frame: the flattened card when its outline is found, else (or when that does not give every
+        field) the whole frame, the fields placed by their printed anchors. With ``layout`` (where an earlier
+        frame found the fields) recognition runs only in those boxes first."""
+        frame = brighten(frame)
         r = rectify(frame)
-        if r.card is None or r.problem in ("too_dark", "no_card", "too_far"):
-            return FrameRead(None, r.problem, r.turned)
-        if layout:
+        if r.problem == "too_dark" and r.card is None:
+            return FrameRead(None, "too_dark")
+        where, prior = layout or ("", [])
+        reasons = []
+        if r.card is not None:
+            fr = self._read_in(r.card, "card", prior if where == "card" else [], CARD_DET_SIDE)
+            if fr.fields is not None:
+                fr.turned = r.turned
+                return fr
+            reasons.append(fr.reason)
+        prior = prior if where == "frame" else []
+        if r.bounds is not None and r.width_px >= MIN_CARD_PX:
+            # a small card's outline bounds the part of the frame worth reading: detection there at full size
+            x0, y0, x1, y1 = r.bounds
+            fr = self._read_in(frame[y0:y1, x0:x1], "frame", prior, FRAME_DET_SIDE, offset=(x0, y0))
+            if fr.fields is not None:
+                return fr
+        fr = self._read_in(frame, "frame", prior, FRAME_DET_SIDE)
+        if fr.fields is not None:
+            return fr
+        reasons.append(fr.reason)
+        # what the patient can change explains an unread frame better than the parser's reason
+        if r.problem in ("glare", "too_far", "too_dark"):
+            return FrameRead(None, r.problem)
+        if r.card is None and fr.reason == "no_text":
+            return FrameRead(None, "no_card")
+        return FrameRead(None, next((x for x in reasons if x and x != "no_text"), "fields_unreadable"))
+
+    def _read_in(self, image: np.ndarray, where: str, prior: list[Line], det_side: int,
+                 offset: tuple[int, int] = (0, 0)) -> FrameRead:
+        """The fields in ``image`` (the flattened card, or the frame or a part of it at ``offset``): the boxes of
+        an earlier frame first (``prior``, in the same coordinates), else every line."""
+        if prior:
             try:
-                fields, used = self.generation.parse_with_lines(self.ocr.reread(r.card, layout))
-                return FrameRead(fields, None, r.turned, used)
+                fields, used = self.generation.parse_with_lines(self.ocr.reread(image, _shift(prior, offset, -1)))
+                return FrameRead(fields, None, lines=(where, _shift(used, offset)))
             except FieldError:
                 pass
+        lines = _shift(self.ocr.lines(image, det_side, turn=where == "frame"), offset)
+        if not lines:
+            return FrameRead(None, "no_text")
         try:
-            fields, used = self.generation.parse_with_lines(self.ocr.lines(r.card))
-            return FrameRead(fields, None, r.turned, used)
+            fields, used = self.generation.parse_with_lines(lines)
+            return FrameRead(fields, None, lines=(where, used))
         except FieldError as exc:
-            # glare seen on the card explains the unreadable field better than the parser's reason
-            return FrameRead(None, r.problem or str(exc), r.turned)
+            heights = sorted(_height(line) for line in lines)
+            if heights[(3 * len(heights)) // 4] < MIN_TEXT_PX:
+                return FrameRead(None, "too_far")     # text was seen, too small to read: bring the card closer
+            return FrameRead(None, str(exc))
 
     def read(self, frames: Iterable[np.ndarray], hints: ChipHints | None = None,
              refused: RefusedKeys | None = None, on_frame: Callable[[FrameRead], None] | None = None) -> ReadResult:
@@ -125,7 +192,7 @@ class CardFaceReader:
         votes: Counter = Counter()
         seen: set[bytes] = set()
         last_reason = "no_card"
-        layout = None
+        layout: Layout | None = None
         n = repeats = 0
         for frame in frames:
             digest = hashlib.blake2b(np.ascontiguousarray(frame).data, digest_size=16).digest()

@@ -1,5 +1,9 @@
 """Find the card in a camera frame and flatten it to ID-1 proportions (85.6 x 54 mm). Pure code on arrays.
 
+The outline is a help, not a requirement: when no quadrilateral is found (an edge out of the frame, a finger on
+a corner, glare across the border) the reader reads the whole frame and places the fields by their printed
+anchors (layout.py).
+
 OpenCV (opencv-python-headless, which rapidocr already requires) finds the card's outline; the four corners
 are warped to an 856 x 540 image (10 px/mm), turned so the photo is on the right. What can be told from the
 pixels alone - no card, too far, too dark, glare over the card - becomes a reason for the patient.
@@ -19,6 +23,8 @@ class Rectified:
     card: np.ndarray | None        # RGB uint8, CARD_PX, photo on the right; None when no card was found
     problem: str | None            # reason code when the frame is not worth reading
     turned: bool = False           # the card lay upside down (corrected)
+    width_px: float = 0.0          # the card's width in the frame, when its outline was found
+    bounds: tuple[int, int, int, int] | None = None   # x0, y0, x1, y1 of that outline in the frame
 
     def __repr__(self) -> str:
         return f"Rectified(found={self.card is not None}, problem={self.problem}, turned={self.turned})"
@@ -80,6 +86,16 @@ def find_quad(gray: np.ndarray) -> np.ndarray | None:
     return max(plausible, key=lambda item: item[0])[1]
 
 
+def brighten(frame: np.ndarray) -> np.ndarray:
+    """A dim frame scaled up so its brightest part (the white card) is near white, as a camera's exposure would;
+    a frame already bright, or black (nothing to scale), is returned as it is."""
+    import cv2
+    top = float(np.percentile(frame[::4, ::4], 99.5))
+    if top >= 160 or top < 25:
+        return frame
+    return cv2.convertScaleAbs(frame, alpha=min(5.0, 230.0 / top))
+
+
 def rectify(frame: np.ndarray) -> Rectified:
     """The card in ``frame`` (RGB uint8) flattened to CARD_PX, or the reason it cannot be read."""
     import cv2
@@ -94,10 +110,9 @@ def rectify(frame: np.ndarray) -> Rectified:
     quad = quad / min(scale, 1.0)
     area = cv2.contourArea(quad.reshape(4, 1, 2))
     width_px = np.linalg.norm(quad[1] - quad[0])
-    if width_px < 560:   # below ~6.5 px/mm the 2.2 mm security code is too small to read reliably
-        return Rectified(None, "too_far")
-    if area < 0.1 * gray.size:
-        return Rectified(None, "too_far")
+    if width_px < 560 or area < 0.1 * gray.size:
+        # below ~6.5 px/mm flattening only enlarges blur: the card's part of the frame is read instead (reader.py)
+        return Rectified(None, "too_far", width_px=float(width_px), bounds=_bounds(quad, gray.shape))
     target = np.array([[0, 0], [CARD_PX[0] - 1, 0], [CARD_PX[0] - 1, CARD_PX[1] - 1], [0, CARD_PX[1] - 1]],
                       np.float32)
     matrix = cv2.getPerspectiveTransform(quad, target)
@@ -108,10 +123,19 @@ def rectify(frame: np.ndarray) -> Rectified:
     if _photo_texture(card_gray[::-1, ::-1]) > 1.3 * _photo_texture(card_gray):
         card, card_gray, turned = np.ascontiguousarray(card[::-1, ::-1]), card_gray[::-1, ::-1], True
     if float(card_gray.mean()) < 60:
-        return Rectified(card, "too_dark", turned)
+        return Rectified(card, "too_dark", turned, float(width_px))
     if float((card_gray >= 250).mean()) > 0.01:
-        return Rectified(card, "glare", turned)
-    return Rectified(card, None, turned)
+        return Rectified(card, "glare", turned, float(width_px))
+    return Rectified(card, None, turned, float(width_px))
+
+
+def _bounds(quad: np.ndarray, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    """The outline's bounding box grown by a tenth of the card's size, clipped to the frame."""
+    h, w = shape[:2]
+    x0, y0 = quad.min(axis=0)
+    x1, y1 = quad.max(axis=0)
+    mx, my = 0.1 * (x1 - x0), 0.1 * (y1 - y0)
+    return (max(0, int(x0 - mx)), max(0, int(y0 - my)), min(w, int(x1 + mx) + 1), min(h, int(y1 + my) + 1))
 
 
 def _photo_texture(gray: np.ndarray) -> float:

@@ -15,14 +15,15 @@ import time
 from pathlib import Path
 
 from ..cardface.fields import GENERATIONS, Fields
+from . import cardface_bench
 from .util import CANNOT, CliFail
 
 
-def _reader(generation: str):
+def _reader(generation: str, threads: int = 2):
     from ..cardface.ocr import Ocr, OcrUnavailable
     from ..cardface.reader import CardFaceReader
     try:
-        return CardFaceReader(Ocr(), generation)
+        return CardFaceReader(Ocr(threads=max(1, threads)), generation)
     except OcrUnavailable as exc:
         raise CliFail(str(exc), CANNOT) from None
 
@@ -39,7 +40,7 @@ def _load(path: str):
 
 def cmd_read(args) -> int:
     frames = [_load(p) for p in args.frames]
-    reader = _reader(args.generation)
+    reader = _reader(args.generation, args.threads)
     per_frame = []
     result = reader.read(iter(frames), on_frame=lambda fr: per_frame.append(fr.reason or "read"))
     out = {"certain": result.certain, "reason": result.reason, "frames": len(frames), "frames_read": result.frames,
@@ -66,84 +67,6 @@ def cmd_read(args) -> int:
     return 0 if result.certain else 1
 
 
-def cmd_bench(args) -> int:
-    from ...device.mock import card_face_render as cfr
-    from ..cardface.reader import ChipHints
-    try:
-        cfr.font_paths()
-    except cfr.FontsMissing as exc:
-        raise CliFail(str(exc), CANNOT) from None
-    reader = _reader("2020")
-    rng = random.Random(args.seed)
-    today = dt.date.today()
-    kinds = args.kinds.split(",") if args.kinds else cfr.KINDS
-    unknown = [k for k in kinds if k not in cfr.KINDS + cfr.STRESS_KINDS]
-    if unknown:
-        raise CliFail(f"unknown degradation {', '.join(unknown)}; use {', '.join(cfr.KINDS + cfr.STRESS_KINDS)}",
-                      CANNOT)
-    counts: dict[str, collections.Counter[str]] = {k: collections.Counter() for k in kinds}   # kind -> outcomes
-    reasons: collections.Counter[str | None] = collections.Counter()
-    certain_times = []
-    t_start = time.monotonic()
-    for i in range(args.cards):
-        kind = kinds[i % len(kinds)]
-        face = cfr.random_face(rng, today)
-        truth = GENERATIONS["2020"].key(Fields("2020", face.birth, face.expiry, face.security_code,
-                                               face.gregorian_birth))
-        render_seconds = [0.0]
-
-        def frames(face=face, kind=kind):
-            while True:
-                t = time.monotonic()
-                frame = cfr.scene(face, rng, cfr.Degradation.random(rng, kind))
-                render_seconds[0] += time.monotonic() - t
-                yield frame
-        # the chip's certificate ends on a birthday: five years before the card for an adult's first card
-        cert_end = _birthday(face.birth, face.expiry.year - 5)
-        hints = ChipHints(i, dt.datetime(cert_end.year, cert_end.month, cert_end.day, 14, 59, 59,
-                                         tzinfo=dt.timezone.utc))
-        result = reader.read(frames(), hints)
-        if result.certain and result.key == truth:
-            outcome = "exact"
-            if kind == "good":
-                certain_times.append(result.seconds - render_seconds[0])
-        elif result.certain:
-            outcome = "wrong"
-        else:
-            outcome = "uncertain"
-            reasons[result.reason] += 1
-        counts[kind][outcome] += 1
-        if args.progress and (i + 1) % 50 == 0:
-            done = sum(sum(c.values()) for c in counts.values())
-            print(f"  {done} cards, {time.monotonic() - t_start:.0f} s", file=sys.stderr, flush=True)
-    total: collections.Counter[str] = collections.Counter()
-    for c in counts.values():
-        total.update(c)
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    certain_times.sort()
-    report = {
-        "cards": args.cards, "seed": args.seed, "exact": total["exact"], "uncertain": total["uncertain"],
-        "wrong": total["wrong"],
-        "by_kind": {k: {o: c[o] for o in ("exact", "uncertain", "wrong")} for k, c in counts.items()},
-        "uncertain_reasons": dict(reasons.most_common()),
-        "certain_read_good_frame_s": {
-            "median": round(certain_times[len(certain_times) // 2], 3) if certain_times else None,
-            "p90": round(certain_times[int(len(certain_times) * 0.9)], 3) if certain_times else None},
-        "peak_rss_mb": round(rss_mb, 1), "wall_s": round(time.monotonic() - t_start, 1)}
-    if args.json:
-        print(json.dumps(report, ensure_ascii=False))
-    else:
-        print(f"{args.cards} generated cards (seed {args.seed}): exact {report['exact']}, uncertain (nothing "
-              f"sent) {report['uncertain']}, wrong codes that would be sent {report['wrong']}")
-        for k, c in report["by_kind"].items():
-            print(f"  {k:<12} exact {c['exact']:>4}  uncertain {c['uncertain']:>4}  wrong {c['wrong']:>2}")
-        print(f"  uncertain because: {', '.join(f'{r} {n}' for r, n in reasons.most_common()) or '-'}")
-        t = report["certain_read_good_frame_s"]
-        print(f"time to a certain read, good frames (OCR of 2 frames, rendering excluded): median "
-              f"{t['median']} s, p90 {t['p90']} s\npeak RSS {report['peak_rss_mb']} MB; wall {report['wall_s']} s")
-    return 1 if total["wrong"] else 0
-
-
 def cmd_render(args) -> int:
     """Synthetic frames of a virtual card's front, for replay:// scenes and for trying ``cardface read``."""
     from PIL import Image
@@ -167,13 +90,6 @@ def cmd_render(args) -> int:
     return 0
 
 
-def _birthday(birth: dt.date, year: int) -> dt.date:
-    try:
-        return birth.replace(year=year)
-    except ValueError:
-        return dt.date(year, 3, 1)
-
-
 def register(groups) -> None:
     p = groups["cardface"].add_parser(
         "read", help="read 照合番号B from photos of one card's front, as the daemon would",
@@ -185,6 +101,7 @@ def register(groups) -> None:
     p.add_argument("--json", action="store_true", help="one JSON object: certain, reason, fields[, code]")
     p.add_argument("--reveal", action="store_true", help="also print the code (bench tool)")
     p.add_argument("--generation", default="2020", choices=sorted(GENERATIONS), help="card design")
+    p.add_argument("--threads", type=int, default=2, help="onnxruntime threads (default 2)")
     p.set_defaults(func=cmd_read)
     r = groups["cardface"].add_parser(
         "render", help="write synthetic frames of a virtual card's front (for replay:// and 'cardface read')",
@@ -206,4 +123,10 @@ def register(groups) -> None:
     b.add_argument("--kinds", help="comma-separated degradations (default: all)")
     b.add_argument("--json", action="store_true")
     b.add_argument("--progress", action="store_true", help="a line every 50 cards on stderr")
-    b.set_defaults(func=cmd_bench)
+    b.add_argument("--jobs", type=int, default=1, help="worker processes sharing the cards (default 1)")
+    b.add_argument("--threads", type=int, default=1, help="onnxruntime threads per worker (default 1: one core)")
+    b.add_argument("--frames", type=int, default=6, help="frames a read may take (the daemon's window; default 6)")
+    b.add_argument("--log", help="append each card's outcome to this file (JSON lines; no card data)")
+    b.add_argument("--summarise", metavar="LOG", help="print the figures of a --log file (a run cut short)")
+    b.add_argument("--no-rss", action="store_true", help="skip the peak-RSS run of 'cardface read'")
+    b.set_defaults(func=cardface_bench.cmd_bench)

@@ -5,7 +5,7 @@ source), or a vpcd/PN532 mock through its control socket (``bench://card?control
 or a fixed profile (``bench://card?profile=fresh``). Every frame is rendered anew with a little jitter, as
 a real camera's frames differ. Commands (bench control socket, or ``control()``):
 
-    cardface good|tilt|blur|noise|jpeg|glare|dim|finger|far|mixed|upside_down   how the card is seen
+    cardface KIND       how the card is seen: a kind of card_face_render (KINDS, STRESS_KINDS: harsh, tiny)
     cardface away       the tray is empty            cardface wrong   a card whose security code differs
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ from .profiles import PROFILES
 from ..camera import Camera
 from ..errors import CameraGone
 
-MODES = [*cfr.KINDS, "away", "wrong"]
+MODES = [*cfr.KINDS, *cfr.STRESS_KINDS, "away", "wrong"]
 
 
 class BenchCardCamera(Camera):
