@@ -154,3 +154,19 @@ def test_the_kiosk_page_on_a_display(tmp_path):
         assert picture.size == (1280, 800)
     finally:
         g.close()
+
+
+@pytest.mark.skipif(not os.environ.get("MYNAREADER_IMAGE_ARM64"), reason="make image-arm64-test")
+def test_arm64_boots_to_multi_user_with_the_reader_active(tmp_path):
+    """The Pi 4's system (arm64 kernel and packages) on QEMU's virt machine, from the qemu-arm64 image."""
+    g = Guest(Path(os.environ["MYNAREADER_IMAGE_ARM64"]).resolve(), tmp_path, arch="arm64",
+              extra_cmdline="systemd.mask=mynareader-kiosk-display.service")
+    try:
+        g.wait_for("ready", BOOT_TIMEOUT)
+        assert g.facts["state"] == ["running"] and "failed" not in g.facts, g.facts
+        units = {unit: rest for unit, _, rest in (v.partition(" ") for v in g.facts["unit"])}
+        assert units["mynareader.service"] == "enabled active"
+        assert units["mynareader-kiosk-web.service"] == "enabled active"
+        assert g.facts["marker"] == ["present"]
+    finally:
+        g.close()

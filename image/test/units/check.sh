@@ -20,6 +20,7 @@ print(int(c.not_valid_before_utc.timestamp()), c.subject.rfc4514_string())')"
 for user in mynareader-display nobody; do
     say kiosk-web "$user" "$(runuser -u "$user" -- /opt/mynareader/.venv/bin/python /run/systemd/generator/kiosk_probe.py 2>&1 | tail -1)"
 done
+journalctl -b -u mynareader-kiosk-web -p warning -o cat --no-pager | tail -5 | while read -r line; do say log "$line"; done
 # the host's two TLS clients (the reception PC and a patient-screen PC), issued by this reader's CA
 mr=/opt/mynareader/.venv/bin/mynareader
 out=/run/mrtest
