@@ -19,7 +19,22 @@ PARTLABEL=data            /data                ext4   defaults,noatime          
 /data/mynareader          /var/lib/mynareader  none   bind,x-systemd.requires-mounts-for=/data         0 0
 /data/etc-mynareader      /etc/mynareader      none   bind,x-systemd.requires-mounts-for=/data         0 0
 FSTAB
-mkdir -p "$r/boot/firmware" "$r/data" "$r/var/lib/mynareader" "$r/etc/mynareader"
+mkdir -p "$r/boot/firmware" "$r/boot/config" "$r/data" "$r/var/lib/mynareader" "$r/etc/mynareader"
+echo "PARTLABEL=config           /boot/config         vfat   ro,noatime,umask=0022,nofail                      0 2" \
+    >> "$r/etc/fstab"
+
+# SSH for the technician: keys only, read from authorized_keys on the config partition (a FAT partition any
+# PC can write before the first boot; with no such file nobody can log in). Host keys are made at first boot:
+# two readers from one image must not share them.
+rm -f "$r"/etc/ssh/ssh_host_*
+cat > "$r/etc/ssh/sshd_config.d/mynareader.conf" <<'SSHD'
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+AuthorizedKeysFile .ssh/authorized_keys /boot/config/authorized_keys
+SSHD
+install -m 644 "$REPO/image/files/ssh-host-keys.service" "$r/usr/lib/systemd/system/"
+systemctl --root="$r" enable ssh-host-keys.service >/dev/null 2>&1
 
 # wired network by DHCP (a fixed address for the reception PCs: docs/install-pi.md, step 1)
 cat > "$r/etc/systemd/network/20-wired.network" <<'NET'

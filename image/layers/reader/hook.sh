@@ -13,6 +13,7 @@ git -C "$REPO" ls-files -z --cached --others --exclude-standard \
 in_root python3 -m venv --system-site-packages "$app/.venv"
 in_root "$app/.venv/bin/python" -m pip install -q --disable-pip-version-check --no-warn-script-location "$app"
 rm -rf "$r$app/build" "$r$app"/*.egg-info
+ln -sf "$app/.venv/bin/mynareader" "$r/usr/local/bin/mynareader"      # the technician's command, on PATH
 in_root "$app/.venv/bin/python" -c "import smartcard, systemd.journal, onnxruntime, mynareader.daemon.cli.__main__"
 
 # units (vendor units in /usr/lib: the clinic's drop-ins go to /etc/systemd/system/UNIT.d)
