@@ -94,9 +94,10 @@ image-tools:
 	@mountpoint -q /proc/sys/fs/binfmt_misc || $(SUDO) mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
 	@$(SUDO) update-binfmts --enable qemu-aarch64 2>/dev/null || true
 
-# MIRROR, SECURITY_MIRROR (Debian archive URLs) and RPI_KEYRING (the rpi5 profile) pass through to the recipe
+# MIRROR, SECURITY_MIRROR (Debian archive URLs), PIN_WHEELS (an earlier manifest) and RPI_KEYRING (the rpi5
+# profile) pass through to the recipe
 image: image-tools
-	$(SUDO) env $(foreach v,MIRROR SECURITY_MIRROR RPI_KEYRING,$(if $($(v)),$(v)=$($(v)))) \
+	$(SUDO) env $(foreach v,MIRROR SECURITY_MIRROR PIN_WHEELS RPI_KEYRING,$(if $($(v)),$(v)=$($(v)))) \
 		image/build.sh $(PROFILE) $(IMAGE_DIR)
 
 # the boot test: the qemu-amd64 image under QEMU (TCG), bench devices passed at boot (tests/test_image.py)

@@ -11,10 +11,18 @@ git -C "$REPO" ls-files -z --cached --others --exclude-standard \
     | (cd "$REPO" && tar --null -T - -cf - --ignore-failed-read) | tar -xf - -C "$r$app" --no-same-owner
 # pyscard and systemd-python come from Debian (no aarch64 wheels): --system-site-packages
 in_root python3 -m venv --system-site-packages "$app/.venv"
-in_root "$app/.venv/bin/python" -m pip install -q --disable-pip-version-check --no-warn-script-location "$app"
+# PIN_WHEELS=an earlier image's manifest.txt: the same wheel versions again (docs/image.md, reproducing an image)
+pin=()
+if [ -n "${PIN_WHEELS:-}" ]; then
+    sed -n 's/^wheel //p' "$PIN_WHEELS" | grep -v '^mynareader==' > "$r/tmp/constraints.txt"
+    pin=(-c /tmp/constraints.txt)
+fi
+in_root "$app/.venv/bin/python" -m pip install -q --disable-pip-version-check --no-warn-script-location "${pin[@]}" "$app"
+rm -f "$r/tmp/constraints.txt"
 rm -rf "$r$app/build" "$r$app"/*.egg-info
 ln -sf "$app/.venv/bin/mynareader" "$r/usr/local/bin/mynareader"      # the technician's command, on PATH
-in_root "$app/.venv/bin/python" -c "import smartcard, systemd.journal, onnxruntime, mynareader.daemon.cli.__main__"
+# every native part loads (plain chroot: under qemu-user, onnxruntime reading the build machine's /sys crashes)
+chroot "$r" "$app/.venv/bin/python" -c "import smartcard, systemd.journal, onnxruntime, cv2, mynareader.daemon.cli.__main__"
 
 # units (vendor units in /usr/lib: the clinic's drop-ins go to /etc/systemd/system/UNIT.d)
 install -m 644 "$REPO"/systemd/mynareader.service "$REPO"/systemd/mynareader-*.socket \

@@ -31,4 +31,8 @@ done
 say file ca.pem "$(base64 -w0 "$out/ca.pem")"
 rm -rf "$out"
 say ready
-sleep infinity
+# until the test stops the machine: the touchscreen's unit and what it last logged (the display test waits on it)
+while sleep 30; do
+    say display "$(systemctl show -P ActiveState,NRestarts mynareader-kiosk-display.service | paste -sd' ')" \
+        "$(journalctl -b -u mynareader-kiosk-display -o cat --no-pager | tail -1 | cut -c1-160)"
+done
