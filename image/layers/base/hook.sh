@@ -62,7 +62,11 @@ qemu)
     echo "$cmdline" > "$BOOT_DIR/cmdline.txt"
     ;;
 rpi)
-    # raspi-firmware put the firmware, the kernel, the initramfs and config.txt in /boot/firmware
+    # raspi-firmware put the firmware, the kernel, the initramfs and config.txt in /boot/firmware; it writes them
+    # again at each kernel update on the reader (into the mounted boot partition): the same root and console then
+    printf '\n# mynareader image (image/layers/base/hook.sh)\nROOTPART="PARTLABEL=system_a"\nCONSOLES="%s"\n' \
+        "$(echo "$CONSOLE" | sed 's/console=//g')" >> "$r/etc/default/raspi-firmware"
+    echo "rootfstype=ext4 rootwait consoleblank=0 quiet" > "$r/etc/default/raspi-extra-cmdline"
     cp -r "$r"/boot/firmware/. "$BOOT_DIR/"
     echo "$cmdline" > "$BOOT_DIR/cmdline.txt"
     # the config partition: which boot partition starts (tryboot_a_b: docs/image.md, A/B updates)

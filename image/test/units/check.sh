@@ -35,5 +35,5 @@ say ready
 while sleep 30; do
     say display "$(systemctl show -P ActiveState,NRestarts mynareader-kiosk-display.service | paste -sd' ')" \
         "$(journalctl -b -u mynareader-kiosk-display -o cat --no-pager | tail -1 | cut -c1-160)"
-    ps -u mynareader-display -o etimes=,pcpu=,args= | cut -c1-140 | while read -r line; do say process "$line"; done
+    ps -u mynareader-display -o pid=,stat=,etimes=,wchan:24=,args= | cut -c1-150 | while read -r line; do say process "$line"; done
 done
