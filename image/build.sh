@@ -71,9 +71,9 @@ fi
 
 WORK="$OUT/$PROFILE"
 ROOTFS="$WORK/rootfs"
-export ROOTFS BOOT_DIR="$WORK/boot" DATA_DIR="$WORK/data" CONFIG_DIR="$WORK/config" PIP_CACHE="$cache/pip-$ARCH"
+export ROOTFS BOOT_DIR="$WORK/boot" DATA_DIR="$WORK/data" CONFIG_DIR="$WORK/config"
 rm -rf "$WORK"
-mkdir -p "$WORK" "$BOOT_DIR" "$DATA_DIR" "$CONFIG_DIR" "$PIP_CACHE"
+mkdir -p "$WORK" "$BOOT_DIR" "$DATA_DIR" "$CONFIG_DIR"
 cp -a "$base" "$ROOTFS"
 
 # in_root CMD...: run CMD inside the rootfs, with /proc, /dev and the host's DNS (where the image's
@@ -83,7 +83,7 @@ in_root() {
     unshare --mount --propagation private -- sh -c '
         r=$1; shift
         mount -t proc proc "$r/proc" && mount --rbind /dev "$r/dev" && mount -t tmpfs tmpfs "$r/run" &&
-        mount -t sysfs sysfs "$r/sys" && mkdir -p "$r/root/.cache/pip" && mount --bind "$PIP_CACHE" "$r/root/.cache/pip" &&
+        mount -t sysfs sysfs "$r/sys" &&
         mkdir -p "$r/run/systemd/resolve" && cp -L /etc/resolv.conf "$r/run/systemd/resolve/stub-resolv.conf" &&
         cp -L /etc/ssl/certs/ca-certificates.crt "$r/run/build-ca.crt" &&
         exec env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 PIP_DISABLE_PIP_VERSION_CHECK=1 \
