@@ -138,7 +138,9 @@ def test_the_kiosk_page_on_a_display(tmp_path):
     and must be the page, not a console: many colours, most of the screen light."""
     import numpy
     from PIL import Image
-    g = Guest(image_dir(), tmp_path, display=True, memory=3072)
+    # cage's debug log in the journal (the console shows its last lines): what it waits for, when it waits
+    debug = {"mynareader-kiosk-display.service.d/debug.conf": "[Service]\nEnvironment=CAGE_ARGS=-D\n"}
+    g = Guest(image_dir(), tmp_path, display=True, memory=3072, extra_units=debug)
     try:
         g.wait_for("ready", BOOT_TIMEOUT)
         units = {unit: rest for unit, _, rest in (v.partition(" ") for v in g.facts["unit"])}
