@@ -138,13 +138,11 @@ def test_the_kiosk_page_on_a_display(tmp_path):
     and must be the page, not a console: many colours, most of the screen light."""
     import numpy
     from PIL import Image
-    # cage's debug log in the journal (the console shows its last lines): what it waits for, when it waits
-    debug = {"mynareader-kiosk-display.service.d/debug.conf": "[Service]\nEnvironment=CAGE_ARGS=-D\n"}
-    g = Guest(image_dir(), tmp_path, display=True, memory=3072, extra_units=debug)
+    g = Guest(image_dir(), tmp_path, display=True, memory=3072)
     try:
         g.wait_for("ready", BOOT_TIMEOUT)
         units = {unit: rest for unit, _, rest in (v.partition(" ") for v in g.facts["unit"])}
-        assert units["mynareader-kiosk-display.service"] == "enabled active"
+        assert units["mynareader-kiosk-display.service"].startswith("enabled activ")   # starting, or started
         assert_exposure_as_documented(g, {"mynareader-kiosk-display.service"})
         deadline = time.monotonic() + 600          # chromium's first paint under TCG takes minutes
         out = image_dir() / "kiosk-screen.png"
@@ -157,7 +155,9 @@ def test_the_kiosk_page_on_a_display(tmp_path):
             light = float((numpy.asarray(picture).sum(axis=2) > 600).mean())
             if colours > 50 and light > 0.5:
                 break
-            assert time.monotonic() < deadline, f"the screen never showed the page ({colours} colours, {light:.0%} light)"
+            assert time.monotonic() < deadline, (f"the screen never showed the page ({colours} colours, {light:.0%} "
+                                                 f"light); the display unit: {g.facts.get('display', ['?'])[-1]}; "
+                                                 f"processes: {g.facts.get('process', [])[-6:]}")
             time.sleep(10)
         picture.save(out)
         assert picture.size == (1280, 800)

@@ -25,15 +25,10 @@ QEMU = {"amd64": ["qemu-system-x86_64", "-machine", "q35", "-cpu", "max"],
         "arm64": ["qemu-system-aarch64", "-machine", "virt", "-cpu", "max,pauth-impdef=on"]}
 
 
-def units_tar(extra: dict[str, str] | None = None) -> bytes:
-    """The test-only units as the generator unpacks them into /run/systemd/generator (and ``extra``: name ->
-    text, for one test's boot)."""
+def units_tar() -> bytes:
+    """The test-only units as the generator unpacks them into /run/systemd/generator."""
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as tar:
-        for name, text in (extra or {}).items():
-            info = tarfile.TarInfo(name)
-            info.size = len(text.encode())
-            tar.addfile(info, io.BytesIO(text.encode()))
         for path in sorted(TEST_UNITS.rglob("*")):
             if path.is_file():
                 tar.add(path, arcname=str(path.relative_to(TEST_UNITS)))
@@ -53,7 +48,7 @@ def free_port() -> int:
 
 class Guest:
     def __init__(self, build: Path, work: Path, arch: str = "amd64", display: bool = False,
-                 extra_cmdline: str = "", memory: int = 2048, extra_units: dict[str, str] | None = None):
+                 extra_cmdline: str = "", memory: int = 2048):
         self.build, self.work = build, work
         self.port = free_port()
         self.qmp_path = work / "qmp.sock"
@@ -63,7 +58,7 @@ class Guest:
         overlay = work / "overlay.qcow2"
         subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b",
                         str(build / "reader.img"), str(overlay)], check=True)
-        (work / "units.tar").write_bytes(units_tar(extra_units))
+        (work / "units.tar").write_bytes(units_tar())
         boot = build / "boot"
         cmdline = (boot / "cmdline.txt").read_text().strip().replace(" quiet", "")
         cmdline += " mynareader.test-units=/dev/disk/by-id/virtio-mrtest " + extra_cmdline
