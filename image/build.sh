@@ -117,8 +117,8 @@ step "file systems"
 mib() { echo $(( ($(du -s --block-size=1M "$1" | cut -f1) * 13 / 10 + 64 + 63) / 64 * 64 )); }
 system_mib=$(mib "$ROOTFS")
 rm -f "$WORK"/*.ext4 "$WORK"/*.vfat
-nice mke2fs -q -t ext4 -L system_a -d "$ROOTFS" -E root_owner=0:0 "$WORK/system_a.ext4" "${system_mib}M"
-nice mke2fs -q -t ext4 -L data -d "$DATA_DIR" -E root_owner=0:0 "$WORK/data.ext4" "${DATA_MIB:-256}M"
+nice mke2fs -q -t ext4 -L system_a -d "$ROOTFS" -E root_owner=0:0 "$WORK/system_a.ext4" "${system_mib}M" >/dev/null
+nice mke2fs -q -t ext4 -L data -d "$DATA_DIR" -E root_owner=0:0 "$WORK/data.ext4" "${DATA_MIB:-256}M" >/dev/null
 vfat() {  # vfat NAME LABEL DIR MIB
     mkfs.vfat -n "$2" -C "$WORK/$1.vfat" $(( $4 * 1024 )) >/dev/null
     if [ -n "$(ls -A "$3")" ]; then mcopy -s -p -m -i "$WORK/$1.vfat" "$3"/* ::; fi
