@@ -1,12 +1,12 @@
 #!/bin/bash
-# The reader image: image/build.sh PROFILE [OUT]   (make image, make image-qemu-amd64, ...; docs/image.md)
+# The reader image: image/build.sh PROFILE [OUT]   (make image PROFILE=...; docs/image.md)
 #
 # 1. The rootfs: Debian bookworm from the archive by mmdebstrap, with every layer's Debian packages
-#    (image/layers/*/packages) and the profile's kernel. Cached as a tarball named by a hash of everything that
+#    (image/layers/*/packages) and the profile's kernel. Cached as a directory named by a hash of everything that
 #    goes into it (suite, architecture, package lists, this recipe's apt-stage hooks), so a change to the
 #    project alone never rebuilds it: the cached tree is copied and the layers run on the copy.
 # 2. The project: each layer's hook (base, reader, kiosk) adds its files to a copy of that rootfs.
-# 3. The disk: genimage lays out the partitions (image/genimage/*.cfg): config, boot_a, boot_b, system_a,
+# 3. The disk: genimage lays out the partitions (image/genimage/reader.cfg): config, boot_a, boot_b, system_a,
 #    system_b, data. A manifest lists every package version, the wheels in the venv and the source commit.
 # Needs root (mmdebstrap's root mode, file owners in the images) and, for arm64 on x86, qemu-user-static.
 set -euo pipefail
