@@ -90,8 +90,10 @@ IMAGE_DIR := build/image
 
 image-tools:
 	$(call apt_install,$(IMAGE_TOOLS))
-	@# arm64 programs run under qemu-user when an arm64 rootfs is built on x86
-	@mountpoint -q /proc/sys/fs/binfmt_misc || $(SUDO) mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+	@# arm64 programs run under qemu-user when an arm64 rootfs is built on x86 (not needed for qemu-amd64: where
+	@# binfmt_misc cannot be mounted, image/build.sh says so only for an arm64 profile)
+	@mountpoint -q /proc/sys/fs/binfmt_misc || $(SUDO) mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc \
+		2>/dev/null || true
 	@$(SUDO) update-binfmts --enable qemu-aarch64 2>/dev/null || true
 
 # MIRROR, SECURITY_MIRROR (Debian archive URLs), PIN_WHEELS (an earlier manifest) and RPI_KEYRING (the rpi5
