@@ -23,7 +23,8 @@ VOICE_PACKAGES := open-jtalk open-jtalk-mecab-naist-jdic hts-voice-nitech-jp-atr
 CONTRIB_PACKAGE := hts-voice-nitech-jp-atr503-m001
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test typecheck bench system system-test venv venv-dev clean
+.PHONY: demo test typecheck bench system system-test venv venv-dev clean image image-tools image-test \
+	image-display-test image-arm64-test
 
 demo: venv
 	$(BIN)/mynareader demo
@@ -78,3 +79,43 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+# The reader image (docs/image.md): `make image` builds the Raspberry Pi 4 image, `make image PROFILE=qemu-amd64`
+# (or qemu-arm64) the same system for QEMU; build/image/PROFILE/reader.img and its manifest. Needs root: mmdebstrap
+# in root mode, and the owners of the image's files. The base rootfs is cached in build/image/cache.
+PROFILE ?= rpi4
+IMAGE_TOOLS := mmdebstrap genimage e2fsprogs dosfstools mtools qemu-utils qemu-system-x86 qemu-system-arm \
+	qemu-user-static binfmt-support arch-test
+IMAGE_DIR := build/image
+
+image-tools:
+	$(call apt_install,$(IMAGE_TOOLS))
+	@# arm64 programs run under qemu-user when an arm64 rootfs is built on x86 (not needed for qemu-amd64: where
+	@# binfmt_misc cannot be mounted, image/build.sh says so only for an arm64 profile)
+	@mountpoint -q /proc/sys/fs/binfmt_misc || $(SUDO) mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc \
+		2>/dev/null || true
+	@$(SUDO) update-binfmts --enable qemu-aarch64 2>/dev/null || true
+
+# MIRROR, SECURITY_MIRROR (Debian archive URLs), PIN_WHEELS (an earlier manifest) and RPI_KEYRING (the rpi5
+# profile) pass through to the recipe
+image: image-tools
+	$(SUDO) env $(foreach v,MIRROR SECURITY_MIRROR PIN_WHEELS RPI_KEYRING,$(if $($(v)),$(v)=$($(v)))) \
+		image/build.sh $(PROFILE) $(IMAGE_DIR)
+
+# the boot test: the qemu-amd64 image under QEMU (TCG), bench devices passed at boot (tests/test_image.py)
+image-test: venv-dev
+	$(MAKE) image PROFILE=qemu-amd64
+	MYNAREADER_IMAGE=$(IMAGE_DIR)/qemu-amd64 $(BIN)/python -m pytest -q -m image -k "not display and not arm64" \
+		tests/test_image.py
+
+# the patient's screen on a virtio-gpu display: cage + chromium, a QMP screendump (build/image/qemu-amd64/kiosk-screen.png)
+image-display-test: venv-dev
+	$(MAKE) image PROFILE=qemu-amd64
+	MYNAREADER_IMAGE=$(IMAGE_DIR)/qemu-amd64 MYNAREADER_IMAGE_DISPLAY=1 $(BIN)/python -m pytest -q -m image \
+		-k display tests/test_image.py
+
+# the arm64 system (the Pi 4's packages and kernel) on QEMU's virt machine: multi-user with the daemon active
+image-arm64-test: venv-dev
+	$(MAKE) image PROFILE=qemu-arm64
+	MYNAREADER_IMAGE=$(IMAGE_DIR)/qemu-amd64 MYNAREADER_IMAGE_ARM64=$(IMAGE_DIR)/qemu-arm64 $(BIN)/python -m pytest \
+		-q -m image -k arm64 tests/test_image.py

@@ -43,12 +43,15 @@ def state_dir(tmp_path):
 
 
 def pytest_collection_modifyitems(config, items):
-    if os.environ.get("MYNAREADER_HW_READER"):
-        return
-    skip = pytest.mark.skip(reason="needs real hardware: set MYNAREADER_HW_READER=URL")
-    for item in items:
-        if "hardware" in item.keywords:
-            item.add_marker(skip)
+    # marker -> (the variable that turns its tests on, why they are off without it)
+    gated = {"hardware": ("MYNAREADER_HW_READER", "needs real hardware: set MYNAREADER_HW_READER=URL"),
+             "image": ("MYNAREADER_IMAGE", "boots the reader image: make image-test (MYNAREADER_IMAGE=build dir)")}
+    for marker, (variable, reason) in gated.items():
+        if os.environ.get(variable):
+            continue
+        for item in items:
+            if marker in item.keywords:
+                item.add_marker(pytest.mark.skip(reason=reason))
 
 
 @pytest.fixture

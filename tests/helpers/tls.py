@@ -87,7 +87,7 @@ class TlsClient:
         line, self.buf = self.buf.split(b"\n", 1)
         return json.loads(line)
 
-    def call(self, method: str, **params) -> dict:
+    def call(self, method: str, /, **params) -> dict:
         """The whole reply (result or error); events that arrive first are skipped."""
         self.next_id += 1
         self.sock.sendall(json.dumps({"jsonrpc": "2.0", "id": self.next_id, "method": method,
