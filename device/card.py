@@ -31,9 +31,11 @@ class MyNumberCard:
         self._applet: Applet | None = None
         self._ef: int | None = None
         self._certs: dict[JpkiFile, CertificateInfo] = {}  # read once per card connection
+        self.kind = TokenKind.UNKNOWN                         # what EF 0006 said on this connection
 
     def connect(self) -> bytes:
         self._applet = self._ef = None
+        self.kind = TokenKind.UNKNOWN
         self._certs.clear()
         return self.t.connect()
 
@@ -76,8 +78,10 @@ class MyNumberCard:
         try:
             self._select(Applet.JPKI, JpkiFile.TOKEN_INFO)
         except NotFound:
-            return TokenKind.UNKNOWN
-        return classify_token(self._send(apdu.read_binary(0, 32)))
+            self.kind = TokenKind.UNKNOWN
+            return self.kind
+        self.kind = classify_token(self._send(apdu.read_binary(0, 32)))
+        return self.kind
 
     def _certificate(self, fid: JpkiFile) -> CertificateInfo:
         if fid not in self._certs:
@@ -90,10 +94,10 @@ class MyNumberCard:
     def auth_ca_certificate(self) -> CertificateInfo:
         return self._certificate(JpkiFile.AUTH_CA_CERT)
 
-    def pin_tries(self, full: int | None = PIN_MAX_TRIES) -> int:
-        """Tries left on the user-authentication PIN; consumes none (VERIFY with no data). ``full``: what a
-        ``9000`` (verified in this session) means; None for a token whose limit is unknown (a phone), where
-        ``9000`` is refused rather than guessed."""
+    def pin_tries(self) -> int:
+        """Tries left on the user-authentication PIN; consumes none (VERIFY with no data). A ``9000`` (verified
+        in this session) means the full count: a card's 3; a phone, whose limit is unknown, is not guessed."""
+        full = TOKENS[self.kind].pin_max if self.kind is not TokenKind.UNKNOWN else PIN_MAX_TRIES
         self._select(Applet.JPKI, JpkiFile.AUTH_PIN)
         resp = self.t.transmit(apdu.verify_query())
         if full is None and resp[-2:] == b"\x90\x00":
@@ -173,7 +177,7 @@ def read_card_info(card: MyNumberCard) -> CardInfo:
     cert = card.auth_certificate()
     pin: int | None
     try:
-        pin = card.pin_tries(token.pin_max)
+        pin = card.pin_tries()
     except CardStatusError as exc:
         if exc.sw not in NO_PIN_ANSWERS or kind is not TokenKind.MYNUMBER:
             raise
@@ -188,7 +192,7 @@ def read_card_info(card: MyNumberCard) -> CardInfo:
 def _read_phone(card: MyNumberCard, kind: TokenKind) -> CardInfo:
     token = TOKENS[kind]
     if token.unlock is Unlock.PIN:                      # Android: tries first; the certificate after VERIFY
-        return CardInfo(kind, None, card.pin_tries(token.pin_max), None)
+        return CardInfo(kind, None, card.pin_tries(), None)
     try:                                                # iPhone: no PIN; the certificate once the phone is unlocked
         return CardInfo(kind, card.auth_certificate(), None, None)
     except CardStatusError:
