@@ -118,3 +118,13 @@ def test_the_pn532_finds_each_token_on_its_own_type(tmp_path, profile, rf):
         polls = [p for p in b.emulator.commands_seen if p[1] == 0x4A]
         assert polls[0][3] == 0x03                                    # Type B first: the card
         assert any(p[3] == rf for p in polls)
+
+
+def test_docs_list_every_modelled_behaviour_with_its_evidence():
+    from pathlib import Path
+    text = (Path(__file__).parents[1] / "docs" / "card.md").read_text(encoding="utf-8")
+    block = text.split("<!-- evidence:begin")[1].split("<!-- evidence:end -->")[0]
+    rows = {tuple(cell.strip() for cell in line.strip("|").split("|"))
+            for line in block.splitlines() if line.startswith("| ") and not line.startswith("| token")}
+    expected = {(t.kind.value, behaviour, evidence) for t in TOKENS.values() for behaviour, evidence in t.evidence}
+    assert rows == expected
