@@ -138,9 +138,11 @@ async def release_kiosk(svc: ReaderService, conn: Connection, p: dict) -> dict:
 
 
 async def kiosk_current(svc: ReaderService, conn: Connection, p: dict) -> dict:
+    phone = "phone_reader" in svc.rpc.capabilities      # the waiting screen then offers スマホ
     if svc.machine.state == State.IDLE or svc.current is None:
-        return {"state": State.IDLE, "step": None, "timeout": None}
-    return {"state": svc.machine.state, "step": show_json(svc.current), "timeout": timeout_json(svc)}
+        return {"state": State.IDLE, "step": None, "timeout": None, "phone_reader": phone}
+    return {"state": svc.machine.state, "step": show_json(svc.current), "timeout": timeout_json(svc),
+            "phone_reader": phone}
 
 
 def timeout_json(svc: ReaderService) -> dict | None:
