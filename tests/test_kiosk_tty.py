@@ -65,7 +65,7 @@ def test_kiosk_tty_iphone_unlock_then_android_pin(tmp_path):
             out = proc.communicate(timeout=10)[0]
         assert iphone["token"] == "iphone" and iphone["identity"]["method"] == "device_unlock"
         assert android["token"] == "android" and android["identity"]["method"] == "pin"
-        assert "1. ロックを解除しました / I have unlocked it" in out and "iPhoneのロックを解除してください" in out
+        assert "1. ロックを解除しました / I have unlocked it" in out and "Face ID または Touch ID でロックを解除" in out
         assert "スマートフォン用電子証明書の4桁の暗証番号を入力してください。" in out and "1234" not in out
     finally:
         reader.close()

@@ -126,7 +126,8 @@ class IdentityPhase(Session):
             return self._choose("pin_to_staff")
         self.state = State.PIN_ENTRY
         key = "pin_last_try" if tries == 1 else ("phone_pin_entry" if self.token.phone else "pin_entry")
-        return [self._show(State.PIN_ENTRY, key, ("submit", "cancel"), tries_left=tries, last_try=tries == 1)]
+        phone = {"phone": True} if self.token.phone else {}     # the screen offers no 目視 for a phone
+        return [self._show(State.PIN_ENTRY, key, ("submit", "cancel"), tries_left=tries, last_try=tries == 1, **phone)]
 
     def _pin_entered(self, e: m.PinEntered) -> list[m.Action]:
         if self.pin_tries == 1 and not e.confirm_last_try:
