@@ -9,9 +9,10 @@ import time
 
 from ...device import registry
 from ...device.card import MyNumberCard, read_card_info
-from ...device.errors import NoCard, PinBlocked, WrongPin
+from ...device.errors import NoCard, NotFound, PinBlocked, WrongPin
 from ...device.pin import Pin
 from ...device.registry import open_reader
+from ...device.tokens import TOKENS, TokenKind, Unlock
 from ...device.transport import Transport
 from ..reception.certificate_state import certificate_state
 from ..clock import today_jst
@@ -34,11 +35,17 @@ def card_summary(card: MyNumberCard) -> dict:
     """What ``card info`` prints: token, certificate, its state, and the counters. Consumes no try."""
     info = read_card_info(card)
     out: dict = {"token": info.token.value}
-    if info.certificate is None:
+    token = TOKENS[info.token]
+    if info.token is TokenKind.UNKNOWN:
         return out
-    out["auth_cert"] = info.certificate.summary()
-    out["certificate_state"] = certificate_state(info.certificate.not_after, today_jst()).value
-    out["pin_tries_left"] = info.pin_tries
+    if info.certificate is not None:
+        out["auth_cert"] = info.certificate.summary()
+        out["certificate_state"] = certificate_state(info.certificate.not_after, today_jst()).value
+    elif info.locked:
+        out["auth_cert"] = "refused: the phone is locked; unlock it (Face ID / Touch ID) and hold it again"
+    elif token.cert_after_unlock:
+        out["auth_cert"] = "readable only after the phone's PIN (mynareader card pin)"
+    out["pin_tries_left"] = info.pin_tries          # None: no PIN at the reader (iPhone, PIN-less card)
     out["code_b_tries_left"] = info.code_b_tries   # None: no card-face applet (住基カード, smartphone)
     return out
 
@@ -76,7 +83,14 @@ def _read_pin(args) -> Pin:
 def cmd_pin(args) -> int:
     transport, card = _open_card(args.reader, args.wait)
     try:
-        before = card.pin_tries()
+        if TOKENS[card.token()].unlock is not Unlock.PIN:
+            raise CliFail("This token has no PIN at the reader (an iPhone is unlocked on the phone). Nothing was "
+                          "sent.", CANNOT)
+        try:
+            before = card.pin_tries()
+        except NotFound:
+            raise CliFail("This card has no PIN (a 顔認証マイナンバーカード: face or 目視 only). Nothing was sent.",
+                          CANNOT) from None
         print(f"tries left before: {before}")
         if before == 0:
             raise CliFail("The PIN is blocked on this card. Nothing was sent. "
