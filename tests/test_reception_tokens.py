@@ -10,7 +10,7 @@ from mynareader.daemon.reception.states import State
 from mynareader.daemon.store import Store
 from mynareader.device.pin import Pin
 
-from helpers.flow import Driver, FakeCard, certificate
+from helpers.flow import Driver, FakeCard, T0, certificate
 
 
 @pytest.fixture
@@ -209,3 +209,16 @@ def test_lockouts_from_before_the_issuer_keys_are_kept(tmp_path):
     # the same serial from another issuer (a phone's CA) is another token
     assert store.token_key("CN=PHONE CA", cert.serial) != key
     store.close()
+
+
+def test_a_slowed_reader_takes_no_phone_pin_until_the_pause_ends(store):
+    from mynareader.daemon.reception.policy import Policy
+    policy = Policy(slowdown_cards=1, slowdown_seconds=30)
+    store.record_failure("another-card", "pin", "old", (T0 - dt.timedelta(seconds=5)).timestamp())
+    d = Driver(store, policy=policy)
+    phone(d, "android", pin_tries=5)
+    assert "slow_down" in d.machine.told and d.machine.state == State.PIN_ENTRY
+    with pytest.raises(Rejected, match="pausing"):
+        d.send(m.PinEntered, pin=Pin("1234"))
+    d.now += dt.timedelta(seconds=40)
+    assert kinds(d.send(m.PinEntered, pin=Pin("1234")), m.VerifyPin)

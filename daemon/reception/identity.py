@@ -130,6 +130,9 @@ class IdentityPhase(Session):
         return [self._show(State.PIN_ENTRY, key, ("submit", "cancel"), tries_left=tries, last_try=tries == 1, **phone)]
 
     def _pin_entered(self, e: m.PinEntered) -> list[m.Action]:
+        if self.slow_until is not None and e.now < self.slow_until:   # a phone reaches its PIN without a choice
+            e.pin.wipe()
+            raise Rejected(f"the reader is pausing identity checks until {self.slow_until.isoformat()}")
         if self.pin_tries == 1 and not e.confirm_last_try:
             e.pin.wipe()
             return [self._show(State.PIN_ENTRY, "pin_last_try", ("submit", "cancel"), tries_left=1, last_try=True,
