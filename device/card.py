@@ -15,13 +15,13 @@ from .cardface import CardFace, parse_card_face
 from .certificate import CertificateInfo, parse_certificate
 from .errors import CardStatusError, MalformedResponse, NotFound, SecurityNotSatisfied
 from .pin import Pin
-from .tokens import NO_PIN_ANSWERS, TOKENS, TokenKind, Unlock, classify_token
+from .tokens import CARD_PIN_TRIES, NO_PIN_ANSWERS, TOKENS, TokenKind, Unlock, classify_token
 from .transport import Transport
 
 MAX_FILE = 0x7FFF  # offsets are 15 bits; a larger size in a header is a lie
 
 
-PIN_MAX_TRIES = TOKENS[TokenKind.MYNUMBER].pin_max or 3
+PIN_MAX_TRIES = CARD_PIN_TRIES
 KENMEN_B_MAX_TRIES = 10
 
 

@@ -44,6 +44,9 @@ def classify_token(info: bytes) -> TokenKind:
 NO_PIN_ANSWERS = frozenset({0x6A82, 0x6A88})
 
 
+CARD_PIN_TRIES = 3          # a card's user-authentication PIN [confirmed: OpenSC, jpki/myna]
+
+
 class Unlock(str, enum.Enum):
     """How the holder opens the user-authentication key."""
     PIN = "pin"                        # a 4-digit PIN typed at the reader, VERIFY on EF 0018
@@ -79,7 +82,7 @@ class Token:
 
 
 TOKENS: dict[TokenKind, Token] = {t.kind: t for t in [
-    Token(TokenKind.MYNUMBER, True, False, Unlock.PIN, False, 3, True, True, True, ("pin",), (
+    Token(TokenKind.MYNUMBER, True, False, Unlock.PIN, False, CARD_PIN_TRIES, True, True, True, ("pin",), (
         ("token label JPKIAPICCTOKEN2", "confirmed: OpenSC jpki, jpki/myna"),
         ("certificate readable before the PIN", "confirmed: OpenSC pkcs15-jpki, a run against Debian's opensc"),
         ("PIN: 4 digits, 3 tries", "confirmed: OpenSC, jpki/myna"),
@@ -103,7 +106,7 @@ TOKENS: dict[TokenKind, Token] = {t.kind: t for t in [
          "assumed: any refusal is taken as 'unlock the phone'"),
         ("no face photo, no 目視, no grace", "confirmed: official (the photo is a separate ISO 18013-5 record)"),
         ("registration at the reader", "assumed: not offered (done in the phone's own app)"))),
-    Token(TokenKind.JUKI, False, False, Unlock.PIN, False, 3, False, False, False, (), (
+    Token(TokenKind.JUKI, False, False, Unlock.PIN, False, CARD_PIN_TRIES, False, False, False, (), (
         ("token label JPKIAPICCTOKEN, not for insurance use", "confirmed: OpenSC jpki"),)),
     Token(TokenKind.UNKNOWN, False, False, Unlock.NONE, False, None, False, False, False, (), ()),
 ]}

@@ -94,7 +94,7 @@ def test_bench_card_prints_apdu_counts(tmp_path):
     out = mynareader("bench", "card", "--reader", f"sim://fresh?state={tmp_path}", "--repeat", "2")
     assert out.returncode == 0, out.stderr
     rows = {line.split("  ")[0].strip(): line.split() for line in out.stdout.splitlines() if "->" in line}
-    cert_row = rows["present -> certificate + tries"]
+    cert_row = rows["present -> first read"]
     # connect is free; SELECT JPKI, SELECT 0006, READ token, SELECT 000A, 4 READs of the certificate,
     # SELECT 0018, VERIFY(query), SELECT 券面AP, SELECT 0012, VERIFY(query)
     assert int(cert_row[-5]) == 13

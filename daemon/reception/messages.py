@@ -83,12 +83,14 @@ class CardRead(Event):
         _check(self.token in {t.value for t in TokenKind}, f"token: one of {', '.join(t.value for t in TokenKind)}")
         _check(self.certificate is None or isinstance(self.certificate, CertificateInfo),
                "certificate: a CertificateInfo or None")
-        # a My Number Card's counters; another token (turned away by the flow) may count differently
+        # a My Number Card's counters (the PIN-less card's 照合番号B too); a phone's limit is unknown, and a token the
+        # flow turns away may count differently
         mynumber = self.token == TokenKind.MYNUMBER
+        card = self.token in (TokenKind.MYNUMBER, TokenKind.PINLESS)
         if self.pin_tries is not None:
             _tries(self.pin_tries, "pin_tries", PIN_MAX_TRIES if mynumber else TRIES_MAX)
         if self.code_b_tries is not None:
-            _tries(self.code_b_tries, "code_b_tries", KENMEN_B_MAX_TRIES if mynumber else TRIES_MAX)
+            _tries(self.code_b_tries, "code_b_tries", KENMEN_B_MAX_TRIES if card else TRIES_MAX)
         _check(type(self.locked) is bool, "locked: true or false")
 
 
