@@ -74,3 +74,16 @@ def test_pinless_card_by_face_and_registration_by_visual_check(bench):
     bench.kiosk.call("kiosk.answer", screen="registration", answer="agree")
     result = bench.event("result")
     assert result["type"] == "registration" and result["identity"]["method"] == "visual"
+
+
+def test_iphone_taken_away_to_unlock_and_held_again_is_a_new_session_that_signs(bench):
+    bench.card("insert iphone")
+    first = bench.event("session.started")["session_id"]
+    bench.wait_state("phone_unlock")
+    bench.card("remove")
+    assert bench.event("session.aborted")["reason"] == "card_removed"
+    assert bench.card("insert iphone") == "ok" and bench.card("unlock 60") == "ok"
+    assert bench.event("session.started")["session_id"] != first
+    bench.wait_state("consent")
+    bench.kiosk.call("kiosk.answer", screen="comprehensive", answer="agree")
+    assert bench.event("result")["identity"]["method"] == "device_unlock"

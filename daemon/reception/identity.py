@@ -142,7 +142,7 @@ class IdentityPhase(Session):
 
     def _pin_accepted(self, e: m.PinAccepted) -> list[m.Action]:
         self.pin_tries = self.token.pin_max  # a correct PIN resets the counter (a phone's full value: unknown)
-        if self.certificate is None:         # Android: the certificate opens only now
+        if self.token.cert_after_unlock and self.certificate is None:    # Android: the certificate opens only now
             self.state = State.CERTIFICATE_READ
             return [m.ReadCertificate()]
         self.state = State.SIGNING

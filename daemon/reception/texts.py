@@ -59,9 +59,9 @@ TEXTS: dict[str, tuple[str, str]] = {
     "phone_pin_stop": ("スマートフォンを守るため、これ以上の入力はできません。マイナンバーカードをお使いいただくか、受付にお声がけください。",
                        "To protect your smartphone from locking, no more tries here. Please use your My Number Card, "
                        "or ask the staff."),
-    "phone_unlock": ("Face ID または Touch ID でロックを解除し、もう一度読み取り機にかざして「ロックを解除しました」を押してください。",
-                     "Unlock it with Face ID or Touch ID, hold it to the reader again and press "
-                     "\"I have unlocked it\"."),
+    "phone_unlock": ("Face ID または Touch ID でロックを解除して、もう一度かざしてください。かざしたまま解除したときは「ロックを解除しました」を押してください。",
+                     "Unlock it with Face ID or Touch ID and hold it to the reader again. If you unlocked it while "
+                     "holding it there, press \"I have unlocked it\"."),
     "phone_reading": ("スマートフォンを読み取っています。かざしたままお待ちください。",
                       "Reading your smartphone. Please keep holding it to the reader."),
     "phone_signing": ("スマートフォンで本人確認をしています。かざしたままお待ちください。",
