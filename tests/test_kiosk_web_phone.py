@@ -98,3 +98,31 @@ def test_android_chosen_then_its_own_pin_with_the_phones_tries(kiosk):
     result = kiosk.daemon.event("result", timeout=60)
     assert result["token"] == "android" and result["identity"]["method"] == "pin"
     assert "1234" not in kiosk.page.content()
+
+
+def test_the_phone_screens_are_spoken(kiosk):
+    """What the page asks the voice to say on the スマホ screens and the unlock step (the engine is daemon/voice's)."""
+    asked: list[dict] = []
+
+    def texts(route):
+        body = route.fetch().json()
+        route.fulfill(json={**body, "voice": {"ja": True, "en": True}})
+
+    def voice(route):
+        asked.append(route.request.post_data_json)
+        route.fulfill(status=204)
+    kiosk.page.route("**/texts.json", texts)
+    kiosk.page.route("**/voice", voice)
+    kiosk.page.reload()
+    kiosk.wait_screen("place")
+    kiosk.page.wait_for_selector("#btn-phone:not([hidden])")
+    kiosk.tap("#btn-phone")
+    kiosk.tap("#opt-phone-iphone")
+    kiosk.wait_screen("phone-how")
+    assert kiosk.phone("insert iphone") == "ok"
+    kiosk.wait_screen("unlock")
+    kiosk.page.evaluate("fetch('/texts.json')")            # a round trip: the voice requests before it are in
+    spoken = " ".join(a.get("text") or "" for a in asked)
+    assert "お使いのスマートフォンを選んでください" in spoken
+    assert "iPhoneのロックを解除（Face ID または Touch ID）してから" in spoken
+    assert "Face ID または Touch ID でロックを解除して、もう一度かざしてください" in spoken
