@@ -47,6 +47,7 @@ def kiosk(bench, browser):
     k.phone = phone
     k.wait_screen("place")
     yield k
+    phone("lock")                    # an iPhone unlocked here stays unlocked for a while: the next test starts locked
     phone("remove")
     daemon.wait_state("idle")
     daemon.reception.events.clear()
