@@ -2,8 +2,9 @@
 
 SQLite with a rollback journal and synchronous=FULL, under the state directory: a write is in the main database
 file when it returns (in WAL mode a lock could live only in the -wal file, which a backup of the database alone
-loses). Cards are keyed by a salted hash of the certificate serial (the salt is made once, beside the database);
-nothing personal is stored.
+loses). Cards and phones are keyed by a salted hash of the certificate's issuer and serial (the salt is made once,
+beside the database; records of a store from before the issuer was part of the key move to it when the card is
+next read, ``token_key``); nothing personal is stored.
 
 A store that is missing, unreadable or corrupt is an error to report, never silently recreated: recreating it
 would lift every lockout. A first start is told apart from a lost store by the marker, a file kept outside the
