@@ -27,6 +27,7 @@ class Devices:
     reader: str = "pcsc://"
     camera: str = "v4l2:///dev/video0"      # replay://DIR?fps=N on a bench, picamera2://0 on a Pi camera
     cardface: str = "none"                  # where 照合番号B comes from: none | camera URL | sim | control:PATH
+    phone_reader: str = ""                  # a second reader for smartphones beside the card reader; "" none
 
 
 @dataclasses.dataclass(frozen=True)
@@ -147,7 +148,8 @@ def _coerce(section: str, key: str, value: Any, kind: type, source: str) -> Any:
         raise ConfigError(f"{where}: {value!r} is not one of {', '.join(choices)}")
     if section == "devices":       # the device registry knows every scheme; nothing is imported to check
         from ..device.registry import url_problem
-        problem = url_problem(key, value)
+        problem = None if (key, value) == ("phone_reader", "") else \
+            url_problem("reader" if key == "phone_reader" else key, value)
         if problem:
             raise ConfigError(f"{where}: {problem}")
     if (section, key) == ("sockets", "mode"):

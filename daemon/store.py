@@ -2,8 +2,9 @@
 
 SQLite with a rollback journal and synchronous=FULL, under the state directory: a write is in the main database
 file when it returns (in WAL mode a lock could live only in the -wal file, which a backup of the database alone
-loses). Cards are keyed by a salted hash of the certificate serial (the salt is made once, beside the database);
-nothing personal is stored.
+loses). Cards and phones are keyed by a salted hash of the certificate's issuer and serial (the salt is made once,
+beside the database; records of a store from before the issuer was part of the key move to it when the card is
+next read, ``token_key``); nothing personal is stored.
 
 A store that is missing, unreadable or corrupt is an error to report, never silently recreated: recreating it
 would lift every lockout. A first start is told apart from a lost store by the marker, a file kept outside the
@@ -198,9 +199,40 @@ class Store:
         return rows
 
     # -- identities ---------------------------------------------------------------------------------
-    def card_key(self, serial: int) -> str:
-        """A salted hash of the certificate serial: stable per card on this reader, useless elsewhere."""
+    def token_key(self, issuer: str, serial: int | str, adopt_legacy: bool = False) -> str:
+        """A salted hash of the certificate's issuer and serial: stable per card or phone on this reader, useless
+        elsewhere. Both go in, because two CAs (a card's, a phone's) can issue the same serial.
+
+        ``adopt_legacy`` (a card's certificate): the records a store made before keys took the issuer (the
+        serial alone, :meth:`legacy_card_key`) move to this key, in one transaction, so no lockout is lost.
+        Only cards had records then (phones were turned away), so a phone never adopts."""
+        ident = format(serial, "x") if isinstance(serial, int) else serial
+        key = hashlib.sha256(self.salt + b"token\0" + issuer.encode() + b"\0" + ident.encode()).hexdigest()[:32]
+        if adopt_legacy and isinstance(serial, int):
+            self._adopt(self.legacy_card_key(serial), key)
+        return key
+
+    def legacy_card_key(self, serial: int) -> str:
+        """The key of stores before issue 24: a salted hash of the serial alone."""
         return hashlib.sha256(self.salt + format(serial, "x").encode()).hexdigest()[:32]
+
+    def _adopt(self, legacy: str, key: str) -> None:
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                moved = self.db.execute("UPDATE failures SET card=? WHERE card=?", (key, legacy)).rowcount
+                moved += self.db.execute("UPDATE face_lifts SET card=? WHERE card=?", (key, legacy)).rowcount
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+        except sqlite3.DatabaseError as exc:
+            self.failure = f"writing the state store failed: {exc}"
+            raise StoreError(self.failure) from None
+        self.failure = None
+        if moved:
+            log.info("moved %d records of a card to its issuer-and-serial key", moved,
+                     extra={"EVENT": "card_key_adopted"})
 
     # -- counters ----------------------------------------------------------------------------------
     def record_failure(self, card: str, kind: str, session: str, at: float) -> None:

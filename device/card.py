@@ -7,38 +7,22 @@ Nothing here can reach the individual number: see :class:`~.apdu.PrivacyGuard`.
 from __future__ import annotations
 
 import dataclasses
-import enum
 import hashlib
 
 from . import apdu, tlv
 from .apdu import Applet, JpkiFile, KenmenFile
 from .cardface import CardFace, parse_card_face
 from .certificate import CertificateInfo, parse_certificate
-from .errors import CardStatusError, MalformedResponse, NotFound
+from .errors import CardStatusError, MalformedResponse, NotFound, SecurityNotSatisfied
 from .pin import Pin
+from .tokens import CARD_PIN_TRIES, NO_PIN_ANSWERS, TOKENS, TokenKind, Unlock, classify_token
 from .transport import Transport
 
 MAX_FILE = 0x7FFF  # offsets are 15 bits; a larger size in a header is a lie
 
 
-class TokenKind(str, enum.Enum):
-    MYNUMBER = "mynumber"
-    JUKI = "juki"          # the old 住基カード
-    ANDROID = "android"
-    IPHONE = "iphone"
-    UNKNOWN = "unknown"
-
-
-_TOKEN_LABELS = {"JPKIAPICCTOKEN2": TokenKind.MYNUMBER, "JPKIAPICCTOKEN": TokenKind.JUKI,
-                 "JPKIAPGPSETOKEN": TokenKind.ANDROID, "JPKIAPIOSTOKEN": TokenKind.IPHONE}
-
-PIN_MAX_TRIES = 3
+PIN_MAX_TRIES = CARD_PIN_TRIES
 KENMEN_B_MAX_TRIES = 10
-
-
-def classify_token(info: bytes) -> TokenKind:
-    label = info[:32].split(b"\x00", 1)[0].decode("ascii", "replace").strip()
-    return _TOKEN_LABELS.get(label, TokenKind.UNKNOWN)
 
 
 class MyNumberCard:
@@ -47,9 +31,11 @@ class MyNumberCard:
         self._applet: Applet | None = None
         self._ef: int | None = None
         self._certs: dict[JpkiFile, CertificateInfo] = {}  # read once per card connection
+        self.kind = TokenKind.UNKNOWN                         # what EF 0006 said on this connection
 
     def connect(self) -> bytes:
         self._applet = self._ef = None
+        self.kind = TokenKind.UNKNOWN
         self._certs.clear()
         return self.t.connect()
 
@@ -92,8 +78,10 @@ class MyNumberCard:
         try:
             self._select(Applet.JPKI, JpkiFile.TOKEN_INFO)
         except NotFound:
-            return TokenKind.UNKNOWN
-        return classify_token(self._send(apdu.read_binary(0, 32)))
+            self.kind = TokenKind.UNKNOWN
+            return self.kind
+        self.kind = classify_token(self._send(apdu.read_binary(0, 32)))
+        return self.kind
 
     def _certificate(self, fid: JpkiFile) -> CertificateInfo:
         if fid not in self._certs:
@@ -107,9 +95,14 @@ class MyNumberCard:
         return self._certificate(JpkiFile.AUTH_CA_CERT)
 
     def pin_tries(self) -> int:
-        """Tries left on the user-authentication PIN; consumes none (VERIFY with no data)."""
+        """Tries left on the user-authentication PIN; consumes none (VERIFY with no data). A ``9000`` (verified
+        in this session) means the full count: a card's 3; a phone, whose limit is unknown, is not guessed."""
+        full = TOKENS[self.kind].pin_max if self.kind is not TokenKind.UNKNOWN else PIN_MAX_TRIES
         self._select(Applet.JPKI, JpkiFile.AUTH_PIN)
-        return apdu.tries_from_query(self.t.transmit(apdu.verify_query()), PIN_MAX_TRIES)
+        resp = self.t.transmit(apdu.verify_query())
+        if full is None and resp[-2:] == b"\x90\x00":
+            raise MalformedResponse("the phone says its PIN is verified already; hold it to the reader again")
+        return apdu.tries_from_query(resp, full or 0)
 
     def verify_pin(self, pin: Pin) -> None:
         """One VERIFY of the user-authentication PIN. Raises WrongPin(tries_left) or PinBlocked.
@@ -149,35 +142,67 @@ def _tlv_total_length(head: bytes) -> int:
     return start + length
 
 
-# -- the one recipe -------------------------------------------------------------------------------------------
+# -- the recipes: one per token kind ----------------------------------------------------------------------
 
 
 @dataclasses.dataclass(frozen=True)
 class CardInfo:
-    """What the reader needs from a card before anything is verified: the service's first read and
+    """What the reader needs from a token before anything is verified: the service's first read and
     ``mynareader card info`` both come from :func:`read_card_info`."""
 
     token: TokenKind
-    certificate: CertificateInfo | None     # the user-authentication certificate; None for an unknown token
-    pin_tries: int | None
+    certificate: CertificateInfo | None     # user-authentication certificate; None: an unknown token, an Android
+                                            # phone before its PIN, an iPhone still locked
+    pin_tries: int | None                   # None: the token has no PIN at the reader (iPhone, PIN-less card)
     code_b_tries: int | None                # None: no usable 券面事項確認AP (住基カード, a smartphone)
+    locked: bool = False                    # the phone refused the certificate: the holder must unlock it
 
 
 def read_card_info(card: MyNumberCard) -> CardInfo:
-    """Token, user-authentication certificate and both try counters of the connected card. Consumes no try.
+    """The first read of a token, by the recipe its kind needs (tokens.TOKENS). Consumes no try, ever.
 
-    One error handling for every caller: a token that is not JPKI's ends the read there (nothing else is
-    asked of a card we do not know); a card that answers the 照合番号B query with any status error has no
-    card-face applet we can use (``code_b_tries`` None). Device faults (CardRemoved, Timeout, ...) and the
-    certificate's or the PIN's status errors propagate: without them there is nothing to decide on.
+    - a card: certificate, PIN tries (an answer in NO_PIN_ANSWERS: the PIN-less card), 照合番号B tries;
+    - Android: PIN tries only: the certificate is refused until VERIFY (read later, :func:`read_certificate`);
+    - iPhone: the certificate, no PIN query; a refusal means the phone is locked (``locked``);
+    - an unknown token: nothing more is asked of it.
+    A card that answers the 照合番号B query with any status error has no usable card-face applet (None). Device
+    faults and every other status error propagate: a clear fault for the session, never a guess.
     """
-    token = card.token()
-    if token is TokenKind.UNKNOWN:
-        return CardInfo(token, None, None, None)
+    kind = card.token()
+    token = TOKENS[kind]
+    if kind is TokenKind.UNKNOWN:
+        return CardInfo(kind, None, None, None)
+    if token.phone:
+        return _read_phone(card, kind)
     cert = card.auth_certificate()
-    pin_tries = card.pin_tries()
+    pin: int | None
+    try:
+        pin = card.pin_tries()
+    except CardStatusError as exc:
+        if exc.sw not in NO_PIN_ANSWERS or kind is not TokenKind.MYNUMBER:
+            raise
+        kind, pin = TokenKind.PINLESS, None
     try:
         code_b: int | None = card.code_b_tries()
     except CardStatusError:
         code_b = None
-    return CardInfo(token, cert, pin_tries, code_b)
+    return CardInfo(kind, cert, pin, code_b)
+
+
+def _read_phone(card: MyNumberCard, kind: TokenKind) -> CardInfo:
+    token = TOKENS[kind]
+    if token.unlock is Unlock.PIN:                      # Android: tries first; the certificate after VERIFY
+        return CardInfo(kind, None, card.pin_tries(), None)
+    try:                                                # iPhone: no PIN; the certificate once the phone is unlocked
+        return CardInfo(kind, card.auth_certificate(), None, None)
+    except CardStatusError:
+        return CardInfo(kind, None, None, None, locked=True)
+
+
+def read_certificate(card: MyNumberCard) -> CertificateInfo:
+    """The user-authentication certificate of a token that gates it (Android after VERIFY, iPhone once
+    unlocked). A refusal is :class:`SecurityNotSatisfied` whatever status the token gave: no try is at stake."""
+    try:
+        return card.auth_certificate()
+    except CardStatusError as exc:
+        raise SecurityNotSatisfied(exc.sw) from None

@@ -1,4 +1,5 @@
-"""``pn532:///dev/ttyAMA0?baud=115200``: a PN532 NFC controller on a UART, reading the card over ISO 14443-B.
+"""``pn532:///dev/ttyAMA0?baud=115200``: a PN532 NFC controller on a UART, reading ISO 14443-4 targets: the card
+(Type B) and the phones (Type A: their type is not public, so both are polled, B first).
 
 Any pyserial URL works underneath: ``pn532+socket://host:port``, ``pn532+spy:///dev/ttyUSB0``, ``pn532+loop://``.
 The frame protocol recovers from noise and damaged frames: a damaged response is asked for again (NACK), which
@@ -112,25 +113,26 @@ class Pn532Transport(Transport):
 
     # -- Transport ------------------------------------------------------------------------------------
     def _list_target(self) -> bytes | None:
+        """Poll for one target, Type B then Type A (106 kbps); the ATR PC/SC would synthesise for it, or None."""
         found = self._command(0x4A, b"\x01\x03\x00")          # one target, 106 kbps type B, AFI 0
-        if not found or found[0] == 0:
-            return None
-        self.target = found[1]
-        return found[2:14]                                     # ATQB
+        if found and found[0]:
+            self.target = found[1]
+            return atr_type_b(found[2:14])
+        found = self._command(0x4A, b"\x01\x00")              # one target, 106 kbps type A
+        if found and found[0] and len(found) >= 6:
+            self.target = found[1]
+            uid_end = 6 + found[5]
+            return atr_type_a(found[uid_end + 1:uid_end + found[uid_end]] if len(found) > uid_end else b"")
+        return None
 
     def _connect(self) -> bytes:
         with self.lock:
             self._open()
             self.disconnect()
-            atqb = self._list_target()
-            if atqb is None:
+            atr = self._list_target()
+            if atr is None:
                 raise NoCard()
-            # the ATR PC/SC synthesises for a type B card: 3B 88 80 01 + application data + protocol info + TCK
-            body = bytes([0x88, 0x80, 0x01]) + atqb[5:9] + atqb[9:12]
-            tck = 0
-            for b in body:
-                tck ^= b
-            return b"\x3B" + body + bytes([tck])
+            return atr
 
     def _transmit(self, command: bytes) -> bytes:
         with self.lock:
@@ -188,3 +190,23 @@ class Pn532Transport(Transport):
         if self.port is not None:
             self.port.close()
             self.port = None
+
+
+def _with_tck(body: bytes) -> bytes:
+    tck = 0
+    for b in body:
+        tck ^= b
+    return b"\x3B" + body + bytes([tck])
+
+
+def atr_type_b(atqb: bytes) -> bytes:
+    """The ATR PC/SC synthesises for a type B card: 3B 88 80 01 + application data + protocol info + TCK."""
+    return _with_tck(bytes([0x88, 0x80, 0x01]) + atqb[5:9] + atqb[9:12])
+
+
+def atr_type_a(ats: bytes) -> bytes:
+    """The ATR PC/SC synthesises for an ISO 14443-4 type A target: 3B 8n 80 01 + the ATS's historical bytes + TCK.
+    ``ats`` without its length byte: T0, the interface bytes T0 announces, then the historical bytes."""
+    t0 = ats[0] if ats else 0
+    hist = ats[1 + bin(t0 & 0x70).count("1"):][:15] if ats else b""
+    return _with_tck(bytes([0x80 | len(hist), 0x80, 0x01]) + hist)

@@ -94,7 +94,7 @@ def test_bench_card_prints_apdu_counts(tmp_path):
     out = mynareader("bench", "card", "--reader", f"sim://fresh?state={tmp_path}", "--repeat", "2")
     assert out.returncode == 0, out.stderr
     rows = {line.split("  ")[0].strip(): line.split() for line in out.stdout.splitlines() if "->" in line}
-    cert_row = rows["present -> certificate + tries"]
+    cert_row = rows["present -> first read"]
     # connect is free; SELECT JPKI, SELECT 0006, READ token, SELECT 000A, 4 READs of the certificate,
     # SELECT 0018, VERIFY(query), SELECT 券面AP, SELECT 0012, VERIFY(query)
     assert int(cert_row[-5]) == 13
@@ -118,3 +118,22 @@ def test_demo_runs_two_full_receptions():
     assert out.stdout.count("[reception] result:") == 2
     assert '"method": "face"' in out.stdout and '"method": "pin"' in out.stdout
     assert "1234" not in out.stdout                      # the PIN typed at the kiosk is never shown
+
+
+@pytest.mark.parametrize("profile,expect", [
+    ("android", {"token": "android", "pin_tries_left": 5, "code_b_tries_left": None}),
+    ("iphone", {"token": "iphone", "pin_tries_left": None}),
+    ("pinless", {"token": "pinless", "pin_tries_left": None, "code_b_tries_left": 10})])
+def test_card_info_names_each_token_and_what_it_gates(tmp_path, profile, expect):
+    info = json.loads(mynareader("card", "info", "--reader", f"sim://{profile}?state={tmp_path}", "--json").stdout)
+    assert expect.items() <= info.items()
+    if profile == "android":
+        assert "after the phone's PIN" in info["auth_cert"]
+    if profile == "iphone":
+        assert "unlock it" in info["auth_cert"]
+
+
+@pytest.mark.parametrize("profile", ["iphone", "pinless"])
+def test_card_pin_refuses_a_token_without_a_pin(tmp_path, profile):
+    out = mynareader("card", "pin", "--reader", f"sim://{profile}?state={tmp_path}", "--pin-stdin", stdin="1234\n")
+    assert out.returncode != 0 and "no PIN" in out.stderr and "Traceback" not in out.stderr

@@ -268,7 +268,8 @@ def test_states_keep_the_names_clients_see():
     from mynareader.daemon.reception.states import State
     assert [s.value for s in State] == [
         "idle", "reading", "choose_method", "code_b_read", "code_b_verify", "face_photo", "face_matching", "pin_query",
-        "pin_entry", "pin_verify", "signing", "consent", "prescription_form", "registration_confirm", "take_card"]
+        "pin_entry", "pin_verify", "phone_unlock", "certificate_read", "signing", "consent", "prescription_form",
+        "registration_confirm", "take_card"]
     assert json.dumps({"state": State.TAKE_CARD}) == '{"state": "take_card"}'
     assert f"{State.PIN_ENTRY}" == str(State.PIN_ENTRY) == "pin_entry" and State("consent") is State.CONSENT
 
@@ -355,12 +356,12 @@ def test_registration_takes_no_face_even_when_asked(store):
 
 
 @pytest.mark.parametrize("event,kw,needle", [
-    (m.MethodChosen, {"method": "iris"}, "choose face, pin or staff"),
+    (m.MethodChosen, {"method": "iris"}, "choose face, pin, staff or device_unlock"),
     (m.PinEntered, {"pin": Pin(CODE_B, min_len=14, max_len=14)}, "4 digits"),
     (m.PinEntered, {"pin": "1234"}, "4 digits"),                                   # a str is never a PIN
-    (m.PinTries, {"tries": 4}, "0 to 3"),
-    (m.PinTries, {"tries": -1}, "0 to 3"),
-    (m.PinRejected, {"tries_left": 3}, "0 to 2"),
+    (m.PinTries, {"tries": 16}, "0 to 15"),          # a 63Cx nibble; the flow holds a card to its 3 (below)
+    (m.PinTries, {"tries": -1}, "0 to 15"),
+    (m.PinRejected, {"tries_left": 15}, "0 to 14"),
     (m.CodeBRejected, {"tries_left": 10}, "0 to 9"),
     (m.CardRead, {"token": "mynumber", "certificate": None, "pin_tries": 5, "code_b_tries": 10}, "pin_tries"),
     (m.CardRead, {"token": "passport", "certificate": None, "pin_tries": None, "code_b_tries": None}, "token"),

@@ -6,6 +6,10 @@ consent values come only from the patient's answers; grace results carry no medi
 always ends the session; no result while the store fails (the session ends: store_unavailable); every handler
 stays within its row of the transition table (Reception.handle raises StrayTransition otherwise, which fails
 the run: ``test_a_stray_handler_fails_the_run`` shows it would).
+Per token kind (device/tokens.py): a PIN-less card is never sent a PIN query or VERIFY and registers by face or
+目視 only, a card registers by PIN only; an Android phone's certificate is read only after its PIN was accepted
+and its tries come from the phone (5 here, never taken as 3); an iPhone is never asked for a PIN and signs only
+while unlocked; phones never get face, 目視, grace or registration; every result names the token it came from.
 """
 import datetime as dt
 import shutil
@@ -27,7 +31,11 @@ from mynareader.device.pin import Pin
 from helpers.flow import CODE_B, T0, certificate
 
 POLICY = Policy(face_lock_sessions=2)
-CERTS = {"valid": certificate(dt.date(2029, 2, 17)), "grace": certificate(dt.date(2026, 10, 20), serial=0x99)}
+CERTS = {"valid": certificate(dt.date(2029, 2, 17)), "grace": certificate(dt.date(2026, 10, 20), serial=0x99),
+         "pinless": certificate(dt.date(2029, 2, 17), serial=0x55), "android": certificate(serial=0x66),
+         "iphone": certificate(serial=0x77)}
+TOKEN = {"valid": "mynumber", "grace": "mynumber", "pinless": "pinless", "android": "android", "iphone": "iphone"}
+PIN_FULL = {"valid": 3, "grace": 3, "android": 5}
 
 
 class FlakyStore:
@@ -38,7 +46,7 @@ class FlakyStore:
 
     def __getattr__(self, name):
         attr = getattr(self.store, name)
-        if name == "card_key" or not self.failing:      # card_key is a hash, no SQL
+        if not self.failing:      # token_key writes too (a card adopts its records from before issue 24)
             return attr
 
         def fail(*args, **kw):
@@ -54,8 +62,9 @@ class ReceptionModel(RuleBasedStateMachine):
         self.flaky = FlakyStore(self.store)
         self.machine = Reception(POLICY, load_catalogue(), self.flaky)
         self.now = T0
-        self.pin_tries = {"valid": 3, "grace": 3}      # the card's own counters, per card
-        self.code_b_tries = {"valid": 10, "grace": 10}
+        self.pin_tries = dict(PIN_FULL)                 # the card's own counters, per card
+        self.code_b_tries = {"valid": 10, "grace": 10, "pinless": 10}
+        self.unlocked = False                           # the iPhone's Face ID state
         self.card = None
         self.session = None
 
@@ -76,11 +85,13 @@ class ReceptionModel(RuleBasedStateMachine):
 
     def perform(self, a):
         s = self.session
+        if isinstance(a, (m.VerifyPin, m.QueryPinTries)):
+            assert self.card in PIN_FULL, f"a PIN asked of the {self.card} token, which has none at the reader"
         if isinstance(a, m.VerifyPin):
             assert self.pin_tries[self.card] > 0, "VERIFY sent to a blocked PIN"
             s["verify_pins"] += 1
             if a.pin.bytes_for_apdu() == b"1234":
-                self.pin_tries[self.card] = 3
+                self.pin_tries[self.card] = PIN_FULL[self.card]
                 s["accepted"] = True
                 self.feed(m.PinAccepted)
             else:
@@ -101,8 +112,19 @@ class ReceptionModel(RuleBasedStateMachine):
                 self.feed(m.CodeBRejected, tries_left=self.code_b_tries[self.card])
         elif isinstance(a, m.ReadFacePhoto):
             self.feed(m.FacePhotoRead)
+        elif isinstance(a, m.ReadCertificate):
+            assert self.card in ("android", "iphone"), "a certificate read again from a card"
+            assert self.card != "android" or s["accepted"], "an Android certificate asked for before its PIN"
+            if self.card == "iphone" and not self.unlocked:
+                self.feed(m.TokenLocked)
+            else:
+                self.feed(m.CertificateRead, certificate=CERTS[self.card])
         elif isinstance(a, m.SignChallenge):
-            self.feed(m.Signed, signature=b"s" * 256)
+            if self.card == "iphone" and not self.unlocked:
+                self.feed(m.TokenLocked)
+            else:
+                s["signed"] = True
+                self.feed(m.Signed, signature=b"s" * 256)
         elif isinstance(a, m.EmitResult):
             assert not self.flaky.failing, "a result given out while the store fails"
             s["results"].append(a.result)
@@ -113,19 +135,25 @@ class ReceptionModel(RuleBasedStateMachine):
 
     # -- rules -----------------------------------------------------------------------------------
     @precondition(lambda self: self.machine.state == State.IDLE)
-    @rule(card=st.sampled_from(["valid", "grace"]), registration=st.booleans())
+    @rule(card=st.sampled_from(sorted(CERTS)), registration=st.booleans())
     def place(self, card, registration):
         self.card = card
         self.session = {"inputs": [], "verify_pins": 0, "wrong_pins": 0, "accepted": False, "results": [],
-                        "ended": 0, "matched": False}
+                        "ended": 0, "matched": False, "signed": False, "registration": registration}
         self.feed(m.CardPlaced, session_id="s", nonce=b"n" * 32, registration=registration)
-        self.feed(m.CardRead, token="mynumber", certificate=CERTS[card], pin_tries=self.pin_tries[card],
-                  code_b_tries=self.code_b_tries[card])
+        locked = card == "iphone" and not self.unlocked
+        self.feed(m.CardRead, token=TOKEN[card],
+                  certificate=None if card == "android" or locked else CERTS[card],
+                  pin_tries=self.pin_tries.get(card), code_b_tries=self.code_b_tries.get(card), locked=locked)
 
-    @precondition(lambda self: self.machine.state == State.CHOOSE_METHOD)
-    @rule(method=st.sampled_from(["face", "pin"]))
+    @precondition(lambda self: self.machine.state in (State.CHOOSE_METHOD, State.PHONE_UNLOCK, State.PIN_ENTRY))
+    @rule(method=st.sampled_from(["face", "pin", "staff", "device_unlock"]))
     def choose(self, method):
         self.feed(m.MethodChosen, method=method)
+
+    @rule()
+    def unlock_or_lock_the_phone(self):
+        self.unlocked = not self.unlocked
 
     @precondition(lambda self: self.machine.state == State.CODE_B_READ)
     @rule(right=st.booleans(), certain=st.booleans())
@@ -180,7 +208,7 @@ class ReceptionModel(RuleBasedStateMachine):
 
     def restart(self):
         """The daemon restarts: the store is reopened from disk, the machine starts empty."""
-        keys = {c: self.store.card_key(CERTS[c].serial) for c in CERTS}
+        keys = {c: self.store.token_key(CERTS[c].issuer, CERTS[c].serial) for c in CERTS}
         since = self.now.timestamp() - POLICY.face_lock_window_hours * 3600
         locked = {c: self.store.face_locked(k, POLICY.face_lock_sessions, since) for c, k in keys.items()}
         self.store.close()
@@ -203,9 +231,16 @@ class ReceptionModel(RuleBasedStateMachine):
         names = [n for n, _ in inputs]
         for result in self.session["results"]:
             method = result["identity"]["method"]
+            assert result["token"] == TOKEN[self.card]
             assert (method == "face" and self.session["matched"]) or \
                 (method == "pin" and self.session["accepted"]) or \
-                (method == "visual" and "VisualConfirmed" in names)
+                (method == "visual" and "VisualConfirmed" in names) or \
+                (method == "device_unlock" and self.card == "iphone" and self.session["signed"])
+            if self.card in ("android", "iphone"):
+                assert method == ("pin" if self.card == "android" else "device_unlock")
+                assert result["type"] == "reception" and result["certificate"]["state"] != "grace"
+            if result["type"] == "registration":
+                assert method == "pin" if TOKEN[self.card] == "mynumber" else method in ("face", "visual")
             answers = {(kw["screen"], kw["answer"]) for n, kw in inputs if n == "ConsentAnswered"}
             for c in result.get("consents", []):
                 assert (c["item"], "agree" if c["value"] else "refuse") in answers or \

@@ -51,7 +51,7 @@ def _foreign_file(d):
 def test_damaged_store_fails_closed_and_is_left_as_found(tmp_path, damage):
     d = tmp_path / "state"
     s = Store(d, tmp_path / "state.store-id")
-    key = s.card_key(1)
+    key = s.legacy_card_key(1)
     for i in range(200):                               # enough rows for several pages
         s.record_failure(key, "face", f"s{i}", float(i))
     s.close()

@@ -8,13 +8,13 @@ from mynareader.daemon.store import DB_NAME, SALT_NAME, Store, StoreError
 
 def test_lockout_survives_reopening(tmp_path):
     s = Store(tmp_path)
-    key = s.card_key(0xABCDEF)
+    key = s.legacy_card_key(0xABCDEF)
     for i in range(3):
         s.record_failure(key, "face", f"s{i}", 100.0 + i)
     assert s.face_locked(key, 3, since=0)
     s.close()
     again = Store(tmp_path)
-    assert again.card_key(0xABCDEF) == key
+    assert again.legacy_card_key(0xABCDEF) == key
     assert again.face_locked(key, 3, since=0)
     again.lift_face_lock(key, "staff", 200.0)
     assert not again.face_locked(key, 3, since=0)
@@ -23,10 +23,10 @@ def test_lockout_survives_reopening(tmp_path):
 
 def test_card_keys_are_salted_per_reader(tmp_path):
     a, b = Store(tmp_path / "a"), Store(tmp_path / "b")
-    assert a.card_key(42) != b.card_key(42)
-    assert len(a.card_key(42)) == 32 and a.card_key(42) == a.card_key(42)
-    a.record_failure(a.card_key(0x6F0548A4C7452F69), "pin", "s", 1.0)
-    a.audit(1.0, "s", "card_read", card=a.card_key(0x6F0548A4C7452F69))
+    assert a.legacy_card_key(42) != b.legacy_card_key(42)
+    assert len(a.legacy_card_key(42)) == 32 and a.legacy_card_key(42) == a.legacy_card_key(42)
+    a.record_failure(a.legacy_card_key(0x6F0548A4C7452F69), "pin", "s", 1.0)
+    a.audit(1.0, "s", "card_read", card=a.legacy_card_key(0x6F0548A4C7452F69))
     a.close()
     raw = b"".join(p.read_bytes() for p in (tmp_path / "a").iterdir())
     assert b"6f0548a4c7452f69" not in raw.lower() and b"6F0548A4C7452F69" not in raw
@@ -81,7 +81,7 @@ def _marker(tmp_path):
 def test_an_emptied_state_directory_is_a_lost_store_not_a_first_start(tmp_path):
     d, marker = tmp_path / "state", _marker(tmp_path)
     s = Store(d, marker)
-    key = s.card_key(7)
+    key = s.legacy_card_key(7)
     for i in range(3):
         s.record_failure(key, "face", f"s{i}", 100.0 + i)
     s.close()
@@ -123,7 +123,7 @@ def test_a_written_lock_is_in_the_database_file_itself(tmp_path):
     """A backup that copies state.sqlite3 alone (no journal, no -wal) keeps every lock written before it."""
     d = tmp_path / "state"
     s = Store(d)
-    key = s.card_key(99)
+    key = s.legacy_card_key(99)
     for i in range(3):
         s.record_failure(key, "face", f"s{i}", 10.0 + i)
     copy = tmp_path / "copy"

@@ -7,7 +7,8 @@ The configuration is read here and nowhere below: each part gets the values it n
                            protocol handlers (service/protocol.py); face attempts and card actions as tasks
     flow thread            the reception flow (reception/machine.py) and the store it reads (store.py, SQLite)
     card thread            every card operation, one at a time (service/card_worker.py CardWorker)
-    presence thread        the reader's card-present watch, its own reader context (PresenceWatcher)
+    presence thread        the reader's card-present watch, its own reader context (PresenceWatcher); with a
+                           phone reader, both readers (device/reader_pair.py)
     face thread            camera frames, handed to the worker (service/face_check.py FaceCheck)
     default executor       card-face reads (the camera; frames handed to the worker, service/card_face.py), the
                            presence re-check
@@ -22,6 +23,7 @@ import concurrent.futures
 import logging
 
 from ...device import registry
+from ...device.reader_pair import ReaderPair
 from ...device.registry import open_reader
 from ..config import Config, Network as NetworkSection
 from ..reception.consent import load_catalogue
@@ -48,6 +50,8 @@ def compose(config: Config) -> ReaderService:
     catalogue = load_catalogue(config.consent.catalogue or None)
     store, store_error = open_store(config)
     reader = open_reader(config.devices.reader)
+    if config.devices.phone_reader:     # one session at a time: whichever reader holds a token first
+        reader = ReaderPair(reader, open_reader(config.devices.phone_reader))
     worker = CardWorker(reader)
     card_face = CardFaceSource(config.devices.cardface, reader, native)
     face_on = card_face.available and face is not None
@@ -55,7 +59,8 @@ def compose(config: Config) -> ReaderService:
     lim = config.limits
     rpc = RpcServer(Limits(max_message=lim.max_message, rate_per_second=lim.rate_per_second,
                            max_connections=lim.max_connections),
-                    capabilities=["pin", "visual_check", "registration", "consent"] + (["face"] if face_on else []),
+                    capabilities=["pin", "visual_check", "registration", "consent"] + (["face"] if face_on else [])
+                    + (["phone_reader"] if config.devices.phone_reader else []),
                     discover=protocol.openrpc_document, check_params=params.checker(protocol.openrpc_document()))
     s = config.sockets
     sockets = [UnixSocket(Role.RECEPTION, s.reception, config.socket_mode, s.reception_group or None),
@@ -65,7 +70,7 @@ def compose(config: Config) -> ReaderService:
                             flow_thread=concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="flow"),
                             sockets=sockets, network=network(config.network, rpc),
                             bench_control=config.bench.control, native=native,
-                            metrics=Metrics(release(), booted_slot()), metrics_file=config.metrics)
+                            metrics=Metrics(release(), booted_slot()), metrics_file=(config.metrics.textfile, config.metrics.interval))
     protocol.mount(rpc, service)
     return service
 

@@ -9,9 +9,10 @@ import time
 
 from ...device import registry
 from ...device.card import MyNumberCard, read_card_info
-from ...device.errors import NoCard, PinBlocked, WrongPin
+from ...device.errors import NoCard, NotFound, PinBlocked, WrongPin
 from ...device.pin import Pin
 from ...device.registry import open_reader
+from ...device.tokens import TOKENS, TokenKind, Unlock
 from ...device.transport import Transport
 from ..reception.certificate_state import certificate_state
 from ..clock import today_jst
@@ -34,11 +35,17 @@ def card_summary(card: MyNumberCard) -> dict:
     """What ``card info`` prints: token, certificate, its state, and the counters. Consumes no try."""
     info = read_card_info(card)
     out: dict = {"token": info.token.value}
-    if info.certificate is None:
+    token = TOKENS[info.token]
+    if info.token is TokenKind.UNKNOWN:
         return out
-    out["auth_cert"] = info.certificate.summary()
-    out["certificate_state"] = certificate_state(info.certificate.not_after, today_jst()).value
-    out["pin_tries_left"] = info.pin_tries
+    if info.certificate is not None:
+        out["auth_cert"] = info.certificate.summary()
+        out["certificate_state"] = certificate_state(info.certificate.not_after, today_jst()).value
+    elif info.locked:
+        out["auth_cert"] = "refused: the phone is locked; unlock it (Face ID / Touch ID) and hold it again"
+    elif token.cert_after_unlock:
+        out["auth_cert"] = "readable only after the phone's PIN (mynareader card pin)"
+    out["pin_tries_left"] = info.pin_tries          # None: no PIN at the reader (iPhone, PIN-less card)
     out["code_b_tries_left"] = info.code_b_tries   # None: no card-face applet (住基カード, smartphone)
     return out
 
@@ -76,7 +83,14 @@ def _read_pin(args) -> Pin:
 def cmd_pin(args) -> int:
     transport, card = _open_card(args.reader, args.wait)
     try:
-        before = card.pin_tries()
+        if TOKENS[card.token()].unlock is not Unlock.PIN:
+            raise CliFail("This token has no PIN at the reader (an iPhone is unlocked on the phone). Nothing was "
+                          "sent.", CANNOT)
+        try:
+            before = card.pin_tries()
+        except NotFound:
+            raise CliFail("This card has no PIN (a 顔認証マイナンバーカード: face or 目視 only). Nothing was sent.",
+                          CANNOT) from None
         print(f"tries left before: {before}")
         if before == 0:
             raise CliFail("The PIN is blocked on this card. Nothing was sent. "
@@ -107,37 +121,37 @@ def _code_b(args, transport) -> Pin:
 
 
 def cmd_bench(args) -> int:
-    """APDUs, bytes and time for 'card present -> certificate + tries' and '-> face photo'."""
-    results: dict[str, list] = {"certificate + tries": [], "face photo": []}
+    """APDUs, bytes and time for 'token present -> its first read' (read_card_info: the recipe of its kind) and,
+    for a token with a card face, '-> face photo'."""
+    results: dict[str, list] = {"first read": [], "face photo": []}
     transport = open_reader(args.reader)
+    kind = "unknown"
     try:
         for _ in range(args.repeat):
             card = MyNumberCard(transport)
             transport.stats.reset()
             t0 = time.perf_counter()
             card.connect()
-            card.token()
-            card.auth_certificate()
-            card.pin_tries()
-            card.code_b_tries()
-            first = (transport.stats.apdus, transport.stats.bytes_out, transport.stats.bytes_in,
-                     time.perf_counter() - t0)
-            transport.stats.reset()
-            t1 = time.perf_counter()
-            with _code_b(args, transport) as code:
-                card.verify_code_b(code)
-            face = card.read_card_face()
-            face.photo()
-            second = (transport.stats.apdus, transport.stats.bytes_out, transport.stats.bytes_in,
-                      time.perf_counter() - t1)
+            info = read_card_info(card)
+            kind = info.token.value
+            results["first read"].append((transport.stats.apdus, transport.stats.bytes_out, transport.stats.bytes_in,
+                                          time.perf_counter() - t0))
+            if info.code_b_tries is not None:
+                transport.stats.reset()
+                t1 = time.perf_counter()
+                with _code_b(args, transport) as code:
+                    card.verify_code_b(code)
+                card.read_card_face().photo()
+                results["face photo"].append((transport.stats.apdus, transport.stats.bytes_out,
+                                              transport.stats.bytes_in, time.perf_counter() - t1))
             card.disconnect()
-            results["certificate + tries"].append(first)
-            results["face photo"].append(second)
     finally:
         transport.close()
-    print(f"reader {args.reader}, {args.repeat} runs")
+    print(f"reader {args.reader}, {args.repeat} runs, token {kind}")
     print(f"{'step':<32}{'APDUs':>6}{'bytes out':>10}{'bytes in':>10}{'median ms':>11}{'p90 ms':>9}")
     for step, rows in results.items():
+        if not rows:
+            continue
         times = sorted(r[3] * 1000 for r in rows)
         p90 = times[min(len(times) - 1, int(0.9 * len(times)))]
         apdus, out, inn, _ = rows[-1]

@@ -1,7 +1,9 @@
 """``mynareader kiosk-tty``: a terminal patient screen for the bench, until the touchscreen UI exists.
 
 It shows the current step in Japanese and English, numbers the choices, reads the PIN without echo, and asks
-for the explicit confirmation before a last PIN try.
+for the explicit confirmation before a last PIN try. A phone takes the same screens: an Android phone's PIN (the
+phone's own tries), an iPhone's "unlock it, hold it again" with "I have unlocked it" as a choice; where a phone
+reader is configured, the waiting screen says where phones go.
 """
 from __future__ import annotations
 
@@ -17,7 +19,10 @@ from ..rpc.client import Client, RemoteError
 
 LABELS = {"face": "顔認証 / Face", "pin": "暗証番号 / PIN", "staff": "職員に確認してもらう / Ask the staff",
           "agree": "同意する / Agree", "refuse": "同意しない / Do not agree", "individual": "個別に選択する / Choose item by item",
-          "submit": "入力する / Enter", "cancel": "やめる / Cancel"}
+          "submit": "入力する / Enter", "cancel": "やめる / Cancel",
+          "device_unlock": "ロックを解除しました / I have unlocked it"}
+PHONE_WAITING = ("スマホの方：iPhoneはロックを解除してから、Androidはそのまま、スマホ用読み取り機にかざしてください。\n"
+                 "Smartphone: unlock an iPhone first (an Android as it is), then hold it to the phone reader.")
 
 
 def _label(option: str, data: dict) -> str:
@@ -61,7 +66,9 @@ def _screen(kiosk: Client, step: dict) -> None:
         print("番号を選んでください / Choose a number")
         return
     option = options[int(choice) - 1]
-    if step["step"] == State.CHOOSE_METHOD:
+    if option == "cancel":
+        kiosk.call("kiosk.cancel")
+    elif step["step"] in (State.CHOOSE_METHOD, State.PHONE_UNLOCK):
         kiosk.call("kiosk.choose_method", method=option)
     else:
         kiosk.call("kiosk.answer", screen=step["data"].get("screen", "registration"), answer=option)
@@ -90,13 +97,20 @@ def cmd_kiosk_tty(args) -> int:
     if isinstance(sys.stdout, io.TextIOWrapper):     # a screen: every line shows at once
         sys.stdout.reconfigure(line_buffering=True)
     with Client(path) as kiosk:
-        last = None
+        last: object = None
         while True:
             current = kiosk.call("kiosk.current")
             step = current["step"]
             state = current["state"]
+            if state == State.IDLE and last != "idle":
+                if current.get("phone_reader"):
+                    print(f"\n{PHONE_WAITING}")
+                last = "idle"
             key = (state, step and step["message"], step and step["ja"])
             if key == last or step is None or state not in KIOSK_INPUT | {State.TAKE_CARD}:   # the reader works
+                if step is None:
+                    time.sleep(0.2)
+                    continue
                 if step is not None and key != last and step["data"].get("flash"):
                     _flash(kiosk, step["data"]["flash"])
                 if step is not None and key != last:

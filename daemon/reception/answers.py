@@ -88,6 +88,7 @@ class AnswerPhase(Session):
             "session_id": self.session_id,
             "started_at": started.isoformat(),
             "finished_at": now.isoformat(),
+            "token": self.token.kind.value,
             "identity": identity,
             "certificate": {"serial": format(cert.serial, "X"), "state": cert_state.value,
                             "not_after": cert.not_after.isoformat(), "der": b64(cert.der)},

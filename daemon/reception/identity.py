@@ -4,10 +4,13 @@ check; the PIN and the card's signature; 目視確認 by staff and lifting a fac
 """
 from __future__ import annotations
 
-from ...device.card import PIN_MAX_TRIES
+import datetime as dt
+
+from ...device.tokens import Unlock
 from . import messages as m
+from .certificate_state import CertificateState
 from .errors import Rejected
-from .session import Session, b64
+from .session import PHONE_UNLOCK_PROMPTS, Session, b64
 from .states import IDENTIFYING, State
 
 
@@ -15,9 +18,11 @@ class IdentityPhase(Session):
     def _method_chosen(self, e: m.MethodChosen) -> list[m.Action]:
         if self.slow_until is not None and e.now < self.slow_until:
             raise Rejected(f"the reader is pausing identity checks until {self.slow_until.isoformat()}")
+        if e.method != "device_unlock" and not self._allowed(e.method):
+            if self.registration and e.method in self.token.methods:
+                raise Rejected("保険証利用登録 with this card needs the patient's PIN")
+            raise Rejected(f"{e.method} is not offered for this {self.token.kind.value} token")
         if e.method == "face":
-            if self.registration:     # not offered there (_options): registration is confirmed by the PIN only
-                raise Rejected("保険証利用登録 needs the patient's PIN")
             if self.face_blocked:
                 raise Rejected(f"face authentication is not available: {self.face_blocked}")
             self.state = State.CODE_B_READ
@@ -28,11 +33,11 @@ class IdentityPhase(Session):
             self.state = State.PIN_QUERY
             return [m.QueryPinTries()]
         if e.method == "staff":       # the patient asks for staff: the same 目視 request reception can make
-            if self.registration:
-                raise Rejected("保険証利用登録 needs the patient's PIN")
             self.visual_requested = True
             self._audit(e.now, "visual_check_requested", by="patient")
             return self._choose()
+        if e.method == "device_unlock":
+            raise Rejected("device_unlock answers the phone_unlock screen only")
         raise AssertionError(f"MethodChosen let {e.method!r} through")   # messages.METHODS is checked on construction
 
     def _code_b_read(self, e: m.CodeBRead) -> list[m.Action]:
@@ -100,20 +105,34 @@ class IdentityPhase(Session):
         return self._choose("face_unavailable", *stop)
 
     def _pin_tries(self, e: m.PinTries) -> list[m.Action]:
-        self.pin_tries = e.tries
-        if e.tries == 0:
+        return self._after_tries(e.now, e.tries)
+
+    def _after_tries(self, now: dt.datetime, tries: int) -> list[m.Action]:
+        """The tries the token just gave (never assumed: a phone's limit is unknown) decide the PIN screen."""
+        if self.token.pin_max is not None and tries > self.token.pin_max:
+            return self._abort(now, "card_error", "card_error", detail=f"the card reports {tries} PIN tries")
+        self.pin_tries = tries
+        if tries == 0:
             self.pin_blocked = "pin_blocked"
+            if self.token.phone:
+                return self._abort(now, "pin_blocked", "phone_pin_blocked")
             return self._choose("pin_blocked")
         if self.pin_failures >= self.policy.max_pin_failures_per_session or \
-                (e.tries == 1 and self.policy.refuse_last_pin_try):
+                (tries == 1 and self.policy.refuse_last_pin_try):
             self.pin_blocked = "ask_staff"
+            if self.token.phone:        # no 目視 for a phone: the patient uses the card, or asks at the desk
+                return self._abort(now, "pin_stopped", "phone_pin_stop")
             self.visual_requested = True
             return self._choose("pin_to_staff")
         self.state = State.PIN_ENTRY
-        key = "pin_last_try" if e.tries == 1 else "pin_entry"
-        return [self._show(State.PIN_ENTRY, key, ("submit", "cancel"), tries_left=e.tries, last_try=e.tries == 1)]
+        key = "pin_last_try" if tries == 1 else ("phone_pin_entry" if self.token.phone else "pin_entry")
+        phone = {"phone": True} if self.token.phone else {}     # the screen offers no 目視 for a phone
+        return [self._show(State.PIN_ENTRY, key, ("submit", "cancel"), tries_left=tries, last_try=tries == 1, **phone)]
 
     def _pin_entered(self, e: m.PinEntered) -> list[m.Action]:
+        if self.slow_until is not None and e.now < self.slow_until:   # a phone reaches its PIN without a choice
+            e.pin.wipe()
+            raise Rejected(f"the reader is pausing identity checks until {self.slow_until.isoformat()}")
         if self.pin_tries == 1 and not e.confirm_last_try:
             e.pin.wipe()
             return [self._show(State.PIN_ENTRY, "pin_last_try", ("submit", "cancel"), tries_left=1, last_try=True,
@@ -122,7 +141,10 @@ class IdentityPhase(Session):
         return [m.VerifyPin(e.pin)]
 
     def _pin_accepted(self, e: m.PinAccepted) -> list[m.Action]:
-        self.pin_tries = PIN_MAX_TRIES  # a correct PIN resets the card's counter
+        self.pin_tries = self.token.pin_max  # a correct PIN resets the counter (a phone's full value: unknown)
+        if self.token.cert_after_unlock and self.certificate is None:    # Android: the certificate opens only now
+            self.state = State.CERTIFICATE_READ
+            return [m.ReadCertificate()]
         self.state = State.SIGNING
         return [m.SignChallenge(self.nonce)]
 
@@ -133,6 +155,8 @@ class IdentityPhase(Session):
         self._audit(e.now, "pin_wrong", tries_left=e.tries_left)
         if e.tries_left == 0:
             self.pin_blocked = "pin_blocked"
+            if self.token.phone:
+                return self._abort(e.now, "pin_blocked", "phone_pin_blocked")
             if self.registration:
                 return self._abort(e.now, "registration_needs_pin", "pin_blocked")
             return self._choose("pin_blocked")
@@ -142,8 +166,41 @@ class IdentityPhase(Session):
     def _signed(self, e: m.Signed) -> list[m.Action]:
         signature = {"algorithm": "RSASSA-PKCS1-v1_5-SHA256", "challenge": b64(self.nonce),
                      "signature": b64(e.signature)}
-        self._audit(e.now, "identity_confirmed", method="pin")
-        return self._identified(e.now, "pin", signature=signature)
+        method = "device_unlock" if self.token.unlock is Unlock.DEVICE else "pin"
+        self._audit(e.now, "identity_confirmed", method=method)
+        return self._identified(e.now, method, signature=signature)
+
+    # -- phones: the certificate after the PIN (Android) or the unlock (iPhone) ----------------------------
+    def _ask_unlock(self, now: dt.datetime) -> list[m.Action]:
+        """The iPhone refused: ask the patient to unlock it and hold it again, a few times, then to use the card."""
+        self.unlock_prompts += 1
+        if self.unlock_prompts > PHONE_UNLOCK_PROMPTS:
+            return self._abort(now, "phone_locked", "phone_locked")
+        self.state = State.PHONE_UNLOCK
+        return [self._show(State.PHONE_UNLOCK, "phone_unlock", ("device_unlock", "cancel"),
+                           prompt=self.unlock_prompts)]
+
+    def _phone_unlocked(self, e: m.MethodChosen) -> list[m.Action]:
+        if e.method != "device_unlock":
+            raise Rejected("unlock the phone, hold it to the reader and answer device_unlock")
+        self.state = State.CERTIFICATE_READ
+        return [self._show(State.CERTIFICATE_READ, "phone_reading"), m.ReadCertificate()]
+
+    def _certificate_read(self, e: m.CertificateRead) -> list[m.Action]:
+        if self.certificate is not None and e.certificate.der != self.certificate.der:
+            return self._abort(e.now, "card_error", "card_error", detail="another certificate than before")
+        if (end := self._take_certificate(e.now, e.certificate)) is not None:
+            return end
+        pre = [self._show(State.SIGNING, "renewal_due")] if self.cert_state is CertificateState.RENEWAL_DUE else []
+        self.state = State.SIGNING
+        return [*pre, m.SignChallenge(self.nonce)]
+
+    def _token_locked(self, e: m.TokenLocked) -> list[m.Action]:
+        if self.token.unlock is Unlock.DEVICE:
+            self._audit(e.now, "phone_locked", prompt=self.unlock_prompts + 1)
+            return self._ask_unlock(e.now)
+        # a card or an Android phone refusing after its PIN was accepted: a fault, never a reason to ask again
+        return self._abort(e.now, "card_error", "card_error", detail="the token refused after the PIN")
 
     def _face_lock_lifted(self, e: m.FaceLockLifted) -> list[m.Action]:
         if self.face_blocked != "face_locked":
@@ -157,6 +214,9 @@ class IdentityPhase(Session):
     def _visual_requested(self, e: m.VisualCheckRequested) -> list[m.Action]:
         if self.state not in IDENTIFYING:
             raise Rejected("目視確認 can be asked for only while the patient is confirming identity")
+        if not self._allowed("staff"):
+            raise Rejected(f"目視確認 is not offered for this {self.token.kind.value} token"
+                           + (" in 保険証利用登録" if self.registration and self.token.visual else ""))
         self.visual_requested = True
         self._audit(e.now, "visual_check_requested")
         if self.state == State.CHOOSE_METHOD:
@@ -166,8 +226,8 @@ class IdentityPhase(Session):
     def _visual_confirmed(self, e: m.VisualConfirmed) -> list[m.Action]:
         if not self.visual_requested or self.state not in IDENTIFYING:
             raise Rejected("ask for 目視確認 for this session first (session.request_visual)")
-        if self.registration:
-            raise Rejected("保険証利用登録 needs the patient's PIN")
+        if not self._allowed("staff"):
+            raise Rejected("保険証利用登録 with this card needs the patient's PIN")
         # 目視確認 resets no counter: neither the card's nor the store's
         stop = [m.StopFaceCheck()] if self.state == State.FACE_MATCHING else []
         self._audit(e.now, "identity_confirmed", method="visual")

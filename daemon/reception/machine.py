@@ -9,11 +9,11 @@ session's state and shared helpers are session.py's ``Session``.
 """
 from __future__ import annotations
 
-from ..clock import today_jst
+from ...device.tokens import TOKENS, TokenKind, Unlock
 from ..store import StoreError
 from . import messages as m
 from .answers import AnswerPhase
-from .certificate_state import CertificateState, certificate_state
+from .certificate_state import CertificateState
 from .errors import Rejected, StrayTransition
 from .identity import IdentityPhase
 from .states import PATIENT_WAITS, State
@@ -56,40 +56,61 @@ class Reception(IdentityPhase, AnswerPhase):
     def _card_read(self, e: m.CardRead) -> list[m.Action]:
         if self.store is None:
             raise StoreError("no state store is open")
-        if e.token != "mynumber" or e.certificate is None:
+        self.token = token = TOKENS[TokenKind(e.token)]
+        if not token.accepted or (e.certificate is None and not token.cert_after_unlock):
             self._audit(e.now, "card_rejected", token=e.token)
             return self._abort(e.now, "unsupported_card", "not_mynumber", token=e.token)
-        self.certificate = e.certificate
-        self.cert_state = certificate_state(e.certificate.not_after, today_jst(e.now), self.policy.certificates)
-        self.card_key = self._db().card_key(e.certificate.serial)
-        self.pin_tries, self.code_b_tries = e.pin_tries, e.code_b_tries
-        self._audit(e.now, "card_read", card=self.card_key, certificate_state=self.cert_state.value,
-                    registration=self.registration)
-        if self.cert_state is CertificateState.EXPIRED:
-            return self._abort(e.now, "certificate_expired", "expired")
+        if self.registration and not token.registration:       # a phone registers in its own app
+            self._audit(e.now, "card_rejected", token=e.token, registration=True)
+            return self._abort(e.now, "registration_not_here", "registration_phone", token=e.token)
         pre: list[m.Action] = []
-        if self.cert_state is CertificateState.RENEWAL_DUE:
-            pre.append(self._show(State.READING, "renewal_due"))
-        elif self.cert_state is CertificateState.GRACE:
-            pre.append(self._show(State.READING, "grace"))
+        if e.certificate is not None:
+            if (end := self._take_certificate(e.now, e.certificate)) is not None:
+                return end
+            if self.cert_state is CertificateState.RENEWAL_DUE:
+                pre.append(self._show(State.READING, "renewal_due"))
+            elif self.cert_state is CertificateState.GRACE:
+                pre.append(self._show(State.READING, "grace"))
+        else:     # an Android phone before its PIN, a locked iPhone: PIN failures are kept under this session
+            self.card_key = self._db().token_key("session", self.session_id or "")
+            self._audit(e.now, "card_read", card=self.card_key, token=e.token, registration=self.registration)
+        if (until := self._slowed_until(e.now)) is not None:
+            pre.append(self._show(State.CHOOSE_METHOD, "slow_down", until=until.isoformat()))
+        if token.phone:
+            return [*pre, *self._phone_read(e)]
+        self.pin_tries, self.code_b_tries = e.pin_tries, e.code_b_tries
         if not self.face_enabled:
             self.face_blocked = "face_off"
         elif e.code_b_tries is None:
             self.face_blocked = "no_card_face"
         elif e.code_b_tries <= self.policy.code_b_floor:
             self.face_blocked = "code_b_tries_low"
-        elif self._db().face_locked(self.card_key, self.policy.face_lock_sessions,
+        elif self._db().face_locked(self._card()[1], self.policy.face_lock_sessions,
                                     e.now.timestamp() - self.policy.face_lock_window_hours * 3600):
             self.face_blocked = "face_locked"
             pre.append(self._show(State.CHOOSE_METHOD, "face_locked"))
-        if e.pin_tries == 0:
+        if token.unlock is not Unlock.PIN:
+            self.pin_blocked = "no_pin"          # the PIN-less card: face or 目視 only
+        elif e.pin_tries is None or e.pin_tries == 0:
             self.pin_blocked = "pin_blocked"
             pre.append(self._show(State.CHOOSE_METHOD, "pin_blocked"))
-        if self.registration and self.pin_blocked:
+        if self.registration and not self._options():
             return [*pre, *self._abort(e.now, "registration_needs_pin", "pin_blocked")]
-        if (until := self._slowed_until(e.now)) is not None:
-            pre.append(self._show(State.CHOOSE_METHOD, "slow_down", until=until.isoformat()))
         return self._choose("choose_method", *pre)
+
+    def _phone_read(self, e: m.CardRead) -> list[m.Action]:
+        """A phone: no face, no 目視 (tokens.TOKENS). Android goes to its PIN with the tries the phone gave; an
+        iPhone signs at once, or is told to unlock first."""
+        self.face_blocked = "phone"
+        if self.token.unlock is Unlock.PIN:
+            if e.pin_tries is None:
+                return self._abort(e.now, "card_error", "card_error", detail="the phone gave no PIN tries")
+            return self._after_tries(e.now, e.pin_tries)
+        self.pin_blocked = "device_unlock"
+        if e.locked or e.certificate is None:
+            return self._ask_unlock(e.now)
+        self.state = State.SIGNING
+        return [self._show(State.SIGNING, "phone_signing"), m.SignChallenge(self.nonce)]
 
     def _challenge_set(self, e: m.ChallengeSet) -> list[m.Action]:
         if self.state in (State.SIGNING, State.TAKE_CARD) or self.identity is not None:

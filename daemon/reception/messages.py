@@ -13,14 +13,16 @@ import datetime as dt
 import numbers
 from typing import Any
 
-from ...device.card import KENMEN_B_MAX_TRIES, PIN_MAX_TRIES, TokenKind
+from ...device.card import KENMEN_B_MAX_TRIES, PIN_MAX_TRIES
+from ...device.tokens import TokenKind
 from ...device.certificate import CertificateInfo
 from ...device.pin import Pin
 from .errors import InvalidEvent
 from .states import State
 
 NONCE_BYTES = (16, 64)              # a challenge to sign: the daemon's, or one reception supplies
-METHODS = ("face", "pin", "staff")
+METHODS = ("face", "pin", "staff", "device_unlock")   # device_unlock: "I have unlocked my iPhone", held again
+TRIES_MAX = 15                      # what a 63Cx answer can say: a phone's limit is unknown, so no less
 STAFF_MAX = 64                      # characters of a staff name or code (the protocol's limit)
 
 
@@ -70,22 +72,26 @@ class CardPlaced(Event):
 
 @dataclasses.dataclass(frozen=True)
 class CardRead(Event):
-    token: str                        # "mynumber" | "juki" | "android" | "iphone" | "unknown"
-    certificate: CertificateInfo | None
-    pin_tries: int | None
+    token: str                        # device/tokens.py TokenKind: "mynumber" | "pinless" | "android" | "iphone" | ...
+    certificate: CertificateInfo | None   # None: an unknown token, an Android phone before its PIN, a locked iPhone
+    pin_tries: int | None             # None: no PIN at the reader (iPhone, PIN-less card)
     code_b_tries: int | None          # None: the token has no card-face applet
+    locked: bool = False              # the phone refused its certificate: the holder must unlock it
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _check(self.token in {t.value for t in TokenKind}, f"token: one of {', '.join(t.value for t in TokenKind)}")
         _check(self.certificate is None or isinstance(self.certificate, CertificateInfo),
                "certificate: a CertificateInfo or None")
-        # a My Number Card's counters; another token (turned away by the flow) may count differently
+        # a My Number Card's counters (the PIN-less card's 照合番号B too); a phone's limit is unknown, and a token the
+        # flow turns away may count differently
         mynumber = self.token == TokenKind.MYNUMBER
+        card = self.token in (TokenKind.MYNUMBER, TokenKind.PINLESS)
         if self.pin_tries is not None:
-            _tries(self.pin_tries, "pin_tries", PIN_MAX_TRIES if mynumber else 15)
+            _tries(self.pin_tries, "pin_tries", PIN_MAX_TRIES if mynumber else TRIES_MAX)
         if self.code_b_tries is not None:
-            _tries(self.code_b_tries, "code_b_tries", KENMEN_B_MAX_TRIES if mynumber else 15)
+            _tries(self.code_b_tries, "code_b_tries", KENMEN_B_MAX_TRIES if card else TRIES_MAX)
+        _check(type(self.locked) is bool, "locked: true or false")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,7 +126,7 @@ class MethodChosen(Event):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _check(self.method in METHODS, f"unknown method {self.method!r}; choose face, pin or staff")
+        _check(self.method in METHODS, f"unknown method {self.method!r}; choose face, pin, staff or device_unlock")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -202,7 +208,7 @@ class PinTries(Event):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _tries(self.tries, "tries", PIN_MAX_TRIES)
+        _tries(self.tries, "tries", TRIES_MAX)      # the flow holds a card to its 3 (tokens.TOKENS)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -227,7 +233,7 @@ class PinRejected(Event):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _tries(self.tries_left, "tries_left", PIN_MAX_TRIES - 1)
+        _tries(self.tries_left, "tries_left", TRIES_MAX - 1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -237,6 +243,21 @@ class Signed(Event):
     def __post_init__(self) -> None:
         super().__post_init__()
         _check(isinstance(self.signature, bytes) and len(self.signature) > 0, "signature: the card's bytes")
+
+
+@dataclasses.dataclass(frozen=True)
+class CertificateRead(Event):
+    """The certificate of a token that gates it: an Android phone after its PIN, an iPhone once unlocked."""
+    certificate: CertificateInfo
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check(isinstance(self.certificate, CertificateInfo), "certificate: a CertificateInfo")
+
+
+@dataclasses.dataclass(frozen=True)
+class TokenLocked(Event):
+    """The token refused its certificate or its signature (6982 or any refusal): for an iPhone, it is locked."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -354,6 +375,11 @@ class QueryPinTries(Action):
 @dataclasses.dataclass(frozen=True)
 class VerifyPin(Action):
     pin: Pin
+
+
+@dataclasses.dataclass(frozen=True)
+class ReadCertificate(Action):
+    """Read the user-authentication certificate now (after the phone's PIN, or once the iPhone is unlocked)."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -11,14 +11,18 @@ import datetime as dt
 from typing import Any
 
 from ...device.certificate import CertificateInfo
+from ...device.tokens import TOKENS, Token, TokenKind
+from ..clock import today_jst
 from ..store import Store, StoreError
 from . import messages as m
-from .certificate_state import CertificateState
+from .certificate_state import CertificateState, certificate_state
 from .consent import Catalogue
 from .errors import StrayTransition
 from .policy import Policy
 from .states import PATIENT_WAITS, State
 from .texts import TEXTS
+
+PHONE_UNLOCK_PROMPTS = 3    # times a session asks to unlock the iPhone before it sends the patient to use the card
 
 
 def b64(data: bytes) -> str:
@@ -38,6 +42,8 @@ class Session:
         self.last_activity: dt.datetime | None = None
         self.nonce = b""
         self.registration = False
+        self.token: Token = TOKENS[TokenKind.UNKNOWN]   # what the token is and allows (device/tokens.py)
+        self.unlock_prompts = 0
         self.certificate: CertificateInfo | None = None
         self.cert_state: CertificateState | None = None
         self.card_key: str | None = None
@@ -83,15 +89,35 @@ class Session:
         session, card = self._card()
         self._db().record_failure(card, kind, session, now.timestamp())
 
+    def _allowed(self, method: str) -> bool:
+        """The token offers ``method`` (tokens.TOKENS), and so does this session's purpose: a registration takes
+        only the methods the token's row lists for it (a card: the PIN; the PIN-less card: face or 目視)."""
+        return method in self.token.methods and (not self.registration or method in self.token.registration)
+
     def _options(self) -> tuple[str, ...]:
         options = []
-        if self.face_blocked is None and not self.registration:
+        if self.face_blocked is None and self._allowed("face"):
             options.append("face")
-        if self.pin_blocked is None:
+        if self.pin_blocked is None and self._allowed("pin"):
             options.append("pin")
-        if not self.registration:     # 目視 by staff is always offered: a tap on it calls them (registration needs the PIN)
+        if self._allowed("staff"):    # 目視 by staff is offered wherever the token allows it: a tap calls them
             options.append("staff")
         return tuple(options)
+
+    def _take_certificate(self, now: dt.datetime, cert: CertificateInfo) -> list[m.Action] | None:
+        """The token's certificate is known: its state (no grace for a token without one: a phone), its store key
+        (issuer + serial). Returns the session's end when it has expired, else None."""
+        self.certificate = cert
+        state = certificate_state(cert.not_after, today_jst(now), self.policy.certificates)
+        if state is CertificateState.GRACE and not self.token.grace:
+            state = CertificateState.EXPIRED
+        self.cert_state = state
+        self.card_key = self._db().token_key(cert.issuer, cert.serial, adopt_legacy=not self.token.phone)
+        self._audit(now, "card_read", card=self.card_key, certificate_state=state.value, token=self.token.kind.value,
+                    registration=self.registration)
+        if state is CertificateState.EXPIRED:
+            return self._abort(now, "certificate_expired", "expired")
+        return None
 
     def _choose(self, key: str = "choose_method", *extra: m.Action) -> list[m.Action]:
         self.state = State.CHOOSE_METHOD

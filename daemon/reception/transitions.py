@@ -37,7 +37,9 @@ def _row(source: State | None, event: type[m.Event], handler: str, *targets: Sta
 
 TRANSITIONS: tuple[Row, ...] = (
     _row(S.IDLE, m.CardPlaced, "card_placed", S.READING),
-    _row(S.READING, m.CardRead, "card_read", S.CHOOSE_METHOD, S.TAKE_CARD),
+    # the token decides the path (device/tokens.py): a card chooses; Android goes to its PIN; an iPhone signs,
+    # or is told to unlock first
+    _row(S.READING, m.CardRead, "card_read", S.CHOOSE_METHOD, S.PIN_ENTRY, S.SIGNING, S.PHONE_UNLOCK, S.TAKE_CARD),
     _row(S.CHOOSE_METHOD, m.MethodChosen, "method_chosen", S.CODE_B_READ, S.PIN_QUERY, S.CHOOSE_METHOD),
     _row(S.CODE_B_READ, m.CodeBRead, "code_b_read", S.CODE_B_VERIFY, S.CHOOSE_METHOD),
     _row(S.CODE_B_VERIFY, m.CodeBAccepted, "code_b_accepted", S.FACE_PHOTO),
@@ -45,14 +47,18 @@ TRANSITIONS: tuple[Row, ...] = (
     _row(S.FACE_PHOTO, m.FacePhotoRead, "face_photo_read", S.FACE_MATCHING),
     _row(S.FACE_MATCHING, m.FaceGuidance, "face_guidance", S.FACE_MATCHING),
     _row(S.FACE_MATCHING, m.FaceVerdict, "face_verdict", S.FACE_MATCHING, S.CHOOSE_METHOD, S.CONSENT,
-         S.PRESCRIPTION_FORM, S.TAKE_CARD),
+         S.PRESCRIPTION_FORM, S.REGISTRATION_CONFIRM, S.TAKE_CARD),     # registration: the PIN-less card
     _row(S.CODE_B_READ, m.FaceUnavailable, "face_unavailable", S.CHOOSE_METHOD),
     _row(S.FACE_PHOTO, m.FaceUnavailable, "face_unavailable", S.CHOOSE_METHOD),
     _row(S.FACE_MATCHING, m.FaceUnavailable, "face_unavailable", S.CHOOSE_METHOD),
-    _row(S.PIN_QUERY, m.PinTries, "pin_tries", S.PIN_ENTRY, S.CHOOSE_METHOD),
+    _row(S.PIN_QUERY, m.PinTries, "pin_tries", S.PIN_ENTRY, S.CHOOSE_METHOD, S.TAKE_CARD),
     _row(S.PIN_ENTRY, m.PinEntered, "pin_entered", S.PIN_VERIFY, S.PIN_ENTRY),
     _row(S.PIN_ENTRY, m.MethodChosen, "method_chosen", S.CODE_B_READ, S.PIN_QUERY, S.CHOOSE_METHOD),  # forgot the PIN
-    _row(S.PIN_VERIFY, m.PinAccepted, "pin_accepted", S.SIGNING),
+    _row(S.PIN_VERIFY, m.PinAccepted, "pin_accepted", S.SIGNING, S.CERTIFICATE_READ),
+    _row(S.PHONE_UNLOCK, m.MethodChosen, "phone_unlocked", S.CERTIFICATE_READ),
+    _row(S.CERTIFICATE_READ, m.CertificateRead, "certificate_read", S.SIGNING, S.TAKE_CARD),
+    _row(S.CERTIFICATE_READ, m.TokenLocked, "token_locked", S.PHONE_UNLOCK, S.TAKE_CARD),
+    _row(S.SIGNING, m.TokenLocked, "token_locked", S.PHONE_UNLOCK, S.TAKE_CARD),
     _row(S.PIN_VERIFY, m.PinRejected, "pin_rejected", S.PIN_QUERY, S.CHOOSE_METHOD, S.TAKE_CARD),
     _row(S.SIGNING, m.Signed, "signed", S.CONSENT, S.PRESCRIPTION_FORM, S.REGISTRATION_CONFIRM, S.TAKE_CARD),
     _row(S.CHOOSE_METHOD, m.FaceLockLifted, "face_lock_lifted", S.CHOOSE_METHOD),
@@ -61,7 +67,8 @@ TRANSITIONS: tuple[Row, ...] = (
     _row(S.REGISTRATION_CONFIRM, m.ConsentAnswered, "registration_answered", S.TAKE_CARD),
     _row(None, m.ChallengeSet, "challenge_set", stays=True),
     _row(None, m.VisualCheckRequested, "visual_requested", stays=True),
-    _row(None, m.VisualConfirmed, "visual_confirmed", S.CONSENT, S.PRESCRIPTION_FORM, S.TAKE_CARD),
+    _row(None, m.VisualConfirmed, "visual_confirmed", S.CONSENT, S.PRESCRIPTION_FORM, S.REGISTRATION_CONFIRM,
+         S.TAKE_CARD),
     _row(None, m.Cancelled, "cancelled", S.TAKE_CARD),
     _row(None, m.CardFailed, "card_failed", S.TAKE_CARD),
     _row(None, m.StoreFailed, "store_failed", S.TAKE_CARD),     # any StoreError in a handler (fail closed)

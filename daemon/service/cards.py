@@ -11,8 +11,8 @@ import hashlib
 import logging
 from typing import TYPE_CHECKING, Callable
 
-from ...device.card import MyNumberCard, read_card_info
-from ...device.errors import CardRemoved, DeviceError, PinBlocked, WrongPin
+from ...device.card import MyNumberCard, read_card_info, read_certificate
+from ...device.errors import CardRemoved, DeviceError, PinBlocked, SecurityNotSatisfied, WrongPin
 from ..cardface.reader import ChipHints
 from ..clock import now
 from ..reception import messages as m
@@ -69,8 +69,14 @@ class CardActions:
             def read(card: MyNumberCard) -> m.Event:
                 card.connect()
                 info = read_card_info(card)
-                return m.CardRead(now(), info.token.value, info.certificate, info.pin_tries, info.code_b_tries)
+                return m.CardRead(now(), info.token.value, info.certificate, info.pin_tries, info.code_b_tries,
+                                  info.locked)
             return await run(read)
+        if isinstance(action, m.ReadCertificate):       # a phone: after its PIN (Android) or its unlock (iPhone)
+            try:
+                return m.CertificateRead(now(), await run(read_certificate))
+            except SecurityNotSatisfied:
+                return m.TokenLocked(now())
         if isinstance(action, m.RequestCodeB):
             try:
                 code, certain = await asyncio.get_running_loop().run_in_executor(
@@ -101,7 +107,10 @@ class CardActions:
             return await self._verify(lambda card: card.verify_pin(action.pin), m.PinAccepted, m.PinRejected)
         if isinstance(action, m.SignChallenge):
             digest = hashlib.sha256(action.nonce).digest()
-            return m.Signed(now(), await run(lambda card: card.sign_digest(digest)))
+            try:
+                return m.Signed(now(), await run(lambda card: card.sign_digest(digest)))
+            except SecurityNotSatisfied:               # an iPhone that locked again (the flow decides for others)
+                return m.TokenLocked(now())
         raise AssertionError(f"unhandled action {action!r}")
 
     async def _verify(self, operation, accepted, rejected) -> m.Event:

@@ -21,7 +21,6 @@ from ...device.bench_control import serve_control
 from ...device.transport import Transport
 from ..cardface.reader import GUIDANCE, ChipHints
 from ..clock import now
-from ..config import Metrics as MetricsSection
 from ..reception import messages as m
 from ..reception.errors import Rejected
 from ..reception.machine import Reception
@@ -52,7 +51,7 @@ class ReaderService:
                  card_face: CardFaceSource, face: FaceCheck | None, store: Store | None, store_error: str | None,
                  flow_thread: concurrent.futures.Executor, sockets: Sequence[UnixSocket] = (),
                  network: Network | None = None, bench_control: str = "", native: Worker | None = None,
-                 metrics: Metrics | None = None, metrics_file: MetricsSection = MetricsSection()):
+                 metrics: Metrics | None = None, metrics_file: tuple[str, float] = ("", 15.0)):
         """``native``: the worker process doing the face and OCR work (the face check starts it; stopped here)."""
         self.machine, self.rpc, self.transport, self.worker = flow, rpc, reader, worker
         self.card_face, self.face, self.store, self.store_error = card_face, face, store, store_error
@@ -92,9 +91,9 @@ class ReaderService:
         self.watcher = PresenceWatcher(self.transport, loop, self._on_presence)
         self.watcher.start()
         self._tasks.append(asyncio.create_task(self._ticker()))
-        if self._metrics_file.textfile:
-            self._tasks.append(asyncio.create_task(publish(self.metrics, self._metrics_file.textfile,
-                                                           self._metrics_file.interval, self.store_ok)))
+        path, interval = self._metrics_file      # node-exporter's textfile, and how often it is rewritten
+        if path:
+            self._tasks.append(asyncio.create_task(publish(self.metrics, path, interval, self.store_ok)))
         log.info("reader service started", extra={"EVENT": "started"})
 
     async def stop(self) -> None:

@@ -24,10 +24,11 @@ BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)     # seconds: a car
 OUTCOMES = ("completed", "aborted")
 REASONS = ("completed", "card_removed", "idle_timeout", "cancelled_by_staff", "cancelled_by_patient",
            "certificate_expired", "unsupported_card", "card_error", "store_unavailable", "declined",
-           "registration_needs_pin")
+           "registration_needs_pin", "phone_locked", "pin_blocked", "pin_stopped", "registration_not_here")
 METHODS = ("pin", "face", "visual", "device_unlock", "none")
 # steps at which the reader refused (or stopped offering) a try, so that a card is not locked by its mistake
-REFUSALS = ("pin_to_staff", "pin_blocked", "face_locked", "face_failed", "pin_last_try")
+REFUSALS = ("pin_to_staff", "pin_blocked", "face_locked", "face_failed", "pin_last_try", "phone_pin_blocked",
+            "phone_pin_stop")
 OPERATIONS = ("ReadCard", "ReadFacePhoto", "QueryPinTries", "VerifyPin", "SignChallenge", "RequestCodeB",
               "VerifyCodeB", "face_check")
 FAULTS = ("reader", "store")

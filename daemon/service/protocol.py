@@ -139,8 +139,10 @@ async def release_kiosk(svc: ReaderService, conn: Connection, p: dict) -> dict:
 
 async def kiosk_current(svc: ReaderService, conn: Connection, p: dict) -> dict:
     """Everything a screen that has just (re)loaded needs: the step, the countdown, the mode the next card starts
-    in, and a fault not yet recovered (so neither is lost with the page)."""
-    screen = {"next_mode": svc.next_mode, "fault": svc.reader_fault or svc.cards.fault}
+    in, a fault not yet recovered (so neither is lost with the page), and whether a phone reader is there (the
+    waiting screen then offers スマホ)."""
+    screen = {"next_mode": svc.next_mode, "fault": svc.reader_fault or svc.cards.fault,
+              "phone_reader": "phone_reader" in svc.rpc.capabilities}
     if svc.machine.state == State.IDLE or svc.current is None:
         return {"state": State.IDLE, "step": None, "timeout": None, **screen}
     return {"state": svc.machine.state, "step": show_json(svc.current), "timeout": timeout_json(svc), **screen}

@@ -21,6 +21,9 @@ from .slot import CardPulled, CardSlot, NoCardPresent
 log = logging.getLogger(__name__)
 
 ATQB = bytes.fromhex("50" "00000000" "D3920000" "0071" "85")  # PUPI 0, application data, protocol info
+# a Type A target (the phones' profiles): SENS_RES, SEL_RES (ISO 14443-4), a 4-byte NFCID1, then the ATS
+# (TL, T0 with TA TB TC, no historical bytes), as InListPassiveTarget reports it for 106 kbps type A
+TYPE_A_TARGET = bytes.fromhex("0004" "20" "04" "08123456") + bytes.fromhex("0578807002")
 CHUNK = 250                                                    # data bytes per frame when extended frames are off
 ERROR_FRAME = bytes.fromhex("0000FF01FF7F8100")
 
@@ -109,14 +112,19 @@ class Pn532Emulator:
         if cmd == 0x14:                                    # SAMConfiguration
             return response(0x15)
         if cmd == 0x4A:                                    # InListPassiveTarget MaxTg BrTy [AFI]
-            if len(data) >= 2 and data[1] == 0x03 and self.typeb and self.slot.present:
-                try:
-                    self.slot.power_on()
-                except NoCardPresent:
-                    return response(0x4B, b"\x00")
-                self.target_active, self.pending = True, b""
-                return response(0x4B, bytes([0x01, 0x01]) + ATQB + bytes([0x01, 0x00]))
-            return response(0x4B, b"\x00")
+            card = self.slot.card
+            rf = getattr(getattr(card, "profile", None), "rf_type", "B")
+            wanted = {0x03: "B", 0x00: "A"}.get(data[1] if len(data) >= 2 else -1)
+            if wanted is None or wanted != rf or (rf == "B" and not self.typeb) or not self.slot.present:
+                return response(0x4B, b"\x00")
+            try:
+                self.slot.power_on()
+            except NoCardPresent:
+                return response(0x4B, b"\x00")
+            self.target_active, self.pending = True, b""
+            if rf == "A":
+                return response(0x4B, bytes([0x01, 0x01]) + TYPE_A_TARGET)
+            return response(0x4B, bytes([0x01, 0x01]) + ATQB + bytes([0x01, 0x00]))
         if cmd == 0x00 and data[:1] == b"\x06":            # Diagnose: card presence
             present = self.target_active and self.slot.present
             return response(0x01, b"\x00" if present else b"\x01")

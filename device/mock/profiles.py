@@ -15,6 +15,11 @@ TOKEN_IPHONE = "JPKIAPIOSTOKEN"
 
 ATR_CONTACTLESS = bytes.fromhex("3B888001000005E0B381A1007F")  # PC/SC-synthesised from ATQB; OpenSC probes it
 ATR_CONTACT = bytes.fromhex("3BE000FF8131FE4514")
+ATR_TYPE_A = bytes.fromhex("3B80800101")  # PC/SC's ATR for an ISO 14443-4 Type A target without historical bytes
+
+# how the token gates its user-authentication certificate and key (device/tokens.py says what is known)
+GATE_NONE, GATE_PIN, GATE_UNLOCK = "none", "pin", "unlock"
+UNLOCK_SECONDS = 30     # [assumed] how long an iPhone stays unlocked after Face ID: not public
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,6 +37,11 @@ class Profile:
     security_code: str = "2285"
     pin: str = "1234"                   # test secrets of a virtual card, printed in the bench docs
     sign_password: str = "ABC123"
+    pin_max: int = 3                    # the PIN counter's full value
+    has_pin: bool = True                # the PIN-less card and the iPhone have no PIN EF (0018 answers 6A82)
+    has_signature: bool = True          # the signature certificate, key and password (0001, 001A, 001B)
+    gate: str = GATE_NONE               # what EF 000A needs: nothing (a card), the PIN (Android), an unlock (iPhone)
+    rf_type: str = "B"                  # ISO 14443 type the PN532 emulator answers on (the card is B)
 
 
 PROFILES = {p.name: p for p in [
@@ -43,7 +53,15 @@ PROFILES = {p.name: p for p in [
     Profile("expired", "certificate expired about 2 years ago", -2 * 365),
     Profile("juki", "an old 住基カード (JPKIAPICCTOKEN), no card-face applet", 300, token=TOKEN_JUKI,
             has_kenmen=False, atr=ATR_CONTACT),
-    Profile("android", "a smartphone JPKI token (Android)", 3 * 365 + 40, token=TOKEN_ANDROID, has_kenmen=False),
+    # the phones: [assumed] Type A and 5 PIN tries (both unknown: a reader that takes 3 for granted fails here)
+    Profile("android", "an Android phone (JPKIAPGPSETOKEN): PIN tries, then VERIFY, then the certificate",
+            3 * 365 + 40, pin_tries=5, pin_max=5, token=TOKEN_ANDROID, has_kenmen=False, has_signature=False,
+            gate=GATE_PIN, atr=ATR_TYPE_A, rf_type="A"),
+    Profile("iphone", "an iPhone (JPKIAPIOSTOKEN): no PIN; certificate and signature only while unlocked "
+            "(bench: unlock [SECONDS], lock)", 3 * 365 + 40, token=TOKEN_IPHONE, has_kenmen=False,
+            has_pin=False, has_signature=False, gate=GATE_UNLOCK, atr=ATR_TYPE_A, rf_type="A"),
+    Profile("pinless", "a 顔認証マイナンバーカード: no PINs, no signature certificate; face or 目視 only",
+            3 * 365 + 40, pin_tries=0, sign_tries=0, has_pin=False, has_signature=False),
 ]}
 
 

@@ -12,6 +12,9 @@ The vpcd bridge and the PN532 emulator each host one slot; tests steer it with o
     chain N            the card answers T=0 style: at most N data bytes at a time, the rest by GET RESPONSE
                        (61xx); 0 turns it off
     exact-le on|off    a READ BINARY asking past the end of the file answers 6Cxx (the exact length)
+    unlock [SECONDS]   the phone in the slot is unlocked (Face ID) for SECONDS (default 30): the iPhone profile
+                       serves its certificate and signs only meanwhile
+    lock               the phone locks again
 """
 from __future__ import annotations
 
@@ -167,7 +170,7 @@ class CardSlot:
                 if self.card is None:
                     return "error no card in the slot"
                 which = args[1] if len(args) == 2 else "pin"
-                if which not in self.card.counters.values:
+                if which not in ("pin", "sign", "code_b"):
                     return f"error unknown counter {which!r}; use pin, sign or code_b"
                 self.card.set_tries(int(args[0]), which)
             elif verb == "chain" and len(args) == 1 and args[0].isdigit():
@@ -178,6 +181,13 @@ class CardSlot:
                 if self.card is None:
                     return "error no card in the slot"
                 self.card.exact_le = args[0] == "on"
+            elif verb in ("unlock", "lock") and len(args) <= (1 if verb == "unlock" else 0):
+                if self.card is None or self.card.profile.gate != "unlock":
+                    return "error no phone that unlocks in the slot"
+                if verb == "lock":
+                    self.card.lock()
+                else:
+                    self.card.unlock(*(float(a) for a in args))
             elif verb == "fail" and len(args) == 1:
                 self._fail_next = int(args[0], 16)
             elif verb == "swap" and len(args) == 1:

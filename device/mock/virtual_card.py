@@ -20,9 +20,12 @@ from ..apdu import Applet, JpkiFile, KenmenFile
 from ..cardface import TAG_BIRTH, TAG_CARD_FACE, TAG_EXPIRY, TAG_PHOTO, code_b_of
 from .. import tlv
 from .pki import TestPki
-from .profiles import PROFILES, Profile, card_dates
+import time
+
+from .profiles import GATE_NONE, GATE_PIN, GATE_UNLOCK, PROFILES, UNLOCK_SECONDS, Profile, card_dates
 
 SW_OK = b"\x90\x00"
+UNLOCKED = ("phone", "unlocked")   # the gate an iPhone's Face ID / Touch ID opens (not a PIN of the card)
 ASSETS = Path(__file__).with_name("assets")
 
 # DigestInfo prefixes the card accepts for COMPUTE DIGITAL SIGNATURE, by hash
@@ -103,20 +106,28 @@ class VirtualCard:
         auth_cert = pki.issue(p.name, self.auth_key, self.dates.issued, self.dates.cert_not_after, "auth")
         sign_cert = pki.issue(p.name, self.sign_key, self.dates.issued, self.dates.cert_not_after, "signature")
         token = p.token.encode().ljust(32, b" ") + bytes(128)
-        self.pins: dict[tuple[Applet | None, int | None], PinFile] = {
-            (Applet.JPKI, JpkiFile.AUTH_PIN): PinFile("pin", 3, p.pin.encode(), range(4, 5)),
-            (Applet.JPKI, JpkiFile.SIGN_PIN): PinFile("sign", 5, p.sign_password.encode(), range(6, 17)),
-        }
+        auth_pin = (Applet.JPKI, JpkiFile.AUTH_PIN)
+        sign_pin = (Applet.JPKI, JpkiFile.SIGN_PIN)
+        self.pins: dict[tuple[Applet | None, int | None], PinFile] = {}
+        if p.has_pin:
+            self.pins[auth_pin] = PinFile("pin", p.pin_max, p.pin.encode(), range(4, 5))
+        if p.has_signature:
+            self.pins[sign_pin] = PinFile("sign", 5, p.sign_password.encode(), range(6, 17))
+        # the certificate's gate: nothing (a card), the PIN (Android), the phone's unlock (iPhone: UNLOCKED)
+        cert_gate = {GATE_NONE: None, GATE_PIN: auth_pin, GATE_UNLOCK: UNLOCKED}[p.gate]
+        key_gate = UNLOCKED if p.gate == GATE_UNLOCK else auth_pin
         # readable EFs: (applet, fid) -> (content, which PIN must be verified or None)
         self.files: dict[tuple[Applet | None, int | None], tuple[bytes, tuple | None]] = {
             (Applet.JPKI, JpkiFile.TOKEN_INFO): (token, None),
-            (Applet.JPKI, JpkiFile.AUTH_CERT): (auth_cert, None),
+            (Applet.JPKI, JpkiFile.AUTH_CERT): (auth_cert, cert_gate),
             (Applet.JPKI, JpkiFile.AUTH_CA_CERT): (pki.ca_der, None),
-            (Applet.JPKI, JpkiFile.SIGN_CERT): (sign_cert, (Applet.JPKI, JpkiFile.SIGN_PIN)),
-            (Applet.JPKI, JpkiFile.SIGN_CA_CERT): (pki.ca_der, None),
         }
-        self.keys: dict[tuple[Applet | None, int | None], tuple] = {(Applet.JPKI, JpkiFile.AUTH_KEY): (self.auth_key, (Applet.JPKI, JpkiFile.AUTH_PIN)),
-                     (Applet.JPKI, 0x001A): (self.sign_key, (Applet.JPKI, JpkiFile.SIGN_PIN))}
+        self.keys: dict[tuple[Applet | None, int | None], tuple] = {
+            (Applet.JPKI, JpkiFile.AUTH_KEY): (self.auth_key, key_gate)}
+        if p.has_signature:
+            self.files[(Applet.JPKI, JpkiFile.SIGN_CERT)] = (sign_cert, sign_pin)
+            self.files[(Applet.JPKI, JpkiFile.SIGN_CA_CERT)] = (pki.ca_der, None)
+            self.keys[(Applet.JPKI, 0x001A)] = (self.sign_key, sign_pin)
         self.applets = {Applet.JPKI}
         if p.has_kenmen:
             self.applets.add(Applet.KENMEN)
@@ -138,6 +149,21 @@ class VirtualCard:
 
     def tries(self, which: str = "pin") -> int:
         return self.counters[which]
+
+    # the phone's own unlock (Face ID / Touch ID): kept with the counters, so it outlives taking the phone away
+    # and holding it again, and ends by itself after ``seconds``
+    def unlock(self, seconds: float = UNLOCK_SECONDS) -> None:
+        self.counters["unlocked_until"] = int(time.time() + seconds)
+
+    def lock(self) -> None:
+        self.counters["unlocked_until"] = 0
+
+    @property
+    def unlocked(self) -> bool:
+        return self.profile.gate == GATE_UNLOCK and time.time() < self.counters.values.get("unlocked_until", 0)
+
+    def _open(self, gate: tuple | None) -> bool:
+        return gate is None or gate in self.verified or (gate == UNLOCKED and self.unlocked)
 
     def power_off(self) -> None:
         self.applet: Applet | None = None
@@ -249,7 +275,7 @@ class VirtualCard:
         if entry is None:
             return sw(0x6986 if fid is not None else 0x6A82)  # a PIN or key EF is not readable
         content, needs = entry
-        if needs is not None and needs not in self.verified:
+        if not self._open(needs):
             return sw(0x6982)
         le = body[0] if len(body) == 1 else 0
         want = le or 256
@@ -299,7 +325,7 @@ class VirtualCard:
         if entry is None:
             return sw(0x6985)  # conditions of use: no key selected
         key, needs = entry
-        if needs not in self.verified:
+        if not self._open(needs):
             return sw(0x6982)
         data = self._lc_data(body)
         if not data:

@@ -16,6 +16,8 @@ const SCREEN_FOR_STATE = {
   pin_query: "working",
   pin_entry: "pin",
   pin_verify: "working",
+  phone_unlock: "unlock",       // an iPhone refused: unlock it and hold it again
+  certificate_read: "working",  // a phone's certificate, after its PIN or its unlock
   signing: "working",
   consent: "question",
   prescription_form: "question",
@@ -43,7 +45,8 @@ const waiting = new Map();
 let cur = { state: "idle", step: null, timeout: null };
 let refreshSeq = 0;
 let notice = null;             // {ja, en, alert, shownOn}
-let pageScreen = null;         // "removed" | null: a page-made screen over the flow's
+let pageScreen = null;         // "removed" | "phone-choose" | "phone-how" | null: a page-made screen over the flow's
+let phoneKind = null;          // "iphone" | "android": the phone the patient said they hold (guidance only)
 let faultMessage = null;       // a reader fault: a red banner on every screen until reader.recovered
 let registrationArmed = false; // the next card starts a registration (kiosk.current's next_mode)
 let deadline = null;           // performance.now() ms when the idle timeout cancels, or null
@@ -134,7 +137,7 @@ async function refresh() {
 // ---- events from the reader ----
 function onEvent(method, p) {
   if (method === "session.started") {
-    notice = null; pageScreen = null; registrationArmed = false; faultMessage = null; faceOffered = false;
+    notice = null; pageScreen = null; phoneKind = null; registrationArmed = false; faultMessage = null; faceOffered = false;
   } else if (method === "step.changed" && NOTICES.has(p.message)) {
     notice = { ja: p.ja, en: p.en, alert: false, shownOn: null };
   } else if (method === "session.aborted" && p.reason === "card_removed") {
@@ -192,9 +195,9 @@ function render() {
 
   let screen;
   if (!linkUp) screen = "link";
-  else if (pageScreen === "removed" && cur.state === "idle") screen = "removed";
+  else if (pageScreen && cur.state === "idle") screen = pageScreen;   // the card pulled; the スマホ guidance
   else screen = screenFor(cur);
-  if (pageScreen === "removed" && cur.state !== "idle") pageScreen = null;
+  if (pageScreen && cur.state !== "idle") pageScreen = null;
 
   const step = cur.step || {};
   const data = step.data || {};
@@ -203,7 +206,8 @@ function render() {
   $("#btn-cancel").hidden = !linkUp || PATIENT_STATES_WITHOUT_CANCEL.has(cur.state);
 
   const fill = { place: renderPlace, method: renderMethod, cardface: renderCardface, face: renderFace,
-                 pin: renderPin, question: renderQuestion, visual: renderVisual, take: renderTake }[screen];
+                 pin: renderPin, question: renderQuestion, visual: renderVisual, take: renderTake,
+                 unlock: renderUnlock, "phone-how": renderPhoneHow }[screen];
   if (fill) fill(step, data);
   renderDots();
   renderNotice(screen);
@@ -241,6 +245,16 @@ function renderPlace() {
   $("#register-armed").hidden = !registrationArmed;
   $("#btn-register").hidden = registrationArmed;
   $("#btn-register-back").hidden = !registrationArmed;
+  $("#btn-phone").hidden = !cur.phone_reader || registrationArmed;   // phones register in their own app
+}
+
+function renderPhoneHow() {
+  $("#phone-how-text").textContent = t(phoneKind === "iphone" ? "phone_how_iphone" : "phone_how_android");
+}
+
+function renderUnlock(step) {
+  $("#unlock-options").replaceChildren(...(step.options || []).filter((o) => o !== "cancel").map((o) =>
+    optionButton(t(o), t(`${o}_hint`), () => act("kiosk.choose_method", { method: o }), `opt-${o}`)));
 }
 
 function optionButton(label, hint, onClick, id) {
@@ -287,6 +301,7 @@ function renderPin(step, data) {
   $("#pin-tries").textContent = data.tries_left ? t("tries_left", data.tries_left) : "";
   $("#key-enter").disabled = pinDigits.length !== 4;
   $("#btn-pin-face").hidden = !faceOffered;
+  $("#btn-forgot").hidden = !!data.phone;          // a phone: no 目視; the top bar's help still calls staff
   if (data.needs_confirmation) showOverlay("#overlay-last-try");
 }
 
@@ -367,6 +382,9 @@ function speakScreen(screen, step) {
   if (screen === "place") text = `${t("place_card")}。${t("place_card_where")}`;
   else if (screen === "link") text = t("link_down");
   else if (screen === "removed") text = t("card_removed");
+  else if (screen === "phone-choose") text = t("phone_choose_title");
+  else if (screen === "phone-how") text = `${t("phone_hold_title")}。${$("#phone-how-text").textContent}`;
+  else if (screen === "unlock") text = `${t("phone_unlock_title")}。${pick(step)}`;
   else text = pick(step);
   if (notice && notice.shownOn === screen) text = `${pick(notice)} ${text}`;
   speakText(text);
@@ -405,6 +423,13 @@ function wire() {
   $("#btn-staff-ok").addEventListener("click", () => hideOverlay("#overlay-staff"));
   $("#btn-cancel").addEventListener("click", () => { resetPin(); act("kiosk.cancel"); });
   $("#btn-removed-ok").addEventListener("click", () => { pageScreen = null; render(); });
+  $("#btn-phone").addEventListener("click", () => { pageScreen = "phone-choose"; render(); });
+  for (const kind of ["iphone", "android"]) {
+    $(`#opt-phone-${kind}`).addEventListener("click", () => { phoneKind = kind; pageScreen = "phone-how"; render(); });
+  }
+  for (const id of ["#btn-phone-back", "#btn-phone-how-back"]) {
+    $(id).addEventListener("click", () => { pageScreen = null; phoneKind = null; render(); });
+  }
   $("#btn-register").addEventListener("click", async () => {
     if (await act("mode.set", { mode: "registration" })) registrationArmed = true;
     render();
@@ -425,7 +450,9 @@ function wire() {
   $("#btn-last-try-go").addEventListener("click", () => submitPin(true));
   $("#btn-last-try-staff").addEventListener("click", () => {
     resetPin(); hideOverlay("#overlay-last-try");
-    act("kiosk.choose_method", { method: "staff" });
+    const phone = cur.step && cur.step.data && cur.step.data.phone;
+    if (phone) act("kiosk.cancel");                 // no 目視 for a phone: stop here, the patient asks at the desk
+    else act("kiosk.choose_method", { method: "staff" });
   });
   $("#btn-still-here").addEventListener("click", () => act("kiosk.still_here"));
   setInterval(() => {
