@@ -22,8 +22,9 @@ def counters(bench: BenchDaemon) -> str:
     return bench.card("status").split(" ", 1)[1]
 
 
-def face_reception_until(bench: BenchDaemon, pcscd, moment: str, after: float) -> None:
-    """A face reception that loses pcscd at ``moment`` + ``after`` s; steps it can no longer take are skipped."""
+def face_reception_until(bench: BenchDaemon, pcscd, moment: str, after: float, started: list[str]) -> None:
+    """A face reception that loses pcscd at ``moment`` + ``after`` s; steps it can no longer take are skipped.
+    Its session id goes into ``started``."""
     def kill_at(here: str) -> bool:
         if here != moment:
             return False
@@ -32,7 +33,7 @@ def face_reception_until(bench: BenchDaemon, pcscd, moment: str, after: float) -
         return True
 
     bench.card("insert fresh")
-    bench.event("session.started")
+    started.append(bench.event("session.started")["session_id"])
     if kill_at("placed"):
         return
     bench.wait_state("choose_method")
@@ -48,11 +49,11 @@ def face_reception_until(bench: BenchDaemon, pcscd, moment: str, after: float) -
     kill_at("answered")
 
 
-def session_end(bench: BenchDaemon) -> str:
+def session_end(bench: BenchDaemon, session: str) -> str:
     """How the session ended: an abort reason, or "completed" when pcscd went after the card's last part."""
     while True:
         event = bench.reception.next_event(30)
-        if event["method"] in ("session.aborted", "session.ended"):
+        if event["method"] in ("session.aborted", "session.ended") and event["params"]["session_id"] == session:
             return event["params"].get("reason") or event["params"]["outcome"]
 
 
@@ -64,12 +65,13 @@ def test_pcscd_killed_at_ten_points_spends_no_try_and_the_next_patient_is_served
         bench.card("remove")
         endings = []
         for moment, after in POINTS:
+            started: list[str] = []
             try:
-                face_reception_until(bench, pcscd, moment, after)
+                face_reception_until(bench, pcscd, moment, after, started)
             except (RemoteError, TimeoutError):
                 pass          # the session ended under the step the patient was about to take
             bench.event("reader.fault", timeout=30)
-            endings.append((moment, after, session_end(bench)))
+            endings.append((moment, after, session_end(bench, started[0])))
             assert counters(bench) == fresh, (moment, after, counters(bench))     # no try was spent
             assert bench.daemon.poll() is None
             pcscd.start()
