@@ -325,19 +325,7 @@ def test_registration_from_the_page(kiosk):
 
 def test_voice_reads_each_screen_and_says_one_digit_entered_never_the_digit(kiosk):
     """The page's side of voice (the engine is daemon/voice's): what it asks the server to say."""
-    asked: list[dict] = []
-
-    def texts(route):
-        body = route.fetch().json()
-        route.fulfill(json={**body, "voice": {"ja": True, "en": True}})
-
-    def voice(route):
-        asked.append(route.request.post_data_json)
-        route.fulfill(status=204)
-    kiosk.page.route("**/texts.json", texts)
-    kiosk.page.route("**/voice", voice)
-    kiosk.page.reload()
-    kiosk.wait_screen("place")
+    asked = kiosk.capture_voice()
     kiosk.insert()
     kiosk.page.wait_for_function("document.querySelector('#btn-repeat').hidden === false")
     kiosk.tap("#opt-pin")

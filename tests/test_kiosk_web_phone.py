@@ -103,19 +103,7 @@ def test_android_chosen_then_its_own_pin_with_the_phones_tries(kiosk):
 
 def test_the_phone_screens_are_spoken(kiosk):
     """What the page asks the voice to say on the スマホ screens and the unlock step (the engine is daemon/voice's)."""
-    asked: list[dict] = []
-
-    def texts(route):
-        body = route.fetch().json()
-        route.fulfill(json={**body, "voice": {"ja": True, "en": True}})
-
-    def voice(route):
-        asked.append(route.request.post_data_json)
-        route.fulfill(status=204)
-    kiosk.page.route("**/texts.json", texts)
-    kiosk.page.route("**/voice", voice)
-    kiosk.page.reload()
-    kiosk.wait_screen("place")
+    asked = kiosk.capture_voice()
     kiosk.page.wait_for_selector("#btn-phone:not([hidden])")
     kiosk.tap("#btn-phone")
     kiosk.tap("#opt-phone-iphone")

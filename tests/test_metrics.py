@@ -29,8 +29,7 @@ def test_receptions_methods_refusals_faults_and_timings_are_counted():
     m.timed("VerifyPin", 0.08)
     m.timed("face_check", 3.2)
     m.timed("face_check", 40.0)
-    m.store_ok = False
-    got = samples(m.render())
+    got = samples(m.render(store_ok=False))
     assert got[("mynareader_info", (("slot", "B"), ("version", "1.2.3")))] == 1
     assert got[("mynareader_receptions_total", (("outcome", "aborted"), ("reason", "card_removed")))] == 2
     assert got[("mynareader_receptions_total", (("outcome", "completed"), ("reason", "completed")))] == 1
@@ -55,7 +54,7 @@ def test_nothing_a_card_a_patient_or_a_client_supplies_reaches_the_text():
         m.event("result", {"identity": {"method": s}, "certificate": {"serial": s}, "name": s})
         m.event("step.changed", {"message": s, "ja": s})
         m.timed(s, 0.1)
-    text = m.render()
+    text = m.render(store_ok=True)
     for s in secrets:
         assert s not in text
     assert "mynareader_evil" not in text
@@ -72,7 +71,7 @@ def test_every_abort_reason_in_the_protocol_is_a_known_label():
 
 def test_the_textfile_is_replaced_whole_and_the_slot_comes_from_the_kernel_command_line(tmp_path):
     target = tmp_path / "mynareader.prom"
-    write_textfile(str(target), Metrics("1.0", "A").render())
+    write_textfile(str(target), Metrics("1.0", "A").render(store_ok=True))
     assert samples(target.read_text())[("mynareader_info", (("slot", "A"), ("version", "1.0")))] == 1
     assert [p.name for p in tmp_path.iterdir()] == ["mynareader.prom"]
     cmdline = tmp_path / "cmdline"

@@ -61,7 +61,6 @@ class Metrics:
         self.faults: dict[str, int] = {}
         self.staff_called = 0
         self.timings: dict[str, Histogram] = {}
-        self.store_ok = True
 
     # -- what is observed ------------------------------------------------------------------------------
     def event(self, name: str, params: dict) -> None:
@@ -89,7 +88,8 @@ class Metrics:
         self.timings.setdefault(_closed(operation, OPERATIONS), Histogram()).observe(seconds)
 
     # -- the text ----------------------------------------------------------------------------------------
-    def render(self) -> str:
+    def render(self, store_ok: bool) -> str:
+        """The text; ``store_ok`` is asked of the service at each rendering, not remembered."""
         out: list[str] = []
 
         def family(name: str, kind: str, help_: str) -> None:
@@ -113,7 +113,7 @@ class Metrics:
         family("staff_called_total", "counter", "Times a patient called staff from the screen.")
         out.append(f"mynareader_staff_called_total {self.staff_called}")
         family("store_ok", "gauge", "1 when the state store can be read and written, else 0.")
-        out.append(f"mynareader_store_ok {int(self.store_ok)}")
+        out.append(f"mynareader_store_ok {int(store_ok)}")
         family("operation_seconds", "histogram", "Time of each card, card-face and face operation.")
         for op, h in sorted(self.timings.items()):
             for bound, count in zip(BUCKETS, h.counts):
@@ -161,9 +161,8 @@ async def publish(metrics: Metrics, path: str, interval: float, store_ok: Callab
     """Rewrite the textfile every ``interval`` seconds; a disk that refuses says so once, then keeps trying."""
     failing = False
     while True:
-        metrics.store_ok = store_ok()
         try:
-            await asyncio.get_running_loop().run_in_executor(None, write_textfile, path, metrics.render())
+            await asyncio.get_running_loop().run_in_executor(None, write_textfile, path, metrics.render(store_ok()))
             failing = False
         except OSError as exc:
             if not failing:

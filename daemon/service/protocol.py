@@ -191,8 +191,7 @@ async def submit_pin(svc: ReaderService, conn: Connection, p: dict) -> dict:
 
 
 async def metrics(svc: ReaderService, conn: Connection, p: dict) -> dict:
-    svc.metrics.store_ok = svc.store_ok()
-    return {"text": svc.metrics.render()}
+    return {"text": svc.metrics.render(svc.store_ok())}
 
 
 async def flash_shown(svc: ReaderService, conn: Connection, p: dict) -> dict:

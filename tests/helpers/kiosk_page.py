@@ -76,6 +76,24 @@ class Kiosk:
         assert self.daemon.card(f"insert {profile}") == "ok"
         self.wait_screen("method")
 
+    def capture_voice(self) -> list[dict]:
+        """Reload the page with voice on for both languages, answering its requests to speak here: the list fills
+        with what the page asks the server to say (the engine is daemon/voice's, tested on its own)."""
+        asked: list[dict] = []
+
+        def texts(route):
+            body = route.fetch().json()
+            route.fulfill(json={**body, "voice": {"ja": True, "en": True}})
+
+        def voice(route):
+            asked.append(route.request.post_data_json)
+            route.fulfill(status=204)
+        self.page.route("**/texts.json", texts)
+        self.page.route("**/voice", voice)
+        self.page.reload()
+        self.wait_screen("place")
+        return asked
+
     def enter_pin(self, pin: str) -> None:
         for digit in pin:
             self.tap(f'.key[data-digit="{digit}"]')
