@@ -160,3 +160,20 @@ def test_slot_control_commands(tmp_path):
     assert slot.process(apdu.select_applet(Applet.JPKI)) == b"\x90\x00"
     assert slot.control("frobnicate").startswith("error unknown command")
     assert slot.control("remove") == "ok" and not slot.present
+
+
+def test_a_replaced_key_file_is_read_again(tmp_path):
+    """The bench keeps parsed keys (parsing holds the interpreter lock ~28 ms a key, stalling an in-process
+    daemon's loop at every insert), but a key file written anew must give the new key, as a new card would."""
+    import os
+    from mynareader.device.mock.pki import TestPki
+    pki = TestPki(tmp_path)
+    auth, _ = pki.holder_keys("fresh")
+    assert pki.holder_keys("fresh")[0] is auth           # kept, not parsed again
+    path = tmp_path / "fresh.auth.key.pem"
+    other = TestPki(tmp_path / "other").holder_keys("fresh")[0]
+    os.replace(tmp_path / "other" / "fresh.auth.key.pem", path)
+    os.utime(path, ns=(1, 1))                           # a different mtime, whatever the clock's resolution
+    again, _ = pki.holder_keys("fresh")
+    assert again.public_key().public_numbers() == other.public_key().public_numbers()
+    assert again.public_key().public_numbers() != auth.public_key().public_numbers()

@@ -238,8 +238,7 @@ class ReaderService:
             self._on_presence("present", None)
 
     def _chip_hints(self) -> ChipHints | None:
-        """What the chip showed before any VERIFY, to cross-check the printed card face."""
-        cert = self.machine.certificate
+        cert = self.machine.certificate   # what the chip showed before any VERIFY: cross-checks the card face
         return ChipHints(cert.serial, cert.not_after) if cert is not None else None
 
     def _card_face_guidance(self, session: str | None, reason: str) -> None:

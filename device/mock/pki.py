@@ -20,14 +20,27 @@ _CA_NAME = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
                       x509.NameAttribute(NameOID.COMMON_NAME, "TEST JPKI user authentication CA")])
 
 
+# Parsed keys by file (and its mtime): parsing a 2048-bit key checks it and takes ~28 ms with the interpreter
+# lock held, so a bench inserting cards in the daemon's own process (sim://) would stall its event loop.
+_parsed: dict[Path, tuple[int, rsa.RSAPrivateKey]] = {}
+
+
 def _key(path: Path) -> rsa.RSAPrivateKey:
     if path.exists():
-        return serialization.load_pem_private_key(path.read_bytes(), None)  # type: ignore[return-value]
+        mtime = path.stat().st_mtime_ns
+        cached = _parsed.get(path)
+        if cached is not None and cached[0] == mtime:
+            return cached[1]
+        key = serialization.load_pem_private_key(path.read_bytes(), None)
+        assert isinstance(key, rsa.RSAPrivateKey)
+        _parsed[path] = (mtime, key)
+        return key
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     tmp = path.with_suffix(".tmp")
     tmp.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                       serialization.NoEncryption()))
     os.replace(tmp, path)
+    _parsed[path] = (path.stat().st_mtime_ns, key)
     return key
 
 
