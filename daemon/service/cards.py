@@ -96,7 +96,9 @@ class CardActions:
             if self.face is None:
                 return m.FaceUnavailable(now(), "no face models are loaded")
             try:
-                await self.face.set_reference(face.photo())
+                # JPEG 2000 decoding takes milliseconds: off the event loop (Pillow releases the lock meanwhile)
+                photo = await asyncio.get_running_loop().run_in_executor(None, face.photo)
+                await self.face.set_reference(photo)
             except Exception:    # the why goes to the log; the patient and staff hear only that face is off
                 log.warning("the chip photo could not be used", exc_info=True, extra={"EVENT": "face_unavailable"})
                 return m.FaceUnavailable(now(), "the card's photo could not be used")

@@ -65,7 +65,8 @@ class FaceCheck:
     async def set_reference(self, photo) -> None:
         self._reference = None
         try:
-            await self._run(self.worker.face_reference, to_rgb(photo))
+            # converted on the face thread: a decode or copy here would hold the event loop
+            await self._run(lambda: self.worker.face_reference(to_rgb(photo)))
         except WorkerError:
             return          # logged by the worker; the attempt that follows finds no photo and says so
         self._reference = self.worker.generation
@@ -155,11 +156,11 @@ class FaceCheck:
     async def end_session(self) -> None:
         await self.stop()
         if self._reference is not None:
-            self._reference = None
-            try:
+            try:       # the face thread runs in order: a next card's photo, set after this, is not undone
                 await self._run(self.worker.face_clear)
             except WorkerError:
                 pass        # a worker that died took the descriptor with it
+            self._reference = None
 
     def bench_control(self, line: str) -> str:
         """A bench camera command; applied now if a camera is open, and to every camera opened later."""
