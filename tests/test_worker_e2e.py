@@ -18,8 +18,8 @@ from helpers.daemon_process import BenchDaemon
 
 DEADLINE = 15     # [face] worker_deadline: a hang is cut after 15 s (OCR frames here took over 8 s under load)
 # (stage, what the patient is told face is unavailable for, whether the fault is armed once the attempt runs)
-STAGES = {"ocr": ("card_face_unreadable", False), "detect": ("camera_unavailable", True),
-          "liveness": ("camera_unavailable", True), "describe": ("camera_unavailable", True)}
+STAGES = {"ocr": ("card_face_unreadable", False), "detect": ("face_check_unavailable", True),
+          "liveness": ("face_check_unavailable", True), "describe": ("face_check_unavailable", True)}
 FAULTS = {"kill": "killed by SIGKILL", "segv": "killed by SIGSEGV", "abort": "killed by SIGABRT",
           "hang": f"did not answer within {DEADLINE} s"}
 

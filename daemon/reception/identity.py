@@ -100,7 +100,7 @@ class IdentityPhase(Session):
 
     def _face_unavailable(self, e: m.FaceUnavailable) -> list[m.Action]:
         stop = [m.StopFaceCheck()] if self.state == State.FACE_MATCHING else []
-        self.face_blocked = "camera_unavailable"
+        self.face_blocked = e.cause
         self._audit(e.now, "face_unavailable")
         return self._choose("face_unavailable", *stop)
 

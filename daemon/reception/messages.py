@@ -192,14 +192,20 @@ class FaceVerdict(Event):
                f"liveness: passed, failed: <reason>, pending or off, not {self.liveness!r}")
 
 
+FACE_CAUSES = ("camera_unavailable", "face_check_unavailable")
+
+
 @dataclasses.dataclass(frozen=True)
 class FaceUnavailable(Event):
-    """The camera or the face models failed: offer PIN or staff."""
+    """The camera or the face check (models, worker process, the chip photo) failed: offer PIN or staff.
+    ``cause`` tells the patient's screen which: a camera to look at, or a check that is restarting."""
     message: str
+    cause: str = "camera_unavailable"
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _check(isinstance(self.message, str), "message: a text")
+        _check(self.cause in FACE_CAUSES, f"cause: one of {', '.join(FACE_CAUSES)}")
 
 
 @dataclasses.dataclass(frozen=True)

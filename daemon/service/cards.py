@@ -94,14 +94,14 @@ class CardActions:
         if isinstance(action, m.ReadFacePhoto):
             face = await run(lambda card: card.read_card_face())
             if self.face is None:
-                return m.FaceUnavailable(now(), "no face models are loaded")
+                return m.FaceUnavailable(now(), "no face models are loaded", "face_check_unavailable")
             try:
                 # JPEG 2000 decoding takes milliseconds: off the event loop (Pillow releases the lock meanwhile)
                 photo = await asyncio.get_running_loop().run_in_executor(None, face.photo)
                 await self.face.set_reference(photo)
             except Exception:    # the why goes to the log; the patient and staff hear only that face is off
                 log.warning("the chip photo could not be used", exc_info=True, extra={"EVENT": "face_unavailable"})
-                return m.FaceUnavailable(now(), "the card's photo could not be used")
+                return m.FaceUnavailable(now(), "the card's photo could not be used", "face_check_unavailable")
             return m.FacePhotoRead(now())
         if isinstance(action, m.QueryPinTries):
             return m.PinTries(now(), await run(lambda card: card.pin_tries()))

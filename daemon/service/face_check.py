@@ -139,7 +139,7 @@ class FaceCheck:
             # the worker logged the fault in one line; no verdict: the patient's face tries are untouched
             self._reference = None
             await self._run(self._close)
-            yield lambda now: m.FaceUnavailable(now, WORKER_LOST)
+            yield lambda now: m.FaceUnavailable(now, WORKER_LOST, "face_check_unavailable")
 
     def _close(self) -> None:
         if self.camera is not None:

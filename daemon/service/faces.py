@@ -32,7 +32,7 @@ class FaceAttempts:
         if isinstance(action, m.StopFaceCheck):
             return
         if self.face is None:
-            await self.feed(m.FaceUnavailable(now(), "no face models are loaded"))
+            await self.feed(m.FaceUnavailable(now(), "no face models are loaded", "face_check_unavailable"))
             return
         self._task = asyncio.get_running_loop().create_task(self._attempt(self.face, session))
 
@@ -50,7 +50,7 @@ class FaceAttempts:
             raise
         except Exception:
             log.warning("face check failed", exc_info=True, extra={"EVENT": "face_unavailable"})
-            await self.feed(m.FaceUnavailable(now(), "the face check failed"))
+            await self.feed(m.FaceUnavailable(now(), "the face check failed", "face_check_unavailable"))
 
     async def stop(self) -> None:
         task, self._task = self._task, None
