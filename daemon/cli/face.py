@@ -229,8 +229,8 @@ def _times(fn, runs: int) -> tuple[float, float]:
 
 
 def _stages(p, probe) -> dict:
-    """The reader's face path cut where the time goes: detect, alignment (landmarks + chip for dlib's alignment),
-    descriptor, and the whole path."""
+    """The reader's face path cut where the time goes: detect, alignment (landmarks, then the chip or the 5-point
+    crop), descriptor, and the whole path."""
     from ..face.detect import letterbox
     face = p.single_face(probe)
     crop = p.crop(probe, face)
@@ -241,7 +241,10 @@ def _stages(p, probe) -> dict:
         stages[f"landmarks ({p.alignment['landmarks']})"] = lambda: p.landmarks_for(probe, face)
         stages["chip (dlib's 150x150)"] = lambda: face_chip(probe, marks, p.size, p.alignment.get("padding", 0.25))
     elif p.alignment["kind"] == "arcface5":
-        stages[f"align (5-point, {p.size}x{p.size})"] = lambda: p.crop(probe, face)
+        points = p.mesh(probe, face)[0] if p.mesh is not None else None
+        if p.mesh is not None:
+            stages["landmarks (face mesh)"] = lambda: p.mesh(probe, face)
+        stages[f"align (5-point, {p.size}x{p.size})"] = lambda: p.crop(probe, face, points)
     else:
         stages["align (square crop)"] = lambda: p.crop(probe, face)
     stages[f"descriptor ({p.model})"] = lambda: p.describe_crop(crop)
