@@ -253,8 +253,9 @@ def _stages(p, probe) -> dict:
         stages[f"landmarks ({p.alignment['landmarks']})"] = lambda: p.landmarks_for(probe, face)
         stages["chip (dlib's 150x150)"] = lambda: face_chip(probe, marks, p.size, p.alignment.get("padding", 0.25))
     elif p.alignment["kind"] == "arcface5":
-        points = p.mesh(probe, face)[0] if p.mesh is not None else None
+        points = None
         if p.mesh is not None:
+            points = p.mesh(probe, face)[0]
             stages["landmarks (face mesh)"] = lambda: p.mesh(probe, face)
         stages[f"align (5-point, {p.size}x{p.size})"] = lambda: p.crop(probe, face, points)
     else:

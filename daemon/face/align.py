@@ -47,7 +47,7 @@ def arcface_points(face: Face) -> tuple[np.ndarray, np.ndarray]:
     return src, dst
 
 
-# The same five from MediaPipe's face mesh (models/face_mesh.onnx, 468 points), which places them far more exactly than
+# The same five from MediaPipe's face mesh (models/face_mesh.onnx, 468 points), which places them more exactly than
 # BlazeFace's six keypoints: each eye's centre as the mean of its two corners and the middle of its two lids (the
 # descriptor package's own JavaScript takes the eye centre from lid points the same way), the nose tip, the mouth
 # corners. On the development set this alignment kept 87% of genuine pairs where BlazeFace's kept 82% (docs/face.md).
