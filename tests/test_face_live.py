@@ -84,3 +84,24 @@ def test_unknown_camera_scheme_is_clear():
     from mynareader.device.errors import BadDeviceUrl
     with pytest.raises(BadDeviceUrl, match="unknown camera URL scheme"):
         open_camera("usbcam://0")
+
+
+def test_liveness_and_alignment_run_the_face_mesh_once_a_frame():
+    """The default descriptor aligns on the face mesh's points, and the liveness check reads the same mesh: one
+    model, run once a frame, whichever of the two needs it first."""
+    pipeline = FacePipeline()
+    assert pipeline.mesh is not None
+    v = FaceVerifier(pipeline, liveness=True)
+    assert v.mesh is pipeline.mesh
+    v.set_reference(load_image(ASSETS / "holder.png"))
+    runs = []
+    real = pipeline.mesh.session.run
+    pipeline.mesh.session.run = lambda *a, **k: runs.append(1) or real(*a, **k)
+    cam = open_camera("bench://holder?seed=1")
+    faces = 0
+    for n in range(6):
+        rgb = cam.read()
+        faces += len(pipeline.detect(rgb)) == 1
+        v.feed(rgb, now=n / 10)
+    assert v.scores, "frames were compared while the liveness check was still running"
+    assert len(runs) == faces == 6

@@ -1,4 +1,5 @@
-"""Alignment: rotate so the eyes are level, then a square crop around the face. Pure (numpy + Pillow)."""
+"""Alignment: a square crop with the eyes level (faceres), or the ArcFace 5-point crop from BlazeFace's keypoints or
+the face mesh's landmarks. Pure (numpy + Pillow)."""
 from __future__ import annotations
 
 import math
@@ -46,11 +47,28 @@ def arcface_points(face: Face) -> tuple[np.ndarray, np.ndarray]:
     return src, dst
 
 
-def arcface_crop(rgb: np.ndarray, face: Face, size: int = 112) -> np.ndarray:
-    """The size x size RGB crop an ArcFace-family descriptor expects: the least-squares similarity taking the face's
-    keypoints onto the template, sampled bilinearly (black outside the image)."""
+# The same five from MediaPipe's face mesh (models/face_mesh.onnx, 468 points), which places them more exactly than
+# BlazeFace's six keypoints: each eye's centre as the mean of its two corners and the middle of its two lids (the
+# descriptor package's own JavaScript takes the eye centre from lid points the same way), the nose tip, the mouth
+# corners. On the development set this alignment kept 87% of genuine pairs where BlazeFace's kept 82% (docs/face.md).
+MESH_EYES = ((33, 133, 159, 145), (362, 263, 386, 374))
+MESH_NOSE_TIP = 1
+MESH_MOUTH_CORNERS = (61, 291)
+
+
+def mesh_points(points: np.ndarray) -> np.ndarray:
+    """The template's five points (5 x 2, the template's order) from the face mesh's landmarks in the image: eyes and
+    mouth corners ordered left to right in the image, as arcface_points does, so a mirrored frame aligns the same."""
+    xy = np.asarray(points, dtype=np.float64)[:, :2]
+    eyes = sorted((xy[list(i)].mean(0) for i in MESH_EYES), key=lambda p: float(p[0]))
+    mouth = sorted((xy[i] for i in MESH_MOUTH_CORNERS), key=lambda p: float(p[0]))
+    return np.array([eyes[0], eyes[1], xy[MESH_NOSE_TIP], mouth[0], mouth[1]])
+
+
+def template_crop(rgb: np.ndarray, src: np.ndarray, dst: np.ndarray, size: int = 112) -> np.ndarray:
+    """The size x size RGB crop taking points src (image) onto dst (in a 112x112 template) by their least-squares
+    similarity, sampled bilinearly (black outside the image)."""
     from .landmarks import similarity
-    src, dst = arcface_points(face)
     m, t = similarity(src, dst * (size / 112.0))        # image -> crop
     inv = np.linalg.inv(m)                              # crop -> image, as Pillow's affine transform wants it
     off = -inv @ t
@@ -59,3 +77,13 @@ def arcface_crop(rgb: np.ndarray, face: Face, size: int = 112) -> np.ndarray:
                         (inv[0, 0], inv[0, 1], off[0], inv[1, 0], inv[1, 1], off[1]),
                         resample=Image.Resampling.BILINEAR)
     return np.asarray(out, dtype=np.uint8)
+
+
+def arcface_crop(rgb: np.ndarray, face: Face, size: int = 112) -> np.ndarray:
+    """The crop an ArcFace-family descriptor expects, from BlazeFace's keypoints."""
+    return template_crop(rgb, *arcface_points(face), size)
+
+
+def arcface_mesh_crop(rgb: np.ndarray, points: np.ndarray, size: int = 112) -> np.ndarray:
+    """The crop an ArcFace-family descriptor expects, from the face mesh's landmarks (all five template points)."""
+    return template_crop(rgb, mesh_points(points), ARCFACE_TEMPLATE, size)

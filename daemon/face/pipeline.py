@@ -9,10 +9,11 @@ import dataclasses
 
 import numpy as np
 
-from .align import aligned_crop, arcface_crop
+from .align import aligned_crop, arcface_crop, arcface_mesh_crop
 from .detect import Detector, Face
 from .dlib_chip import face_chip
 from .landmarks import Box, ShapePredictor
+from .mesh import FaceMesh
 from .onnx_models import manifest, session, verify_file
 from .errors import NoFace, SeveralFaces, UnknownModel
 
@@ -86,17 +87,24 @@ class FacePipeline:
             marks = info["models"][self.alignment["landmarks"]]
             self.landmarks = ShapePredictor.load(verify_file(self.alignment["landmarks"]))
             self.box_mapping = box_mapping or marks["box_mapping"]
+        # the face mesh places the five template points (alignment "points": "mesh"); the liveness check shares it
+        self.mesh = FaceMesh(threads) if self.alignment.get("points") == "mesh" else None
 
     def detect(self, rgb: np.ndarray) -> list[Face]:
         return self.detector.detect(rgb)
 
-    def crop(self, rgb: np.ndarray, face: Face) -> np.ndarray:
-        """The descriptor's input: the alignment its manifest entry names."""
+    def crop(self, rgb: np.ndarray, face: Face, mesh_points: np.ndarray | None = None) -> np.ndarray:
+        """The descriptor's input: the alignment its manifest entry names. ``mesh_points``: the face mesh's landmarks
+        for this face when the caller has them already (the liveness check's), so the mesh is not run twice."""
         a = self.alignment
         if a["kind"] == "dlib5":
             return face_chip(rgb, self.landmarks_for(rgb, face), self.size, a.get("padding", 0.25))
         if a["kind"] == "arcface5":
-            return arcface_crop(rgb, face, self.size)
+            if self.mesh is None:
+                return arcface_crop(rgb, face, self.size)
+            if mesh_points is None:
+                mesh_points = self.mesh(rgb, face)[0]
+            return arcface_mesh_crop(rgb, mesh_points, self.size)
         return aligned_crop(rgb, face, self.size, a.get("scale", 1.4))
 
     def landmarks_for(self, rgb: np.ndarray, face: Face) -> np.ndarray:

@@ -7,17 +7,14 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .flash import Flash, sample_patches
 from .liveness import OUTER_EYES, Cue, Decision, LivenessCheck, Settings
+from .mesh import FaceMesh
 from .pipeline import Descriptor, FacePipeline
 from .quality import GUIDANCE, Gates, check
-
-if TYPE_CHECKING:
-    from .mesh import FaceMesh     # loaded at run time only when liveness is on
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,9 +47,8 @@ class FaceVerifier:
         self.matches_needed, self.frames_for_no, self.gates = matches_needed, frames_for_no, gates
         self.liveness_settings = liveness_settings
         self.mesh: FaceMesh | None = None
-        if liveness:
-            from .mesh import FaceMesh
-            self.mesh = FaceMesh()
+        if liveness:      # the pipeline's own mesh when its alignment has one: one model, run once a frame
+            self.mesh = pipeline.mesh or FaceMesh()
         self.reference: Descriptor | None = None
         self.reset()
 
@@ -99,6 +95,7 @@ class FaceVerifier:
         if len(faces) > 1:
             return self._guide("one_person")
         face = faces[0]
+        points: np.ndarray | None = None     # the face mesh's landmarks, when the liveness check ran it
         if self.live is not None and self.mesh is not None and self.decision is None:   # live: only with a mesh
             points, presence = self.mesh(rgb, face)
             if presence < 0.5:
@@ -118,7 +115,7 @@ class FaceVerifier:
                     return self._verdict(False)
             elif self.live.turning:
                 return None       # turned on purpose: neither guidance nor a comparison
-        crop = self.pipeline.crop(rgb, face)
+        crop = self.pipeline.crop(rgb, face, points)
         problems = check(face, crop, self.gates)
         if problems:
             return self._guide(problems[0])
