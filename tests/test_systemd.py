@@ -87,7 +87,8 @@ def test_the_display_unit_takes_tty1_through_seatd_and_always_comes_back():
     assert "--kiosk" in start and "--app=http://${KIOSK_HOST}:${KIOSK_PORT}/" in start
     # the browser under the supervisor that reloads a crashed tab (tests/test_kiosk_display.py)
     supervisor = start.index("/opt/mynareader/.venv/bin/mynareader")
-    assert start[supervisor + 1] == "kiosk-display" and start[supervisor + 4:supervisor + 6] == ["--", "${BROWSER}"]
+    assert start[supervisor + 1] == "kiosk-display" and start[supervisor + 4:supervisor + 8] == [
+        "--hung-after", "${KIOSK_HUNG_AFTER}", "--", "${BROWSER}"]
     assert "--autoplay-policy=no-user-gesture-required" in start                     # the first screen speaks
     assert not any(a.startswith("--no-sandbox") for a in start)
     # the browser profile is in the runtime directory, emptied at each start
