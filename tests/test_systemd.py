@@ -69,10 +69,16 @@ def unit_settings(name: str) -> dict[str, list[str]]:
     return out
 
 
-def test_the_display_unit_is_a_login_session_on_tty1_that_always_comes_back():
+def test_the_display_unit_takes_tty1_through_seatd_and_always_comes_back():
     unit = unit_settings("mynareader-kiosk-display.service")
+    env = dict(v.split("=", 1) for v in unit["Environment"])
     assert unit["User"] == ["mynareader-display"]
-    assert unit["PAMName"] == ["login"] and unit["TTYPath"] == ["/dev/tty1"] and unit["StandardInput"] == ["tty-fail"]
+    assert unit["TTYPath"] == ["/dev/tty1"] and unit["StandardInput"] == ["tty-fail"]
+    # the seat from seatd (its socket is open to the video group); no PAM session: its (sd-pam) helper would be
+    # cage's child, and cage 0.1.4 waits on every child when it fails, so a failed start would hang for good
+    assert env["LIBSEAT_BACKEND"] == "seatd" and "seatd.service" in unit["Wants"]
+    assert "seatd.service" in " ".join(unit["After"]) and "PAMName" not in unit
+    assert env["XDG_RUNTIME_DIR"] == "%t/mynareader-display"
     assert "getty@tty1.service" in unit["Conflicts"]
     assert unit["Restart"] == ["always"] and unit["StartLimitIntervalSec"] == ["0"]
     assert "mynareader-kiosk-web.service" in unit["Wants"] and "mynareader-kiosk-web.service" in " ".join(unit["After"])
@@ -81,7 +87,8 @@ def test_the_display_unit_is_a_login_session_on_tty1_that_always_comes_back():
     assert "--kiosk" in start and "--app=http://${KIOSK_HOST}:${KIOSK_PORT}/" in start
     # the browser under the supervisor that reloads a crashed tab (tests/test_kiosk_display.py)
     supervisor = start.index("/opt/mynareader/.venv/bin/mynareader")
-    assert start[supervisor + 1] == "kiosk-display" and start[supervisor + 4:supervisor + 6] == ["--", "${BROWSER}"]
+    assert start[supervisor + 1] == "kiosk-display" and start[supervisor + 4:supervisor + 8] == [
+        "--hung-after", "${KIOSK_HUNG_AFTER}", "--", "${BROWSER}"]
     assert "--autoplay-policy=no-user-gesture-required" in start                     # the first screen speaks
     assert not any(a.startswith("--no-sandbox") for a in start)
     # the browser profile is in the runtime directory, emptied at each start
@@ -113,7 +120,7 @@ def test_install_doc_names_every_unit_and_every_package_it_needs():
         assert unit.name in doc, f"docs/install-pi.md never mentions systemd/{unit.name}"
     makefile = (UNITS.parent / "Makefile").read_text()
     voice = re.search(r"^VOICE_PACKAGES := (.*)$", makefile, re.M).group(1).split()
-    for package in voice + ["cage", "xwayland", "chromium", "contrib", "libpam-systemd"]:
+    for package in voice + ["cage", "seatd", "xwayland", "chromium", "contrib"]:
         assert package in doc, f"docs/install-pi.md never mentions {package}"
 
 

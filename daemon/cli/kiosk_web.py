@@ -25,8 +25,10 @@ def cmd_kiosk_display(args) -> int:
     command = args.browser[1:] if args.browser[:1] == ["--"] else args.browser
     if not command:
         raise CliFail("give the browser's command after --, e.g. -- chromium --kiosk --app=URL", CANNOT)
+    if not args.hung_after > 0:
+        raise CliFail("--hung-after must be a number of seconds above 0", CANNOT)
     setup_logging()
-    return supervise(args.url, command)
+    return supervise(args.url, command, args.hung_after)
 
 
 def register(groups) -> None:
@@ -39,5 +41,8 @@ def register(groups) -> None:
     p = groups["_top"].add_parser("kiosk-display", help="run the touchscreen's browser and load the patient's "
                                   "page again when its tab crashes or hangs (in mynareader-kiosk-display.service)")
     p.add_argument("--url", default="http://127.0.0.1:8765/", help="the patient's page (default: kiosk-web's)")
+    p.add_argument("--hung-after", type=float, default=6.0, metavar="SECONDS",
+                   help="restart the browser when the page has not answered for this long (default 6; a machine "
+                        "without a GPU or under emulation needs more)")
     p.add_argument("browser", nargs="...", help="-- then the browser's command line")
     p.set_defaults(func=cmd_kiosk_display)

@@ -22,7 +22,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 PROBE_EVERY = 3.0       # seconds between "are you there?" questions to the page
-HUNG_AFTER = 6.0        # a page that has not answered for this long: restart the browser
+HUNG_AFTER = 6.0        # a page that has not answered for this long: restart the browser (--hung-after)
 
 
 class BrowserGone(Exception):
@@ -82,8 +82,8 @@ def start_browser(command: list[str]) -> tuple[subprocess.Popen, DevTools]:
 class PageWatch:
     """Attaches to the page and loads ``url`` again when it crashes or hangs."""
 
-    def __init__(self, tools: DevTools, url: str):
-        self.tools, self.url = tools, url
+    def __init__(self, tools: DevTools, url: str, hung_after: float = HUNG_AFTER):
+        self.tools, self.url, self.hung_after = tools, url, hung_after
         self.session: str | None = None
         self.target: str | None = None
         self.pending = False        # a reload waits for the page to be attached again
@@ -100,15 +100,15 @@ class PageWatch:
                 if self.waiting is not None and msg.get("id") == self.waiting:
                     self.waiting = None
                 self._handle(msg)
-            if self.waiting is not None and now - self.asked > HUNG_AFTER:
-                log.error("the patient's page stopped answering for %g s: restarting the browser", HUNG_AFTER,
+            if self.waiting is not None and now - self.asked > self.hung_after:
+                log.error("the patient's page stopped answering for %g s: restarting the browser", self.hung_after,
                           extra={"EVENT": "kiosk_display_restart"})
                 raise BrowserGone()
             if self.session is not None and self.waiting is None and now - self.asked >= PROBE_EVERY:
                 self._ask("Runtime.evaluate", {"expression": "1"}, self.session)
 
     def _ask(self, method: str, params: dict, session: str | None = None) -> None:
-        """A question the page (or the browser about the page) must answer within HUNG_AFTER."""
+        """A question the page (or the browser about the page) must answer within ``hung_after``."""
         self.waiting, self.asked = self.tools.send(method, params, session), time.monotonic()
 
     def _attach(self, target: str) -> None:
@@ -144,11 +144,11 @@ class PageWatch:
             self._attach(self.target)
 
 
-def supervise(url: str, command: list[str]) -> int:
+def supervise(url: str, command: list[str], hung_after: float = HUNG_AFTER) -> int:
     """Run the browser until it ends (the exit status for systemd: never 0, the display should come back)."""
     proc, tools = start_browser(command)
     try:
-        PageWatch(tools, url).run()
+        PageWatch(tools, url, hung_after).run()
     except BrowserGone:
         pass
     finally:

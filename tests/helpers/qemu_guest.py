@@ -72,7 +72,9 @@ class Guest:
                 "-netdev", f"user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:{self.port}-:7443",
                 "-device", "virtio-net-pci,netdev=n0", "-device", "virtio-rng-pci"]
         if display:
-            args += ["-device", "virtio-gpu-pci,xres=1280,yres=800"]
+            # a tablet stands in for the touchscreen (absolute pointer): wlroots will not start without input
+            args += ["-device", "virtio-gpu-pci,xres=1280,yres=800", "-device", "virtio-tablet-pci",
+                     "-device", "virtio-keyboard-pci"]
         self.console_log = open(work / "console.log", "w")
         self.started = time.monotonic()
         self.proc = subprocess.Popen(["nice", *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,

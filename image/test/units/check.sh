@@ -34,6 +34,6 @@ say ready
 # until the test stops the machine: the touchscreen's unit and what it last logged (the display test waits on it)
 while sleep 30; do
     say display "$(systemctl show -P ActiveState,NRestarts mynareader-kiosk-display.service | paste -sd' ')" \
-        "$(journalctl -b -u mynareader-kiosk-display -o cat --no-pager | tail -4 | cut -c1-160 | paste -sd'|')"
+        "$(journalctl -b -u mynareader-kiosk-display -o cat --no-pager | grep -v -E "dbus|crashpad" | tail -4 | cut -c1-160 | paste -sd'|')"
     ps -u mynareader-display -o pid=,stat=,etimes=,wchan:24=,args= | cut -c1-150 | while read -r line; do say process "$line"; done
 done
