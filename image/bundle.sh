@@ -23,11 +23,9 @@ for f in "$SYSTEM_IMAGE" "$BOOT_IMAGE"; do
     [ -f "$f" ] || { echo "image/bundle.sh: no $f: make image PROFILE=$PROFILE first" >&2; exit 2; }
 done
 command -v rauc >/dev/null || { echo "image/bundle.sh: rauc is missing: make image-tools" >&2; exit 2; }
-keyring=()
 if [ -z "${RAUC_CERT:-}${RAUC_KEY:-}" ]; then
     "$here/pki.sh" "$OUT/rauc-test-pki"
     RAUC_CERT=$OUT/rauc-test-pki/signing.pem RAUC_KEY=$OUT/rauc-test-pki/signing.key
-    keyring=(--signing-keyring="$OUT/rauc-test-pki/ca.pem")
     echo "image/bundle.sh: signing with the TEST signer in $OUT/rauc-test-pki (RAUC_CERT, RAUC_KEY for a vendor's)"
 fi
 : "${RAUC_CERT:?RAUC_CERT and RAUC_KEY go together}" "${RAUC_KEY:?RAUC_CERT and RAUC_KEY go together}"
@@ -59,6 +57,16 @@ hooks=post-install
 MANIFEST
 rm -f "$BUNDLE"
 started=$(date +%s)
-nice rauc bundle --cert="$RAUC_CERT" --key="$RAUC_KEY" "${keyring[@]}" --mksquashfs-args="$MKSQUASHFS_ARGS" \
+nice rauc bundle --cert="$RAUC_CERT" --key="$RAUC_KEY" --mksquashfs-args="$MKSQUASHFS_ARGS" \
     "$content" "$BUNDLE" >"$BUNDLE.log" 2>&1 || { tail -20 "$BUNDLE.log" >&2; exit 1; }
+# checked as the image checks it (its keyring and purpose), when the image trusts this signer: RAUC_KEYRING
+keyring=${RAUC_KEYRING:-}
+[ -n "$keyring" ] || [ "$RAUC_CERT" != "$OUT/rauc-test-pki/signing.pem" ] || keyring=$OUT/rauc-test-pki/ca.pem
+if [ -n "$keyring" ]; then
+    printf '[system]\ncompatible=mynareader-%s\nbootloader=noop\n[keyring]\npath=%s\ncheck-purpose=codesign\n' \
+        "$PROFILE" "$(realpath "$keyring")" > "$content/check.conf"
+    rauc --conf="$content/check.conf" info "$BUNDLE" >/dev/null 2>"$BUNDLE.check" \
+        || { cat "$BUNDLE.check" >&2; echo "image/bundle.sh: $BUNDLE does not verify against $keyring" >&2; exit 1; }
+    rm -f "$BUNDLE.check"
+fi
 echo "image/bundle.sh: $BUNDLE ($(du -h --apparent-size "$BUNDLE" | cut -f1), version $VERSION) in $(( $(date +%s) - started )) s"

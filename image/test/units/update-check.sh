@@ -24,8 +24,11 @@ PY
 for step in $(cat "$here/update-plan"); do
     case $step in
     wait-health)
-        # the health unit is a oneshot: activating while it waits for the reader, then active (or failed)
-        while [ "$(systemctl show -P ActiveState mynareader-health.service)" = activating ]; do sleep 5; done
+        # the health unit is a oneshot: inactive until its turn, activating while it waits for the reader, then
+        # active (RemainAfterExit) or failed
+        while case $(systemctl show -P ActiveState mynareader-health.service) in inactive|activating) true ;; *) false ;; esac; do
+            sleep 5
+        done
         say health "$(systemctl show -P ActiveState mynareader-health.service)" "$(systemctl show -P ActiveState mynareader.service)"
         journalctl -b -t mynareader-health -o cat --no-pager | while read -r line; do say healthlog "$line"; done ;;
     report)
@@ -35,7 +38,7 @@ for step in $(cat "$here/update-plan"); do
         say ca "$(sha256sum /etc/mynareader/tls/ca.pem | cut -c1-16)"
         say rows "$(rows)"
         say watchdog "$(cat /sys/class/watchdog/watchdog0/identity 2>/dev/null)" "$(cat /sys/class/watchdog/watchdog0/state 2>/dev/null)"
-        say bundle "$(rauc status --output-format=json 2>/dev/null | /usr/bin/python3 -c 'import json, sys
+        say bundle "$(rauc status --detailed --output-format=json 2>/dev/null | /usr/bin/python3 -c 'import json, sys
 s = json.load(sys.stdin)
 for slot in s["slots"]:
     for name, v in slot.items():
