@@ -84,6 +84,13 @@ def test_the_textfile_is_replaced_whole_and_the_slot_comes_from_the_kernel_comma
     assert samples(text)[("mynareader_info", (("slot", "other"), ("version", "1.0")))] == 1
 
 
+def test_the_image_names_the_slot_in_the_environment(tmp_path, monkeypatch):
+    cmdline = tmp_path / "cmdline"
+    cmdline.write_text("rauc.slot=A\n")
+    monkeypatch.setenv("MYNAREADER_SLOT", "B")          # the sandboxed unit cannot read /proc/cmdline
+    assert booted_slot(str(cmdline)) == "B"
+
+
 def test_a_rollback_on_the_update_record_is_a_gauge(tmp_path):
     record = tmp_path / "mynareader-update"
     assert update_rolled_back(str(record)) is False                   # no A/B image, or never updated

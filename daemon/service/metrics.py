@@ -149,7 +149,10 @@ def write_textfile(path: str, text: str) -> None:
 
 
 def booted_slot(cmdline: str = "/proc/cmdline") -> str:
-    """The A/B slot the bootloader says it booted (``rauc.slot=``), or "none" off an A/B image."""
+    """The A/B slot booted: ``MYNAREADER_SLOT`` (the image's drop-in sets it: the reader's sandbox hides
+    /proc/cmdline), else ``rauc.slot=`` on the kernel command line, else "none" off an A/B image."""
+    if os.environ.get("MYNAREADER_SLOT"):
+        return os.environ["MYNAREADER_SLOT"]
     try:
         words = Path(cmdline).read_text().split()
     except OSError:

@@ -15,7 +15,10 @@ grep -q 'BEGIN CERTIFICATE' "$r/etc/rauc/keyring.pem"
 install -D -m 755 "$u/rauc-bootloader" "$r/usr/lib/mynareader/rauc-bootloader"
 install -D -m 755 "$u/health" "$r/usr/lib/mynareader/health"
 echo "BOOT=$BOOT" > "$r/usr/lib/mynareader/update.env"
-install -m 644 "$u/mynareader-health.service" "$r/usr/lib/systemd/system/"
+install -m 644 "$u/mynareader-health.service" "$u/rauc.service" "$r/usr/lib/systemd/system/"
+install -D -m 644 "$u/de.pengutronix.rauc.service" "$r/usr/share/dbus-1/system-services/de.pengutronix.rauc.service"
+install -D -m 644 "$u/de.pengutronix.rauc.conf" "$r/usr/share/dbus-1/system.d/de.pengutronix.rauc.conf"
+install -D -m 644 "$u/slot.conf" "$r/usr/lib/systemd/system/mynareader.service.d/slot.conf"
 systemctl --root="$r" enable mynareader-health.service >/dev/null 2>&1
 
 # systemd feeds the hardware watchdog (the Pi's bcm2835-wdt, QEMU's i6300esb): a hung kernel or PID 1 resets
