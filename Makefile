@@ -105,7 +105,8 @@ image: image-tools
 # a signed RAUC update bundle of the last `make image PROFILE=...`: build/image/PROFILE/update.raucb. The signer
 # from outside the repository: RAUC_CERT and RAUC_KEY (PEM files or PKCS#11 URLs); else the TEST signer.
 bundle:
-	env $(foreach v,RAUC_CERT RAUC_KEY VERSION BUNDLE,$(if $($(v)),$(v)=$($(v)))) image/bundle.sh $(PROFILE) $(IMAGE_DIR)
+	$(SUDO) env $(foreach v,RAUC_CERT RAUC_KEY RAUC_KEYRING VERSION BUNDLE,$(if $($(v)),$(v)=$($(v)))) \
+		image/bundle.sh $(PROFILE) $(IMAGE_DIR)
 
 # the boot test: the qemu-amd64 image under QEMU (TCG), bench devices passed at boot (tests/test_image.py)
 image-test: venv-dev
@@ -120,11 +121,12 @@ image-display-test: venv-dev
 		-k display tests/test_image.py
 
 # A/B updates in the qemu-amd64 image under OVMF (tests/test_image_update.py): a good update, a bundle with a bad
-# signature, power lost mid-install, a bad update that rolls back. About 35-45 minutes under TCG.
+# signature, power lost mid-install, a bad update that rolls back. Root: it makes bundles in the image's build
+# directory. About 35-45 minutes under TCG.
 image-update-test: venv-dev
 	$(MAKE) image PROFILE=qemu-amd64
 	$(MAKE) bundle PROFILE=qemu-amd64
-	MYNAREADER_IMAGE=$(IMAGE_DIR)/qemu-amd64 $(BIN)/python -m pytest -q -m image tests/test_image_update.py
+	$(SUDO) env MYNAREADER_IMAGE=$(IMAGE_DIR)/qemu-amd64 $(BIN)/python -m pytest -q -m image tests/test_image_update.py
 
 # the arm64 system (the Pi 4's packages and kernel) on QEMU's virt machine: multi-user with the daemon active
 image-arm64-test: venv-dev
