@@ -122,7 +122,7 @@ image-display-test: venv-dev
 
 # A/B updates in the qemu-amd64 image under OVMF (tests/test_image_update.py): a good update, a bundle with a bad
 # signature, power lost mid-install, a bad update that rolls back. Root: it makes bundles in the image's build
-# directory. About 35-45 minutes under TCG.
+# directory. About an hour under TCG on a busy 2-core machine (two installs of about 12 minutes each).
 image-update-test: venv-dev
 	$(MAKE) image PROFILE=qemu-amd64
 	$(MAKE) bundle PROFILE=qemu-amd64

@@ -13,7 +13,8 @@ test-units archive (image/test/units/update-check.sh) and reported on the consol
   6. B again, by itself: the rollback is in the journal and the metrics
 The store's lockout and counter rows (seeded in boot 1) and the reader's CA are the same at every boot.
 
-Skipped unless MYNAREADER_IMAGE names a built qemu-amd64 image with its bundle (make bundle). About 35-45 min.
+Skipped unless MYNAREADER_IMAGE names a built qemu-amd64 image with its bundle (make bundle). About an hour
+under TCG on a busy 2-core machine (each install takes about 12 minutes). Root: it makes bundles.
 """
 from __future__ import annotations
 
