@@ -24,7 +24,7 @@ CONTRIB_PACKAGE := hts-voice-nitech-jp-atr503-m001
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test typecheck bench system system-test venv venv-dev clean image image-tools image-test \
-	image-display-test image-arm64-test
+	image-display-test image-arm64-test bundle image-update-test
 
 demo: venv
 	$(BIN)/mynareader demo
@@ -85,7 +85,7 @@ clean:
 # in root mode, and the owners of the image's files. The base rootfs is cached in build/image/cache.
 PROFILE ?= rpi4
 IMAGE_TOOLS := mmdebstrap genimage e2fsprogs dosfstools mtools qemu-utils qemu-system-x86 qemu-system-arm \
-	qemu-user-static binfmt-support arch-test
+	qemu-user-static binfmt-support arch-test rauc squashfs-tools grub-efi-amd64-bin ovmf
 IMAGE_DIR := build/image
 
 image-tools:
@@ -96,11 +96,17 @@ image-tools:
 		2>/dev/null || true
 	@$(SUDO) update-binfmts --enable qemu-aarch64 2>/dev/null || true
 
-# MIRROR, SECURITY_MIRROR (Debian archive URLs), PIN_WHEELS (an earlier manifest) and RPI_KEYRING (the rpi5
-# profile) pass through to the recipe
+# MIRROR, SECURITY_MIRROR (Debian archive URLs), PIN_WHEELS (an earlier manifest), RPI_KEYRING (the rpi5
+# profile) and RAUC_KEYRING (the vendor's update-signing CA; else a TEST CA under build/image) pass through
 image: image-tools
-	$(SUDO) env $(foreach v,MIRROR SECURITY_MIRROR PIN_WHEELS RPI_KEYRING,$(if $($(v)),$(v)=$($(v)))) \
+	$(SUDO) env $(foreach v,MIRROR SECURITY_MIRROR PIN_WHEELS RPI_KEYRING RAUC_KEYRING,$(if $($(v)),$(v)=$($(v)))) \
 		image/build.sh $(PROFILE) $(IMAGE_DIR)
+
+# a signed RAUC update bundle of the last `make image PROFILE=...`: build/image/PROFILE/update.raucb. The signer
+# from outside the repository: RAUC_CERT and RAUC_KEY (PEM files or PKCS#11 URLs); else the TEST signer.
+bundle:
+	$(SUDO) env $(foreach v,RAUC_CERT RAUC_KEY RAUC_KEYRING VERSION BUNDLE,$(if $($(v)),$(v)=$($(v)))) \
+		image/bundle.sh $(PROFILE) $(IMAGE_DIR)
 
 # the boot test: the qemu-amd64 image under QEMU (TCG), bench devices passed at boot (tests/test_image.py)
 image-test: venv-dev
@@ -113,6 +119,14 @@ image-display-test: venv-dev
 	$(MAKE) image PROFILE=qemu-amd64
 	MYNAREADER_IMAGE=$(IMAGE_DIR)/qemu-amd64 MYNAREADER_IMAGE_DISPLAY=1 $(BIN)/python -m pytest -q -m image \
 		-k display tests/test_image.py
+
+# A/B updates in the qemu-amd64 image under OVMF (tests/test_image_update.py): a good update, a bundle with a bad
+# signature, power lost mid-install, a bad update that rolls back. Root: it makes bundles in the image's build
+# directory. About an hour under TCG on a busy 2-core machine (two installs of about 12 minutes each).
+image-update-test: venv-dev
+	$(MAKE) image PROFILE=qemu-amd64
+	$(MAKE) bundle PROFILE=qemu-amd64
+	$(SUDO) env MYNAREADER_IMAGE=$(IMAGE_DIR)/qemu-amd64 $(BIN)/python -m pytest -q -m image tests/test_image_update.py
 
 # the arm64 system (the Pi 4's packages and kernel) on QEMU's virt machine: multi-user with the daemon active
 image-arm64-test: venv-dev

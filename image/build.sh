@@ -23,8 +23,16 @@ conf="$here/profiles/$PROFILE.conf"
 SUITE=bookworm
 MIRROR=${MIRROR:-http://deb.debian.org/debian}
 SECURITY_MIRROR=${SECURITY_MIRROR:-http://deb.debian.org/debian-security}
-LAYERS="base reader kiosk"
-export REPO PROFILE ARCH CONSOLE CAMERA BOOT INITRAMFS_MODULES
+LAYERS="base reader update kiosk"
+# the keyring the image trusts for update bundles: a vendor's (RAUC_KEYRING=path, kept outside the repository),
+# else a TEST CA made under OUT (image/pki.sh) that `make bundle` signs with by default
+if [ -z "${RAUC_KEYRING:-}" ]; then
+    "$here/pki.sh" "$OUT/rauc-test-pki"
+    RAUC_KEYRING="$OUT/rauc-test-pki/ca.pem"
+    echo "image/build.sh: this image trusts the TEST update CA in $OUT/rauc-test-pki (RAUC_KEYRING for a vendor's)"
+fi
+RAUC_KEYRING=$(realpath "$RAUC_KEYRING")
+export REPO PROFILE ARCH CONSOLE CAMERA BOOT INITRAMFS_MODULES RAUC_KEYRING
 
 started=$(date +%s)
 step() { echo "image[$PROFILE] $(( $(date +%s) - started ))s: $*"; }
@@ -113,7 +121,8 @@ rm -rf "$ROOTFS/root/.cache"
 
 step "file systems"
 # each partition's file system is made from its directory (mke2fs -d, mtools: no loop devices), then genimage
-# lays them out; the slots get the same size, the empty slot B is left for the first update to fill
+# lays them out; the slots get the same size, the empty slot B is left for the first update to fill. Slot A's
+# two images stay beside the disk: `make bundle` puts them in an update bundle (image/bundle.sh).
 mib() { echo $(( ($(du -s --block-size=1M "$1" | cut -f1) * 13 / 10 + 64 + 63) / 64 * 64 )); }
 system_mib=$(mib "$ROOTFS")
 rm -f "$WORK"/*.ext4 "$WORK"/*.vfat
@@ -127,11 +136,14 @@ vfat config CONFIG "$CONFIG_DIR" 32
 vfat boot_a BOOT_A "$BOOT_DIR" 256
 
 step "disk image (genimage)"
-sed -e "s|@SYSTEM_MIB@|$system_mib|g; s|@DATA_MIB@|${DATA_MIB:-256}|g" "$here/genimage/reader.cfg" > "$WORK/genimage.cfg"
+# an EFI system partition where the profile boots by EFI (qemu-amd64: GRUB on it), else a basic data partition
+config_type=${CONFIG_PART_TYPE:-ebd0a0a2-b9e5-4433-87c0-68b6b72699c7}
+sed -e "s|@SYSTEM_MIB@|$system_mib|g; s|@DATA_MIB@|${DATA_MIB:-256}|g; s|@CONFIG_TYPE@|$config_type|g" \
+    "$here/genimage/reader.cfg" > "$WORK/genimage.cfg"
 gtmp="$WORK/genimage-tmp"
 rm -rf "$gtmp" && mkdir -p "$WORK/genimage-root"
 nice genimage --config "$WORK/genimage.cfg" --rootpath "$WORK/genimage-root" --tmppath "$gtmp" \
     --inputpath "$WORK" --outputpath "$WORK" >"$WORK/genimage.log" 2>&1 \
     || { tail -30 "$WORK/genimage.log" >&2; exit 1; }
-rm -rf "$gtmp" "$WORK/genimage-root" "$WORK/system_a.ext4" "$WORK/data.ext4" "$WORK"/*.vfat
+rm -rf "$gtmp" "$WORK/genimage-root" "$WORK/data.ext4" "$WORK/config.vfat"
 step "done: $WORK/reader.img ($(du -h --apparent-size "$WORK/reader.img" | cut -f1)), $(grep -c '^deb ' "$manifest") packages in $manifest"

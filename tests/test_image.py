@@ -22,7 +22,8 @@ from helpers.tls import TlsClient
 pytestmark = pytest.mark.image
 BOOT_TIMEOUT = 900          # seconds: TCG on a busy 2-core machine; about 2 minutes when it is quiet
 READER_UNITS = {"mynareader.service", "mynareader-reception.socket", "mynareader-kiosk.socket",
-                "mynareader-kiosk-web.service", "mynareader-firstboot.service", "mynareader-kiosk-display.service"}
+                "mynareader-kiosk-web.service", "mynareader-firstboot.service", "mynareader-kiosk-display.service",
+                "mynareader-health.service"}
 
 
 def image_dir() -> Path:

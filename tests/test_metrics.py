@@ -7,7 +7,7 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from mynareader.daemon.service.metrics import REASONS, Metrics, booted_slot, write_textfile
+from mynareader.daemon.service.metrics import REASONS, Metrics, booted_slot, update_rolled_back, write_textfile
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -79,6 +79,26 @@ def test_the_textfile_is_replaced_whole_and_the_slot_comes_from_the_kernel_comma
     assert booted_slot(str(cmdline)) == "B"
     cmdline.write_text("console=tty1 root=/dev/sda2\n")
     assert booted_slot(str(cmdline)) == "none"
+    cmdline.write_text("rauc.slot=Z9\n")                      # the label keeps to its closed set
+    text = Metrics("1.0", booted_slot(str(cmdline))).render(store_ok=True)
+    assert samples(text)[("mynareader_info", (("slot", "other"), ("version", "1.0")))] == 1
+
+
+def test_the_image_names_the_slot_in_the_environment(tmp_path, monkeypatch):
+    cmdline = tmp_path / "cmdline"
+    cmdline.write_text("rauc.slot=A\n")
+    monkeypatch.setenv("MYNAREADER_SLOT", "B")          # the sandboxed unit cannot read /proc/cmdline
+    assert booted_slot(str(cmdline)) == "B"
+
+
+def test_a_rollback_on_the_update_record_is_a_gauge(tmp_path):
+    record = tmp_path / "mynareader-update"
+    assert update_rolled_back(str(record)) is False                   # no A/B image, or never updated
+    record.write_text("state_B=bad\nresult=rolled_back\n")
+    m = Metrics("1.0", "A", lambda: update_rolled_back(str(record)))
+    assert samples(m.render(store_ok=True))[("mynareader_update_rolled_back", ())] == 1
+    record.write_text("state_B=good\nresult=updated\n")           # read at each rendering: the next update worked
+    assert samples(m.render(store_ok=True))[("mynareader_update_rolled_back", ())] == 0
 
 
 def test_the_reader_counts_a_reception_and_writes_the_textfile(tmp_path):

@@ -35,7 +35,7 @@ from ..service.card_face import CardFaceSource
 from ..service.card_worker import CardWorker
 from ..service.core import ReaderService
 from ..service.listeners import Network, UnixSocket
-from ..service.metrics import Metrics, booted_slot, release
+from ..service.metrics import Metrics, booted_slot, release, update_rolled_back
 from ..store import Store, StoreError
 from ..worker.interface import Spec, Worker
 from ..worker.process import ProcessWorker
@@ -70,7 +70,8 @@ def compose(config: Config) -> ReaderService:
                             flow_thread=concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="flow"),
                             sockets=sockets, network=network(config.network, rpc),
                             bench_control=config.bench.control, native=native,
-                            metrics=Metrics(release(), booted_slot()), metrics_file=(config.metrics.textfile, config.metrics.interval))
+                            metrics=Metrics(release(), booted_slot(), update_rolled_back),
+                            metrics_file=(config.metrics.textfile, config.metrics.interval))
     protocol.mount(rpc, service)
     return service
 

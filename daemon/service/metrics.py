@@ -32,6 +32,10 @@ REFUSALS = ("pin_to_staff", "pin_blocked", "face_locked", "face_failed", "pin_la
 OPERATIONS = ("ReadCard", "ReadFacePhoto", "QueryPinTries", "VerifyPin", "SignChallenge", "RequestCodeB",
               "VerifyCodeB", "face_check")
 FAULTS = ("reader", "store")
+SLOTS = ("A", "B", "none")
+# the A/B image's update record (image/files/update/rauc-bootloader and health write it; docs/image.md): its
+# ``result=`` line says how the last update ended
+UPDATE_RECORD = "/data/mynareader-update"
 
 
 def _closed(value: object, allowed: Iterable[str]) -> str:
@@ -53,8 +57,9 @@ class Histogram:
 
 
 class Metrics:
-    def __init__(self, version: str, slot: str):
-        self.info = {"version": version, "slot": slot}
+    def __init__(self, version: str, slot: str, rolled_back: Callable[[], bool] = lambda: False):
+        self.info = {"version": version, "slot": _closed(slot, SLOTS)}
+        self._rolled_back = rolled_back
         self.receptions: dict[tuple[str, str], int] = {}
         self.methods: dict[str, int] = {}
         self.refusals: dict[str, int] = {}
@@ -114,6 +119,9 @@ class Metrics:
         out.append(f"mynareader_staff_called_total {self.staff_called}")
         family("store_ok", "gauge", "1 when the state store can be read and written, else 0.")
         out.append(f"mynareader_store_ok {int(store_ok)}")
+        family("update_rolled_back", "gauge",
+               "1 when the last update never became healthy and the reader came back to its previous slot.")
+        out.append(f"mynareader_update_rolled_back {int(self._rolled_back())}")
         family("operation_seconds", "histogram", "Time of each card, card-face and face operation.")
         for op, h in sorted(self.timings.items()):
             for bound, count in zip(BUCKETS, h.counts):
@@ -141,12 +149,25 @@ def write_textfile(path: str, text: str) -> None:
 
 
 def booted_slot(cmdline: str = "/proc/cmdline") -> str:
-    """The A/B slot the bootloader says it booted (``rauc.slot=``), or "none" off an A/B image."""
+    """The A/B slot booted: ``MYNAREADER_SLOT`` (the image's drop-in sets it: the reader's sandbox hides
+    /proc/cmdline), else ``rauc.slot=`` on the kernel command line, else "none" off an A/B image."""
+    if os.environ.get("MYNAREADER_SLOT"):
+        return os.environ["MYNAREADER_SLOT"]
     try:
         words = Path(cmdline).read_text().split()
     except OSError:
         return "none"
     return next((w.split("=", 1)[1] for w in words if w.startswith("rauc.slot=")), "none")
+
+
+def update_rolled_back(record: str = UPDATE_RECORD) -> bool:
+    """Whether the update record says the last update was rolled back (no record: no A/B image, or no update)."""
+    try:
+        lines = Path(record).read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return False
+    results = [line.split("=", 1)[1] for line in lines if line.startswith("result=")]
+    return bool(results) and results[-1] == "rolled_back"
 
 
 def release() -> str:

@@ -25,17 +25,27 @@ QEMU = {"amd64": ["qemu-system-x86_64", "-machine", "q35", "-cpu", "max"],
         "arm64": ["qemu-system-aarch64", "-machine", "virt", "-cpu", "max,pauth-impdef=on"]}
 
 
-def units_tar() -> bytes:
-    """The test-only units as the generator unpacks them into /run/systemd/generator."""
+OVMF_CODE = Path("/usr/share/OVMF/OVMF_CODE_4M.fd")
+OVMF_VARS = Path("/usr/share/OVMF/OVMF_VARS_4M.fd")
+CONFIG_PART_OFFSET = "1M"            # image/genimage/reader.cfg: the config partition's offset
+
+
+def units_tar(check: str = "mynareader-image-check.service", extra: dict[str, bytes] | None = None) -> bytes:
+    """The test-only units as the generator unpacks them into /run/systemd/generator, ``check`` enabled for
+    this boot; ``extra`` adds files (name -> content) beside them."""
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as tar:
         for path in sorted(TEST_UNITS.rglob("*")):
             if path.is_file():
                 tar.add(path, arcname=str(path.relative_to(TEST_UNITS)))
         tar.add(NETWORK_DROPIN, arcname="mynareader.service.d/network.conf")
-        link = tarfile.TarInfo("multi-user.target.wants/mynareader-image-check.service")
-        link.type, link.linkname = tarfile.SYMTYPE, "../mynareader-image-check.service"
+        link = tarfile.TarInfo(f"multi-user.target.wants/{check}")
+        link.type, link.linkname = tarfile.SYMTYPE, f"../{check}"
         tar.addfile(link)
+        for name, data in (extra or {}).items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o644
+            tar.addfile(info, io.BytesIO(data))
     data = buf.getvalue()
     return data + b"\0" * (-len(data) % 65536)      # a whole number of sectors for the disk
 
@@ -46,31 +56,59 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def uefi_disk(build: Path, disk: Path) -> None:
+    """A writable copy of the qemu-amd64 image booted by OVMF and GRUB from its config partition, whose menu is
+    given the test units' argument (as one would edit the Pi's cmdline.txt with the card in hand)."""
+    subprocess.run(["cp", "--sparse=always", str(build / "reader.img"), str(disk)], check=True)
+    part = f"{disk}@@{CONFIG_PART_OFFSET}"
+    menu = subprocess.run(["mtype", "-i", part, "::grub.cfg"], check=True, capture_output=True).stdout
+    menu += b'set cmdline="$cmdline mynareader.test-units=/dev/disk/by-id/virtio-mrtest"\n'
+    patched = disk.with_name("grub.cfg")
+    patched.write_bytes(menu)
+    subprocess.run(["mcopy", "-o", "-i", part, str(patched), "::grub.cfg"], check=True)
+
+
 class Guest:
     def __init__(self, build: Path, work: Path, arch: str = "amd64", display: bool = False,
-                 extra_cmdline: str = "", memory: int = 2048):
+                 extra_cmdline: str = "", memory: int = 2048, uefi: Path | None = None, share: Path | None = None,
+                 units: bytes | None = None):
+        """``uefi``: boot that raw disk (uefi_disk) with OVMF, its variable store kept beside it, QEMU's i6300esb
+        watchdog resetting a hung guest; ``share``: a host folder the guest mounts read-only (9p tag "bundles");
+        ``units``: the test-units archive (units_tar()) for this boot."""
         self.build, self.work = build, work
         self.port = free_port()
         self.qmp_path = work / "qmp.sock"
         self.lines: list[str] = []
         self.facts: dict[str, list[str]] = {}
         self._changed = threading.Condition()
-        overlay = work / "overlay.qcow2"
-        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b",
-                        str(build / "reader.img"), str(overlay)], check=True)
-        (work / "units.tar").write_bytes(units_tar())
-        boot = build / "boot"
-        cmdline = (boot / "cmdline.txt").read_text().strip().replace(" quiet", "")
-        cmdline += " mynareader.test-units=/dev/disk/by-id/virtio-mrtest " + extra_cmdline
+        (work / "units.tar").write_bytes(units if units is not None else units_tar())
         args = [*QEMU[arch], "-accel", "tcg,thread=multi", "-smp", "2", "-m", str(memory), "-nodefaults",
                 "-no-reboot", "-display", "none", "-serial", "stdio", "-monitor", "none",
-                "-qmp", f"unix:{self.qmp_path},server=on,wait=off",
-                "-kernel", str(boot / "vmlinuz"), "-initrd", str(boot / "initrd.img"), "-append", cmdline,
-                "-drive", f"file={overlay},if=virtio,format=qcow2",
-                "-drive", f"file={work / 'units.tar'},if=none,id=mrtest,format=raw,readonly=on",
+                "-qmp", f"unix:{self.qmp_path},server=on,wait=off"]
+        if uefi is not None:
+            variables = uefi.with_name("OVMF_VARS.fd")
+            if not variables.exists():
+                variables.write_bytes(OVMF_VARS.read_bytes())
+            args += ["-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}",
+                     "-drive", f"if=pflash,format=raw,unit=1,file={variables}",
+                     "-drive", f"file={uefi},if=none,id=system,format=raw",
+                     "-device", "virtio-blk-pci,drive=system,bootindex=0",
+                     "-device", "i6300esb", "-action", "watchdog=reset"]
+        else:
+            overlay = work / "overlay.qcow2"
+            subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b",
+                            str(build / "reader.img"), str(overlay)], check=True)
+            boot = build / "boot"
+            cmdline = (boot / "cmdline.txt").read_text().strip().replace(" quiet", "")
+            cmdline += " mynareader.test-units=/dev/disk/by-id/virtio-mrtest " + extra_cmdline
+            args += ["-kernel", str(boot / "vmlinuz"), "-initrd", str(boot / "initrd.img"), "-append", cmdline,
+                     "-drive", f"file={overlay},if=virtio,format=qcow2"]
+        if share is not None:
+            args += ["-virtfs", f"local,path={share},mount_tag=bundles,security_model=none,readonly=on"]
+        args += ["-drive", f"file={work / 'units.tar'},if=none,id=mrtest,format=raw,readonly=on",
                 "-device", "virtio-blk-pci,drive=mrtest,serial=mrtest",
                 "-netdev", f"user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:{self.port}-:7443",
-                "-device", "virtio-net-pci,netdev=n0", "-device", "virtio-rng-pci"]
+                "-device", "virtio-net-pci,netdev=n0" + (",romfile=" if uefi else ""), "-device", "virtio-rng-pci"]
         if display:
             # a tablet stands in for the touchscreen (absolute pointer): wlroots will not start without input
             args += ["-device", "virtio-gpu-pci,xres=1280,yres=800", "-device", "virtio-tablet-pci",
@@ -128,6 +166,14 @@ class Guest:
                     if "return" in reply or "error" in reply:
                         break
             return reply
+
+    def wait_exit(self, timeout: float) -> int:
+        """QEMU's exit status once the guest powered off or reset (-no-reboot: a reboot ends QEMU too)."""
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            tail = "\n".join(self.lines[-40:])
+            raise AssertionError(f"the guest was still running after {timeout:.0f} s; console:\n{tail}") from None
 
     def close(self) -> None:
         if self.proc.poll() is None:

@@ -53,7 +53,7 @@ systemctl --root="$r" disable systemd-networkd-wait-online.service >/dev/null 2>
 # the boot partition: kernel, initramfs and the command line for this slot
 kernel=$(ls "$r"/boot/vmlinuz-* | sort -V | tail -1)
 initrd="$r/boot/initrd.img-${kernel##*/vmlinuz-}"
-cmdline="root=PARTLABEL=system_a rootfstype=ext4 rootwait rw $CONSOLE consoleblank=0 quiet"
+cmdline="root=PARTLABEL=system_a rauc.slot=A rootfstype=ext4 rootwait rw $CONSOLE consoleblank=0 quiet"
 case $BOOT in
 qemu)
     # QEMU loads these (-kernel, -initrd, -append); a firmware-less board's boot partition holds the same
@@ -66,7 +66,7 @@ rpi)
     # again at each kernel update on the reader (into the mounted boot partition): the same root and console then
     printf '\n# mynareader image (image/layers/base/hook.sh)\nROOTPART="PARTLABEL=system_a"\nCONSOLES="%s"\n' \
         "$(echo "$CONSOLE" | sed 's/console=//g')" >> "$r/etc/default/raspi-firmware"
-    echo "rootfstype=ext4 rootwait consoleblank=0 quiet" > "$r/etc/default/raspi-extra-cmdline"
+    echo "rauc.slot=A rootfstype=ext4 rootwait consoleblank=0 quiet" > "$r/etc/default/raspi-extra-cmdline"
     cp -r "$r"/boot/firmware/. "$BOOT_DIR/"
     echo "$cmdline" > "$BOOT_DIR/cmdline.txt"
     # the config partition: which boot partition starts (tryboot_a_b: docs/image.md, A/B updates)

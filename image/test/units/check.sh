@@ -3,7 +3,7 @@
 say() { echo "MRTEST $*"; }
 say state "$(systemctl is-system-running --wait)"
 systemctl list-units --failed --plain --no-legend | while read -r unit rest; do say failed "$unit"; done
-for unit in $(systemctl list-unit-files --plain --no-legend 'mynareader*' | awk '$2 != "static" && $1 != "mynareader-image-check.service" {print $1}'); do
+for unit in $(systemctl list-unit-files --plain --no-legend 'mynareader*' | awk '$2 != "static" && $1 !~ /^mynareader-(image|update)-check\.service$/ {print $1}'); do
     say unit "$unit" "$(systemctl is-enabled "$unit" 2>&1)" "$(systemctl is-active "$unit")"
 done
 for unit in mynareader.service mynareader-kiosk-web.service mynareader-kiosk-display.service; do

@@ -1,0 +1,189 @@
+"""A/B updates of the reader image, in the qemu-amd64 image booted as a reader boots: OVMF starts GRUB from the
+config partition, GRUB slot A or B from its environment block (make image-update-test; docs/image.md).
+
+One disk through six boots, each a QEMU run (-no-reboot: the guest's reboot, its watchdog reset and its power-off
+all end QEMU, and the next boot is a fresh start, as a power cycle is). Each boot's steps are named in the
+test-units archive (image/test/units/update-check.sh) and reported on the console:
+  1. A: a bundle signed by a key outside the keyring is refused and slot B is untouched; an install of the good
+     bundle is cut off by a power cut (QMP quit) once 200 MiB of slot B are written
+  2. A (the old slot still boots): the good bundle installs; reboot into the try of B
+  3. B: the health unit commits B once the reader is ready; power off
+  4. B (a cold boot stays on B): the bad bundle (its daemon never becomes ready) installs into A; reboot
+  5. A, the bad try: the health unit gives up and reboots
+  6. B again, by itself: the rollback is in the journal and the metrics
+The store's lockout and counter rows (seeded in boot 1) and the reader's CA are the same at every boot.
+
+Skipped unless MYNAREADER_IMAGE names a built qemu-amd64 image with its bundle (make bundle). About an hour
+under TCG on a busy 2-core machine (each install takes about 12 minutes). Root: it makes bundles.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from helpers.qemu_guest import REPO, Guest, uefi_disk, units_tar
+
+pytestmark = pytest.mark.image
+BOOT_TIMEOUT = 900          # seconds: a TCG boot with a busy host
+INSTALL_TIMEOUT = 1800      # a 2.8 GiB slot image written inside the TCG guest
+NEVER_READY = b"""# TEST ONLY: a release whose daemon never says READY (tests/test_image_update.py)
+[Service]
+ExecStart=
+ExecStart=/bin/sleep infinity
+"""
+
+
+def image_dir() -> Path:
+    return Path(os.environ.get("MYNAREADER_IMAGE", REPO / "build" / "image" / "qemu-amd64")).resolve()
+
+
+def bundle(out: Path, **env: str) -> None:
+    subprocess.run([str(REPO / "image" / "bundle.sh"), "qemu-amd64", str(image_dir().parent)],
+                   env={**os.environ, "BUNDLE": str(out), **env}, check=True, stdout=subprocess.DEVNULL)
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory):
+    """The disk, and the bundles the guest sees in its "bundles" share: good (make bundle's), bad-signature
+    (the same, signed by a CA the image does not trust), bad (a daemon that never becomes ready)."""
+    work = tmp_path_factory.mktemp("update")
+    share = work / "bundles"
+    share.mkdir()
+    good = image_dir() / "update.raucb"
+    assert good.exists(), "make bundle PROFILE=qemu-amd64 first"
+    try:
+        os.link(good, share / "good.raucb")
+    except OSError:
+        shutil.copy(good, share / "good.raucb")
+    rogue = work / "rogue-pki"
+    subprocess.run([str(REPO / "image" / "pki.sh"), str(rogue)], check=True, stdout=subprocess.DEVNULL)
+    bundle(share / "bad-signature.raucb", RAUC_CERT=str(rogue / "signing.pem"), RAUC_KEY=str(rogue / "signing.key"))
+    bad_system = work / "never-ready.ext4"
+    subprocess.run(["cp", "--sparse=always", str(image_dir() / "system_a.ext4"), str(bad_system)], check=True)
+    (work / "never-ready.conf").write_bytes(NEVER_READY)
+    for request in ("mkdir /etc/systemd/system/mynareader.service.d",
+                    f"write {work / 'never-ready.conf'} /etc/systemd/system/mynareader.service.d/never-ready.conf"):
+        subprocess.run(["debugfs", "-w", "-R", request, str(bad_system)], check=True, capture_output=True)
+    bundle(share / "bad.raucb", SYSTEM_IMAGE=str(bad_system), VERSION="never-ready")
+    bad_system.unlink()
+    disk = work / "disk.img"
+    uefi_disk(image_dir(), disk)
+    return {"work": work, "share": share, "disk": disk, "boots": []}
+
+
+def boot(bench, plan: str, until: str = "done", timeout: float = BOOT_TIMEOUT) -> Guest:
+    """One power-on of the disk with this boot's steps; returns once ``until`` was reported."""
+    n = len(bench["boots"]) + 1
+    work = bench["work"] / f"boot{n}"
+    work.mkdir()
+    g = Guest(image_dir(), work, uefi=bench["disk"], share=bench["share"],
+              units=units_tar("mynareader-update-check.service", {"update-plan": plan.encode()}))
+    bench["boots"].append(g)
+    g.wait_for(until, timeout)
+    return g
+
+
+def one(g: Guest, key: str) -> str:
+    return g.facts[key][-1]
+
+
+def metric(g: Guest, name: str) -> str:
+    return next(line for line in g.facts.get("metric", []) if line.startswith(name))
+
+
+def test_a_bad_signature_is_refused_and_a_power_cut_mid_install_leaves_slot_a(bench):
+    g = boot(bench, "wait-health report seed report install=bad-signature.raucb cut=good.raucb", until="writing",
+             timeout=BOOT_TIMEOUT + INSTALL_TIMEOUT)
+    try:
+        assert one(g, "booted") == "A" and one(g, "committed") == "A"
+        assert one(g, "health") == "active active"
+        bench["rows"], bench["ca"] = one(g, "seeded"), one(g, "ca")
+        assert bench["rows"].startswith("4 ")                       # three failures and a lifted face lock
+        name, rc, _ = one(g, "install").split()
+        assert name == "bad-signature.raucb" and rc != "rc=0"
+        assert one(g, "slotb") == "unchanged"                        # nothing written to system_b nor boot_b
+        assert any("signature" in line.lower() or "verif" in line.lower() for line in g.facts["installlog"]), \
+            g.facts["installlog"]
+        assert int(one(g, "writing").removesuffix("MiB")) >= 200
+    finally:
+        g.qmp("quit")                                                 # the power goes, mid-install
+        g.close()
+
+
+def test_the_old_slot_boots_after_the_power_cut_and_the_good_bundle_installs(bench):
+    g = boot(bench, "wait-health report install=good.raucb report reboot", until="rebooting",
+             timeout=BOOT_TIMEOUT + INSTALL_TIMEOUT)
+    try:
+        assert one(g, "booted") == "A" and one(g, "committed") == "A"
+        assert g.facts["rows"][0] == bench["rows"] and one(g, "ca") == bench["ca"]
+        name, rc, seconds = one(g, "install").split()
+        bench["install_seconds"] = int(seconds.removesuffix("s"))
+        assert (name, rc) == ("good.raucb", "rc=0"), g.facts.get("installlog")
+        assert one(g, "primary") == "B"                               # tried once at the next boot
+        assert one(g, "state") == "A=good B=bad"                      # bad from RAUC's first write until committed
+        assert g.wait_exit(300) == 0
+    finally:
+        g.close()
+
+
+def test_the_try_of_b_is_committed_once_the_reader_is_ready(bench):
+    g = boot(bench, "wait-health report poweroff", until="poweroff")
+    try:
+        assert one(g, "booted") == "B"
+        assert one(g, "health") == "active active"
+        assert any("marked good and committed" in line for line in g.facts["healthlog"]), g.facts["healthlog"]
+        assert one(g, "primary") == "B" and one(g, "state") == "A=good B=good"
+        assert "result=updated" in one(g, "record")
+        assert one(g, "rows") == bench["rows"] and one(g, "ca") == bench["ca"]   # store and TLS kept
+        assert 'slot="B"' in metric(g, "mynareader_info")
+        assert metric(g, "mynareader_update_rolled_back") == "mynareader_update_rolled_back 0"
+        # systemd feeds /dev/watchdog0: QEMU's i6300esb or q35's own TCO timer, whichever the kernel found first
+        assert one(g, "watchdog") in ("i6300ESB timer active", "iTCO_wdt active")
+        assert g.wait_exit(300) == 0
+    finally:
+        g.close()
+
+
+def test_a_cold_boot_stays_on_b_and_a_bad_release_installs_into_a(bench):
+    g = boot(bench, "wait-health report install=bad.raucb report reboot", until="rebooting",
+             timeout=BOOT_TIMEOUT + INSTALL_TIMEOUT)
+    try:
+        assert one(g, "booted") == "B" and one(g, "committed") == "B"
+        assert one(g, "install").split()[:2] == ["bad.raucb", "rc=0"], g.facts.get("installlog")
+        assert one(g, "primary") == "A"
+        assert g.wait_exit(300) == 0
+    finally:
+        g.close()
+
+
+def test_the_bad_try_gives_up_by_itself(bench):
+    started = time.monotonic()
+    g = boot(bench, "", until="committed")
+    try:
+        assert one(g, "booted") == "A" and one(g, "committed") == "B"
+        # the daemon's start times out (120 s), the health unit waits 300 s more, then reboots
+        assert g.wait_exit(BOOT_TIMEOUT + 600) == 0
+        bench["bad_try_seconds"] = time.monotonic() - started
+    finally:
+        g.close()
+
+
+def test_the_reader_is_back_on_b_and_says_so(bench):
+    g = boot(bench, "wait-health report poweroff", until="poweroff")
+    try:
+        assert one(g, "booted") == "B" and one(g, "committed") == "B"
+        assert any("rolled back to slot B" in line for line in g.facts["healthlog"]), g.facts["healthlog"]
+        assert "result=rolled_back" in one(g, "record")
+        assert one(g, "state") == "A=bad B=good"
+        assert metric(g, "mynareader_update_rolled_back") == "mynareader_update_rolled_back 1"
+        assert 'slot="B"' in metric(g, "mynareader_info")
+        assert one(g, "rows") == bench["rows"] and one(g, "ca") == bench["ca"]   # lockouts kept through it all
+        print(f"install of the good bundle: {bench.get('install_seconds')} s; the bad try, boot to reboot: "
+              f"{bench.get('bad_try_seconds', 0):.0f} s")
+    finally:
+        g.close()
