@@ -7,8 +7,9 @@ moment it was recorded, and the kiosk's light only *adds* a faint reflection on 
 bright parts of the face. Two tests follow from that:
 
 - timing: the face's colour must follow this attempt's sequence at a lag of 0..``lag_max`` s from when the screen
-  said it painted the first colour, better than it follows any other draw (a guess of the draw is right 1 time in
-  5 x 4^(steps-1): 320 for 4 steps);
+  said it painted the first colour, better than it follows any other draw, whether that draw is fitted at the
+  same lag or at its own (a player paints its guess when it sees the screen change; a guess of the draw is right
+  1 time in 5 x 4^(steps-1): 320 for 4 steps);
 - reflection: across patches of the face, the response must scale with the patch's own brightness (reflected
   light is multiplied by the surface); light added on top of an emitting screen gives the dark patches (brows,
   lips, hair) the same response as the bright ones.
