@@ -82,3 +82,23 @@ def test_the_scheme_and_what_the_screen_is_told():
     # photosensitivity (WCAG 2.3.1): at most 3 flashes (pairs of opposing changes) a second, no saturated red
     assert 1 / settings.step / 2 <= 3
     assert all(not (r > 200 and g < 60 and b < 60) for r, g, b in F.PALETTE.values())
+
+
+def test_a_guess_shown_later_than_the_camera_sees_the_screen_is_out_of_step():
+    """A player sees the kiosk change and then paints its guess: the guess reaches the camera later than the
+    kiosk's own light would. Every draw competes at its own best lag, so a guess does not pass for lack of
+    competition at this draw's lag (the old same-lag ranking let one of these through)."""
+    names = list(F.PALETTE)
+    seqs = F._sequences(len(names), 4)
+    tried = 0
+    for i in range(0, len(seqs), 7):
+        ours = F.Flash(tuple(names[j] for j in seqs[(i * 13) % len(seqs)]), 0.2, "test")
+        guess = seqs[i]
+        if tuple(names[j] for j in guess) == ours.colours:
+            continue
+        tried += 1
+        shown = np.asarray([F.PALETTE[names[j]] for j in guess]) / 255.0
+        times, patches = frames(ours, shown_colours=shown, lag=0.12, seed=i)
+        result = F.judge(ours, 0.0, times, patches)
+        assert not result.passed, (guess, ours.colours, result)
+    assert tried >= 40

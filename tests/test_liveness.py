@@ -44,6 +44,19 @@ def test_eye_aspect_ratio_and_blinks():
     assert L.count_blinks(ears[:5], 0.75) == 0          # closed but not yet open again: not a blink
 
 
+def test_a_blink_half_caught_between_frames_counts_and_jitter_does_not():
+    """At 15 fps a 0.3 s blink's lowest frame is often only ~0.78 of the open eye (bench, seeds 1000+): the default
+    ratio counts it, so the check does not wait ~2 s for the next blink; frame-to-frame jitter (<= 6%) is no blink."""
+    ratio = L.Settings().blink_ratio
+    rng = np.random.default_rng(3)
+    open_ear = 0.33
+    jitter = list(open_ear * (1 + rng.uniform(-0.06, 0.06, 40)))
+    assert L.count_blinks(jitter, ratio) == 0
+    shallow = jitter[:8] + [0.9 * open_ear, 0.78 * open_ear, 0.93 * open_ear] + jitter[8:]
+    assert L.count_blinks(shallow, ratio) == 1
+    assert L.count_blinks(shallow, 0.75) == 0           # the old ratio missed it
+
+
 def test_yaw_shift_follows_the_patients_left_and_right():
     assert abs(L.yaw_shift(head())) < 0.01
     assert L.yaw_shift(head(25)) > 0.2                  # the patient's left: the nose moves to the image's right

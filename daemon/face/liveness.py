@@ -39,7 +39,9 @@ class Settings:
     turn: float = 0.12              # nose shift along the eye line, as a share of the cheek-to-cheek width
     hold_frames: int = 3            # frames at or past ``turn`` before judging
     planar_max: float = 0.06        # homography residual (share of the eye-to-eye distance) under this: flat
-    blink_ratio: float = 0.75       # an eye aspect ratio under this share of the open one is a closed eye
+    blink_ratio: float = 0.82       # an eye aspect ratio under this share of the open one is a closed eye (a
+                                    # blink's lowest frame at 15 fps: 0.68-0.78 of open; frame-to-frame noise
+                                    # <= 0.06: at 0.75 a blink was missed and the check waited for the next)
     give_up: float = 3.0            # seconds after the cue: no turn (or no blink) by then fails
     flash: FlashSettings | None = FlashSettings()   # None: no colour sequence is asked of the screen
     cue_after_flash: float = 0.55   # with a flash shown: the cue comes this long after it started (the turn then
@@ -124,7 +126,7 @@ def count_blinks(ears: list[float], ratio: float) -> int:
     for e in ears:
         if e < ratio * open_ear:
             closed = True
-        elif closed and e > 0.85 * open_ear:
+        elif closed and e > (1 + ratio) / 2 * open_ear:     # open again: above halfway back to open
             blinks, closed = blinks + 1, False
     return blinks
 

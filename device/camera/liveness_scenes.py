@@ -321,6 +321,8 @@ class SceneRenderer:
         self.mask_alpha = self._mask_alpha(holder)
         self.recording = Light()          # the light of the moment a replayed video was recorded
         self.guess: Light | None = None   # a scheme-aware attacker's guess
+        # where the kiosk mirrors on the replaying device's glass: drawn once, as the device is held still
+        self._replay_glass: np.ndarray | None = None
         self._people: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
         # sensor noise: a bank drawn once, taken at a random offset each frame (drawing 1M normals costs 20 ms)
         self._noise = self.noise.normal(0, 1, (background.shape[0] * 2, background.shape[1], 3)).astype(np.float32)
@@ -427,7 +429,9 @@ class SceneRenderer:
         border = 14 if c.device == "phone" else 0
         sheet, centre = _paper(lit.astype(np.float32), tex.centre, border, 10.0)
         sheet = _screen_artefacts(sheet, max(border, 1), {"phone": 0.9, "tablet": 1.3, "monitor": 1.9}[c.device])
-        dev = _planes(sheet, 0.0, 1.0, self._glass_reflection(sheet.shape))
+        if self._replay_glass is None or self._replay_glass.shape != sheet.shape[:2]:
+            self._replay_glass = self._glass_reflection(sheet.shape)
+        dev = _planes(sheet, 0.0, 1.0, self._replay_glass)
         if scale != 1.0:
             dev = _resize_planes(dev, scale)
             centre = centre * scale
