@@ -39,7 +39,8 @@ def test_one_partition_layout_everywhere():
 
 
 def test_the_test_units_are_never_part_of_an_image():
-    for path in [*IMAGE.glob("layers/*/*"), *IMAGE.glob("files/*"), *IMAGE.glob("hooks/*"), IMAGE / "build.sh"]:
+    recipe = [*IMAGE.glob("layers/*/*"), *IMAGE.rglob("files/**/*"), *IMAGE.glob("hooks/*"), *IMAGE.glob("*.sh")]
+    for path in (p for p in recipe if p.is_file()):
         assert "image/test" not in path.read_text(), f"{path} reaches the test-only units"
     bench = (IMAGE / "test" / "units" / "mynareader.service.d" / "bench.conf").read_text()
     assert "sim://" in bench                                            # the bench devices live only there
