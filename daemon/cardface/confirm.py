@@ -11,14 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from .fields import MIN_WEAKEST, Line, normalise
+from .fields import MIN_WEAKEST, Line, doubtful, normalise
 
 MIN_LOOKS = 2          # fewer variants than this are no second opinion
-
-
-def doubtful(line: Line, min_score: float) -> bool:
-    """A line the ordinary rule refuses: its mean below ``min_score`` or one character below MIN_WEAKEST."""
-    return line.score < min_score or line.weakest < MIN_WEAKEST
 
 
 def _characters(line: Line) -> list[tuple[str, float]] | None:

@@ -143,6 +143,11 @@ def _confidence(line: Line) -> float:
     return line.score if line.weakest >= MIN_WEAKEST else 0.0
 
 
+def doubtful(line: Line, min_score: float) -> bool:
+    """A line the rule refuses: its mean below ``min_score``, or one character below MIN_WEAKEST."""
+    return _confidence(line) < min_score
+
+
 def _take(text: str, line: Line, parse: Callable[[str], _V], found: list[tuple[_V, float]], used: list[Line]) -> None:
     """Add what ``parse`` reads in ``text`` to ``found`` (and ``line`` to ``used``); skip a line it cannot read."""
     try:

@@ -22,8 +22,8 @@ from typing import Callable, Iterable
 import numpy as np
 
 from ..clock import JST
-from .confirm import confirm, doubtful
-from .fields import DEFAULT_GENERATION, GENERATIONS, FieldError, Fields, Line, is_birthday
+from .confirm import confirm
+from .fields import DEFAULT_GENERATION, GENERATIONS, FieldError, Fields, Line, doubtful, is_birthday
 from .rectify import brighten, rectify
 
 # reasons a frame or a read is uncertain, each with what the patient is told (ja, en)
