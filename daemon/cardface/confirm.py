@@ -3,9 +3,10 @@ box is recognised again in a few deterministic variants of its crop (variants.py
 
 The line is taken only when every variant reads the same text, each one sure by the ordinary rule (mean and
 weakest character above the thresholds), and the first reading differs from it only in characters that were
-themselves doubtful. A variant that disagrees, or is unsure, leaves the line refused: a second opinion can
-confirm a character, never pick between readings. (Most doubtful characters seen on the bench are the gaps of
-padded dates, 「8月 6日」; a gap the variants do not see is a real question - 「8月16日」? - and stays refused.)
+themselves doubtful. A variant that disagrees, or is unsure, leaves the line refused: the variants can settle a
+character the first reading doubted, never overturn one it was sure of, and never choose between themselves.
+(Most doubtful characters seen on the bench were the gaps of padded dates, 「8月 6日」; variants that read a
+digit in such a gap - 「8月16日」 - change the line's length and leave it refused.)
 """
 from __future__ import annotations
 
