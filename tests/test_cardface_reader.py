@@ -192,3 +192,17 @@ def test_frames_of_two_cards_never_make_a_certain_code(reader):
     mixed = [a[0], b[0], a[1], b[1], a[2], b[2]]
     result = reader.read(iter(mixed), ChipHints(1, CERT_END))
     assert not result.certain and result.reason in ("frames_disagree", "not_confirmed")
+
+
+def test_a_second_look_reads_the_line_again_in_each_variant(reader):
+    """The real engine: each variant of a field's crop is recognised, with a confidence per character."""
+    from mynareader.daemon.cardface.rectify import brighten, rectify
+    from mynareader.daemon.cardface.variants import VARIANTS
+    frame = brighten(frames(FACE, n=1)[0])
+    card = rectify(frame).card
+    fr = reader.read_frame(frame)
+    assert card is not None and fr.lines is not None and fr.lines[0] == "card"
+    code_line = fr.lines[1][2]
+    looks = reader.ocr.second_look(card, code_line)
+    assert len(looks) == len(VARIANTS)
+    assert all(look.text == "2285" and len(look.confs) == 4 and look.quad == code_line.quad for look in looks)

@@ -129,6 +129,7 @@ class Line:
     score: float                  # the mean of the characters' confidences
     quad: Quad | None = None
     weakest: float = 1.0          # the least sure character's confidence
+    confs: tuple[float, ...] = ()  # each character's confidence, one per character of ``text`` (when known)
 
     def __repr__(self) -> str:
         return f"Line(<redacted>, x={self.x:.2f}, y={self.y:.2f}, score={self.score:.2f})"
@@ -140,6 +141,11 @@ MIN_WEAKEST = 0.65      # no character of a field's line less sure than this (mi
 def _confidence(line: Line) -> float:
     """The line's mean score, or 0 when one of its characters is doubtful (below MIN_WEAKEST)."""
     return line.score if line.weakest >= MIN_WEAKEST else 0.0
+
+
+def doubtful(line: Line, min_score: float) -> bool:
+    """A line the rule refuses: its mean below ``min_score``, or one character below MIN_WEAKEST."""
+    return _confidence(line) < min_score
 
 
 def _take(text: str, line: Line, parse: Callable[[str], _V], found: list[tuple[_V, float]], used: list[Line]) -> None:
@@ -160,9 +166,10 @@ def _joined_rows(lines: list[Line]) -> list[Line]:
         first, last = parts[0].quad, parts[-1].quad
         assert first is not None and last is not None
         quad: Quad = (first[0], last[1], last[2], first[3])
+        confs = tuple(c for p in parts for c in p.confs) if all(len(p.confs) == len(p.text) for p in parts) else ()
         out.append(Line("".join(p.text for p in parts), sum(p.x for p in parts) / len(parts),
                         sum(p.y for p in parts) / len(parts), min(p.score for p in parts), quad,
-                        min(p.weakest for p in parts)))
+                        min(p.weakest for p in parts), confs))
     return out
 
 
@@ -231,6 +238,11 @@ class Generation2020:
         fields = Fields(self.name, birth, expiry, code, gregorian)
         self.check(fields)
         return fields, [b, e, code_lines[0]]
+
+    def may_hold_field(self, text: str) -> bool:
+        """Whether an OCR line could be (part of) a field: worth a second look when it was doubtful."""
+        t = normalise(text)
+        return bool(re.search(r"[年月日生効]", t)) or bool(re.fullmatch(rf"{_D}{{{self.code_digits}}}", t))
 
     @staticmethod
     def check(fields: Fields) -> None:

@@ -22,7 +22,8 @@ from typing import Callable, Iterable
 import numpy as np
 
 from ..clock import JST
-from .fields import DEFAULT_GENERATION, GENERATIONS, FieldError, Fields, Line, is_birthday
+from .confirm import confirm
+from .fields import DEFAULT_GENERATION, GENERATIONS, FieldError, Fields, Line, doubtful, is_birthday
 from .rectify import brighten, rectify
 
 # reasons a frame or a read is uncertain, each with what the patient is told (ja, en)
@@ -54,6 +55,7 @@ MIN_TEXT_PX = 22        # most text boxes lower than this (px; ~1.8x the printed
 MIN_CARD_PX = 300       # an outline narrower than this (~3.5 px/mm) is not taken for the card's bounds
 CARD_DET_SIDE = 512     # detection on the flattened card (856 px wide) runs at this longest side
 FRAME_DET_SIDE = 960    # and on a whole frame at this one (recognition always cuts from full resolution)
+MAX_SECOND_LOOKS = 4    # doubtful lines given a second opinion in one frame (a field's row may be split in two)
 
 
 @dataclasses.dataclass
@@ -169,21 +171,40 @@ class CardFaceReader:
         an earlier frame first (``prior``, in the same coordinates), else every line."""
         if prior:
             try:
-                fields, used = self.generation.parse_with_lines(self.ocr.reread(image, _shift(prior, offset, -1)))
+                fields, used = self._parse(image, self.ocr.reread(image, _shift(prior, offset, -1)))
                 return FrameRead(fields, None, lines=(where, _shift(used, offset)))
             except FieldError:
                 pass
-        lines = _shift(self.ocr.lines(image, det_side, turn=where == "frame"), offset)
+        lines = self.ocr.lines(image, det_side, turn=where == "frame")
         if not lines:
             return FrameRead(None, "no_text")
         try:
-            fields, used = self.generation.parse_with_lines(lines)
-            return FrameRead(fields, None, lines=(where, used))
+            fields, used = self._parse(image, lines)
+            return FrameRead(fields, None, lines=(where, _shift(used, offset)))
         except FieldError as exc:
             heights = sorted(_height(line) for line in lines)
             if heights[(3 * len(heights)) // 4] < MIN_TEXT_PX:
                 return FrameRead(None, "too_far")     # text was seen, too small to read: bring the card closer
             return FrameRead(None, str(exc))
+
+    def _parse(self, image: np.ndarray, lines: list[Line]) -> tuple[Fields, list[Line]]:
+        """The fields in ``lines`` (read from ``image``). A field refused only because its line was doubtful gets
+        a second opinion: that line alone is recognised again in a few variants of its crop and taken only when
+        they all confirm it (confirm.py). Sure frames never pay for it."""
+        try:
+            return self.generation.parse_with_lines(lines)
+        except FieldError as exc:
+            if not str(exc).endswith("_low_confidence"):
+                raise
+            min_score = self.generation.min_score
+            todo = [i for i, line in enumerate(lines)
+                    if doubtful(line, min_score) and self.generation.may_hold_field(line.text)][:MAX_SECOND_LOOKS]
+            if not todo:
+                raise
+            lines = list(lines)
+            for i in todo:
+                lines[i] = confirm(lines[i], self.ocr.second_look(image, lines[i]), min_score) or lines[i]
+            return self.generation.parse_with_lines(lines)
 
     def read(self, frames: Iterable[np.ndarray], hints: ChipHints | None = None,
              refused: RefusedKeys | None = None, on_frame: Callable[[FrameRead], None] | None = None) -> ReadResult:
