@@ -121,8 +121,8 @@ image-display-test: venv-dev
 		-k display tests/test_image.py
 
 # A/B updates in the qemu-amd64 image under OVMF (tests/test_image_update.py): a good update, a bundle with a bad
-# signature, power lost mid-install, a bad update that rolls back. Root: it makes bundles in the image's build
-# directory. About an hour under TCG on a busy 2-core machine (two installs of about 12 minutes each).
+# signature, power lost mid-install, a bad update that rolls back, a hung try reset by the watchdog. Root: it
+# makes bundles in the image's build directory. About 80 minutes under TCG on a 2-core machine (three installs).
 image-update-test: venv-dev
 	$(MAKE) image PROFILE=qemu-amd64
 	$(MAKE) bundle PROFILE=qemu-amd64

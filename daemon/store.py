@@ -26,6 +26,12 @@ from .errors import StoreError
 
 log = logging.getLogger(__name__)
 
+# The store is shared by both system slots (docs/image.md, A/B updates): after a rollback the previous release
+# opens the store the newer one left, so user_version is the oldest schema a release must know to use the file.
+# A change a release before can live with (a new table; a new column with a default, which every INSERT here
+# tolerates by naming its columns) keeps user_version, and its release creates what is missing at each start;
+# only a change the release before could not live with raises it, and that release then refuses the store in
+# words rather than misreading it (and must not run on it: such a release migrates only once it is committed).
 SCHEMA_VERSION = 2
 RESULT_KEEP_SECONDS = 600   # a result stays retrievable this long (a client reconnecting, a restart), then goes
 STORE_LOCK_WAIT = 2.0       # seconds SQLite waits for another process's lock before a write fails
@@ -79,8 +85,13 @@ class Store:
             if check != "ok":
                 raise StoreError(f"{db} failed its integrity check: {check}")
             version = self.db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise StoreError(f"{db} has schema {version}, made by a later release of mynareader than this one "
+                                 f"(which reads schema {SCHEMA_VERSION} or older): start that release again (the "
+                                 f"other system slot: 'rauc status'); the store was left as it was")
             if version != SCHEMA_VERSION and version not in _MIGRATIONS:
-                raise StoreError(f"{db} has schema {version}, this reader expects {SCHEMA_VERSION}")
+                raise StoreError(f"{db} has schema {version}, which this release cannot bring up to date (it "
+                                 f"reads schema {SCHEMA_VERSION}); the store was left as it was")
             # only now, checked, may the file be written to (the journal mode lives in its header)
             self.db.execute("PRAGMA journal_mode=DELETE")
             self.db.execute("PRAGMA synchronous=FULL")
@@ -238,7 +249,7 @@ class Store:
     def record_failure(self, card: str, kind: str, session: str, at: float) -> None:
         """kind: "face" (a failed face session), "pin" (a wrong PIN), "code_b" (a wrong 照合番号B; a store from
         before the name was unified says "kenmen")."""
-        self._write("INSERT INTO failures VALUES (?,?,?,?)", (card, kind, session, at))
+        self._write("INSERT INTO failures (card, kind, session, at) VALUES (?,?,?,?)", (card, kind, session, at))
 
     def failures(self, card: str, kind: str, since: float) -> int:
         return self._read("SELECT COUNT(*) FROM failures WHERE card=? AND kind=? AND at>=?", (card, kind, since))[0][0]
@@ -249,7 +260,7 @@ class Store:
         return self.failures(card, "face", max(since, lifted)) >= sessions
 
     def lift_face_lock(self, card: str, staff: str, at: float) -> None:
-        self._write("INSERT INTO face_lifts VALUES (?,?,?)", (card, staff, at))
+        self._write("INSERT INTO face_lifts (card, staff, at) VALUES (?,?,?)", (card, staff, at))
 
     def cards_failing_since(self, since: float) -> tuple[int, float | None]:
         """How many different cards failed an identity check since ``since``, and when the last failure was."""
@@ -259,7 +270,8 @@ class Store:
     # -- audit -----------------------------------------------------------------------------------------
     def audit(self, at: float, session: str | None, event: str, **detail) -> None:
         """An event without personal data: callers pass outcomes, methods, counts and hashed card keys only."""
-        self._write("INSERT INTO audit VALUES (?,?,?,?)", (at, session, event, json.dumps(detail, sort_keys=True)))
+        self._write("INSERT INTO audit (at, session, event, detail) VALUES (?,?,?,?)",
+                    (at, session, event, json.dumps(detail, sort_keys=True)))
 
     def audit_events(self, session: str | None = None) -> list[tuple[str, dict]]:
         rows = self._read("SELECT event, detail FROM audit WHERE (? IS NULL OR session=?) ORDER BY rowid",
@@ -271,7 +283,8 @@ class Store:
         """A result for RESULT_KEEP_SECONDS, so a client that missed it (disconnected, or the reader restarted)
         can fetch it; older ones are deleted on every write and never returned."""
         self._write("DELETE FROM results WHERE at < ?", (at - RESULT_KEEP_SECONDS,))
-        self._write("INSERT OR REPLACE INTO results VALUES (?,?,?)", (session, at, json.dumps(result)))
+        self._write("INSERT OR REPLACE INTO results (session, at, result) VALUES (?,?,?)",
+                    (session, at, json.dumps(result)))
 
     def kept_result(self, session: str | None, now: float) -> dict | None:
         """The result of ``session`` (None: the latest) if it is still kept."""

@@ -1,7 +1,7 @@
 """A/B updates of the reader image, in the qemu-amd64 image booted as a reader boots: OVMF starts GRUB from the
 config partition, GRUB slot A or B from its environment block (make image-update-test; docs/image.md).
 
-One disk through six boots, each a QEMU run (-no-reboot: the guest's reboot, its watchdog reset and its power-off
+One disk through nine boots, each a QEMU run (-no-reboot: the guest's reboot, its watchdog reset and its power-off
 all end QEMU, and the next boot is a fresh start, as a power cycle is). Each boot's steps are named in the
 test-units archive (image/test/units/update-check.sh) and reported on the console:
   1. A: a bundle signed by a key outside the keyring is refused and slot B is untouched; an install of the good
@@ -10,7 +10,11 @@ test-units archive (image/test/units/update-check.sh) and reported on the consol
   3. B: the health unit commits B once the reader is ready; power off
   4. B (a cold boot stays on B): the bad bundle (its daemon never becomes ready) installs into A; reboot
   5. A, the bad try: the health unit gives up and reboots
-  6. B again, by itself: the rollback is in the journal and the metrics
+  6. B again, by itself: the rollback is in the journal and the metrics; a release that hangs installs into A
+  7. A, the hung try: PID 1 stops (it freezes, as systemd does when it crashes), nothing feeds the hardware
+     watchdog, and the watchdog fires (QEMU pauses on it here, so the test knows it was the watchdog; then the
+     power is cycled, as the watchdog's reset does)
+  8. B again: the second rollback is in the journal
 The store's lockout and counter rows (seeded in boot 1) and the reader's CA are the same at every boot.
 
 Skipped unless MYNAREADER_IMAGE names a built qemu-amd64 image with its bundle (make bundle). About an hour
@@ -36,6 +40,24 @@ NEVER_READY = b"""# TEST ONLY: a release whose daemon never says READY (tests/te
 ExecStart=
 ExecStart=/bin/sleep infinity
 """
+# TEST ONLY: a release whose system hangs on its try, before the reader is ready: PID 1 freezes, as systemd does
+# after it crashed, and so stops feeding the hardware watchdog
+HANG = b"""[Unit]
+Description=TEST ONLY: the system hangs (tests/test_image_update.py)
+After=basic.target
+Before=mynareader.service mynareader-health.service
+
+[Service]
+Type=oneshot
+StandardOutput=tty
+TTYPath=/dev/console
+# once this boot's test unit has said where it is (it starts alongside); then stop PID 1
+ExecStart=/bin/sh -c 'for i in $$(seq 300); do [ -e /run/mrtest-reported ] && break; sleep 1; done; \
+    echo "MRTEST hanging $$(cat /sys/class/watchdog/watchdog0/identity)"; sleep 2; kill -SEGV 1'
+
+[Install]
+WantedBy=multi-user.target
+"""
 
 
 def image_dir() -> Path:
@@ -47,10 +69,25 @@ def bundle(out: Path, **env: str) -> None:
                    env={**os.environ, "BUNDLE": str(out), **env}, check=True, stdout=subprocess.DEVNULL)
 
 
+def release(work: Path, out: Path, version: str, *changes: str | tuple[str, bytes]) -> None:
+    """A bundle of the image's system with these changes: debugfs requests, or (path, content) files written."""
+    system = work / f"{version}.ext4"
+    subprocess.run(["cp", "--sparse=always", str(image_dir() / "system_a.ext4"), str(system)], check=True)
+    for change in changes:
+        if isinstance(change, tuple):
+            path, content = change
+            (work / "file").write_bytes(content)
+            change = f"write {work / 'file'} {path}"
+        subprocess.run(["debugfs", "-w", "-R", change, str(system)], check=True, capture_output=True)
+    bundle(out, SYSTEM_IMAGE=str(system), VERSION=version)
+    system.unlink()
+
+
 @pytest.fixture(scope="module")
 def bench(tmp_path_factory):
     """The disk, and the bundles the guest sees in its "bundles" share: good (make bundle's), bad-signature
-    (the same, signed by a CA the image does not trust), bad (a daemon that never becomes ready)."""
+    (the same, signed by a CA the image does not trust), bad (a daemon that never becomes ready), hung (a system
+    that hangs on its try)."""
     work = tmp_path_factory.mktemp("update")
     share = work / "bundles"
     share.mkdir()
@@ -63,25 +100,22 @@ def bench(tmp_path_factory):
     rogue = work / "rogue-pki"
     subprocess.run([str(REPO / "image" / "pki.sh"), str(rogue)], check=True, stdout=subprocess.DEVNULL)
     bundle(share / "bad-signature.raucb", RAUC_CERT=str(rogue / "signing.pem"), RAUC_KEY=str(rogue / "signing.key"))
-    bad_system = work / "never-ready.ext4"
-    subprocess.run(["cp", "--sparse=always", str(image_dir() / "system_a.ext4"), str(bad_system)], check=True)
-    (work / "never-ready.conf").write_bytes(NEVER_READY)
-    for request in ("mkdir /etc/systemd/system/mynareader.service.d",
-                    f"write {work / 'never-ready.conf'} /etc/systemd/system/mynareader.service.d/never-ready.conf"):
-        subprocess.run(["debugfs", "-w", "-R", request, str(bad_system)], check=True, capture_output=True)
-    bundle(share / "bad.raucb", SYSTEM_IMAGE=str(bad_system), VERSION="never-ready")
-    bad_system.unlink()
+    release(work, share / "bad.raucb", "never-ready", "mkdir /etc/systemd/system/mynareader.service.d",
+            ("/etc/systemd/system/mynareader.service.d/never-ready.conf", NEVER_READY))
+    release(work, share / "hung.raucb", "hung", ("/etc/systemd/system/mrtest-hang.service", HANG),
+            "symlink /etc/systemd/system/multi-user.target.wants/mrtest-hang.service "
+            "/etc/systemd/system/mrtest-hang.service")
     disk = work / "disk.img"
     uefi_disk(image_dir(), disk)
     return {"work": work, "share": share, "disk": disk, "boots": []}
 
 
-def boot(bench, plan: str, until: str = "done", timeout: float = BOOT_TIMEOUT) -> Guest:
+def boot(bench, plan: str, until: str = "done", timeout: float = BOOT_TIMEOUT, watchdog: str = "reset") -> Guest:
     """One power-on of the disk with this boot's steps; returns once ``until`` was reported."""
     n = len(bench["boots"]) + 1
     work = bench["work"] / f"boot{n}"
     work.mkdir()
-    g = Guest(image_dir(), work, uefi=bench["disk"], share=bench["share"],
+    g = Guest(image_dir(), work, uefi=bench["disk"], share=bench["share"], watchdog=watchdog,
               units=units_tar("mynareader-update-check.service", {"update-plan": plan.encode()}))
     bench["boots"].append(g)
     g.wait_for(until, timeout)
@@ -174,16 +208,58 @@ def test_the_bad_try_gives_up_by_itself(bench):
 
 
 def test_the_reader_is_back_on_b_and_says_so(bench):
+    g = boot(bench, "wait-health report install=hung.raucb report reboot", until="rebooting",
+             timeout=BOOT_TIMEOUT + INSTALL_TIMEOUT)
+    try:
+        def before(key: str) -> str:                    # the report made before the next install
+            return g.facts[key][0]
+
+        assert one(g, "booted") == "B" and one(g, "committed") == "B"
+        assert any("rolled back to slot B" in line for line in g.facts["healthlog"]), g.facts["healthlog"]
+        assert "result=rolled_back" in before("record")
+        assert before("state") == "A=bad B=good"
+        assert metric(g, "mynareader_update_rolled_back") == "mynareader_update_rolled_back 1"
+        assert 'slot="B"' in metric(g, "mynareader_info")
+        assert before("rows") == bench["rows"] and before("ca") == bench["ca"]   # lockouts kept through it all
+        print(f"install of the good bundle: {bench.get('install_seconds')} s; the bad try, boot to reboot: "
+              f"{bench.get('bad_try_seconds', 0):.0f} s")
+        assert one(g, "install").split()[:2] == ["hung.raucb", "rc=0"], g.facts.get("installlog")
+        assert one(g, "primary") == "A"
+        assert g.wait_exit(300) == 0
+    finally:
+        g.close()
+
+
+def status(g: Guest) -> str:
+    return g.qmp("query-status")["return"]["status"]
+
+
+def test_a_hung_try_is_reset_by_the_hardware_watchdog(bench):
+    g = boot(bench, "", until="hanging", watchdog="pause")
+    try:
+        assert one(g, "booted") == "A" and one(g, "committed") == "B"
+        hung = time.monotonic()
+        while status(g) == "running":
+            assert time.monotonic() - hung < 300, "the watchdog never fired"
+            time.sleep(2)
+        assert status(g) == "watchdog"
+        bench["watchdog_seconds"] = time.monotonic() - hung
+        assert "rebooting" not in g.facts and "health" not in g.facts   # nothing but the watchdog ended it
+    finally:
+        g.close()                                                       # the reset: a fresh power-on
+
+
+def test_the_reader_is_back_on_b_after_the_hung_try(bench):
     g = boot(bench, "wait-health report poweroff", until="poweroff")
     try:
         assert one(g, "booted") == "B" and one(g, "committed") == "B"
-        assert any("rolled back to slot B" in line for line in g.facts["healthlog"]), g.facts["healthlog"]
+        assert any("did not become healthy: the reader rolled back to slot B" in line
+                   for line in g.facts["healthlog"]), g.facts["healthlog"]
         assert "result=rolled_back" in one(g, "record")
         assert one(g, "state") == "A=bad B=good"
+        assert "A hung" in one(g, "bundle")                             # the hung release is what failed in A
         assert metric(g, "mynareader_update_rolled_back") == "mynareader_update_rolled_back 1"
-        assert 'slot="B"' in metric(g, "mynareader_info")
-        assert one(g, "rows") == bench["rows"] and one(g, "ca") == bench["ca"]   # lockouts kept through it all
-        print(f"install of the good bundle: {bench.get('install_seconds')} s; the bad try, boot to reboot: "
-              f"{bench.get('bad_try_seconds', 0):.0f} s")
+        assert one(g, "rows") == bench["rows"] and one(g, "ca") == bench["ca"]
+        print(f"the hung try: the watchdog fired {bench['watchdog_seconds']:.0f} s after PID 1 stopped")
     finally:
         g.close()

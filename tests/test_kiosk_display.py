@@ -68,21 +68,29 @@ def _descends(pid: int, root: int) -> bool:
     return False
 
 
-@pytest.fixture
-def display(web, tmp_path):
-    server, log = web
-    before = pages_connected(log)
-    out = open(tmp_path / "display.log", "w")
-    proc = subprocess.Popen([EXE, "kiosk-display", "--url", server.url, "--", CHROMIUM, *ARGS, "--log-level=3",
-                             f"--user-data-dir={tmp_path / 'profile'}", server.url],
-                            stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    wait_for(lambda: pages_connected(log) > before, 60, "the page never connected")
-    yield proc, log, tmp_path / "display.log"
+def start_display(url: str, tmp_path: Path, first: str) -> subprocess.Popen:
+    """The supervisor watching ``url``, its browser opening ``first``."""
+    with open(tmp_path / "display.log", "w") as out:
+        return subprocess.Popen([EXE, "kiosk-display", "--url", url, "--", CHROMIUM, *ARGS, "--log-level=3",
+                                 f"--user-data-dir={tmp_path / 'profile'}", first],
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def stop_display(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         proc.terminate()
         proc.wait(20)
     os.killpg(proc.pid, signal.SIGKILL) if _alive_group(proc.pid) else None
-    out.close()
+
+
+@pytest.fixture
+def display(web, tmp_path):
+    server, log = web
+    before = pages_connected(log)
+    proc = start_display(server.url, tmp_path, server.url)
+    wait_for(lambda: pages_connected(log) > before, 60, "the page never connected")
+    yield proc, log, tmp_path / "display.log"
+    stop_display(proc)
 
 
 def _alive_group(pgid: int) -> bool:
@@ -105,6 +113,21 @@ def test_a_crashed_tab_is_loaded_again_within_ten_seconds(display):
         print(f"crash {crash + 1}: the page was back in {took:.1f} s")
         assert "its renderer crashed" in out.read_text()
     assert proc.poll() is None
+
+
+def test_a_tab_that_shows_another_page_is_loaded_again(web, tmp_path):
+    """The browser started while nothing answered (kiosk-web restarting): its tab holds an error page, which
+    chromium never retries by itself; the supervisor loads the patient's page again."""
+    server, log = web
+    before = pages_connected(log)
+    proc = start_display(server.url, tmp_path, "http://127.0.0.1:9/")      # the discard port: refused
+    try:
+        took = wait_for(lambda: pages_connected(log) > before, 60, (tmp_path / "display.log").read_text())
+        print(f"the patient's page replaced the error page after {took:.1f} s")
+        assert "the tab showed another page (chrome-error:)" in (tmp_path / "display.log").read_text()
+        assert proc.poll() is None
+    finally:
+        stop_display(proc)
 
 
 def test_a_tab_that_stops_answering_ends_the_browser_for_systemd_to_restart(display):

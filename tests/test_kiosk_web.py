@@ -208,6 +208,8 @@ def test_card_pulled_mid_way(kiosk):
 
 
 def test_english_by_a_button_and_back_to_japanese_for_the_next_patient(kiosk):
+    # the page's own English, never the browser's machine translation (its bubble covers the top bar)
+    assert kiosk.page.evaluate("document.documentElement.translate") is False
     kiosk.tap("#btn-lang")
     kiosk.page.wait_for_selector("text=Please place your My Number Card")
     kiosk.insert()

@@ -65,13 +65,40 @@ def test_reader_wide_failures_count_distinct_cards(tmp_path):
     s.close()
 
 
-def test_unreadable_schema_version_is_an_error(tmp_path):
+def test_a_store_a_later_release_could_not_share_is_refused_and_left_alone(tmp_path):
     Store(tmp_path).close()
     conn = sqlite3.connect(tmp_path / DB_NAME)
     conn.execute("PRAGMA user_version=99")
     conn.close()
-    with pytest.raises(StoreError, match="schema 99"):
+    before = (tmp_path / DB_NAME).read_bytes()
+    with pytest.raises(StoreError, match="schema 99, made by a later release.*start that release again"):
         Store(tmp_path)
+    assert (tmp_path / DB_NAME).read_bytes() == before
+
+
+def test_a_store_a_later_release_added_to_is_used_after_a_rollback(tmp_path):
+    """A later release added a table and a column with a default, keeping user_version (the additive rule in
+    daemon/store.py); this release, started again on the other slot, keeps counting on the same rows."""
+    s = Store(tmp_path)
+    s.record_failure("card", "face", "s1", 10.0)
+    s.close()
+    conn = sqlite3.connect(tmp_path / DB_NAME)
+    conn.executescript("CREATE TABLE visits (card TEXT, at REAL); INSERT INTO visits VALUES ('card', 11.0);"
+                       "ALTER TABLE failures ADD COLUMN reason TEXT NOT NULL DEFAULT 'unknown';"
+                       "INSERT INTO failures VALUES ('card', 'face', 's2', 12.0, 'camera');")
+    conn.close()
+    s = Store(tmp_path)
+    s.record_failure("card", "face", "s3", 13.0)
+    assert s.failures("card", "face", since=0) == 3
+    assert s.face_locked("card", 3, since=0)
+    s.lift_face_lock("card", "staff", 14.0)
+    s.audit(15.0, "s3", "identity_failed", kind="face")
+    s.keep_result("s3", {"session_id": "s3"}, 15.0)
+    assert s.db.execute("SELECT reason FROM failures ORDER BY at").fetchall() == [("unknown",), ("camera",),
+                                                                                    ("unknown",)]
+    assert s.db.execute("SELECT * FROM visits").fetchall() == [("card", 11.0)]
+    assert s.db.execute("PRAGMA user_version").fetchone()[0] == 2
+    s.close()
 
 
 def _marker(tmp_path):

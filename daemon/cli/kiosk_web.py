@@ -24,7 +24,7 @@ def cmd_kiosk_display(args) -> int:
     from ..kiosk_web.display import supervise
     command = args.browser[1:] if args.browser[:1] == ["--"] else args.browser
     if not command:
-        raise CliFail("give the browser's command after --, e.g. -- chromium --kiosk --app=URL", CANNOT)
+        raise CliFail("give the browser's command after --, e.g. -- chromium --kiosk URL", CANNOT)
     if not args.hung_after > 0:
         raise CliFail("--hung-after must be a number of seconds above 0", CANNOT)
     setup_logging()

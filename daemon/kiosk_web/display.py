@@ -3,7 +3,9 @@
 A crashed tab ("Aw, Snap": the renderer killed by the kernel's OOM killer or a GPU fault) leaves the browser process
 running, so systemd never notices and the patient faces a sad-face page. This supervisor starts the browser with
 the DevTools protocol on a pipe (``--remote-debugging-pipe``: fds 3 and 4, nothing listens on a port), watches the
-page, and loads it again when its renderer crashes (a new renderer comes up in well under a second). A page that
+page, and loads it again when its renderer crashes (a new renderer comes up in well under a second) or when the tab
+shows something else than the patient's page for a few seconds (an error page after kiosk-web was restarted, or
+a blank tab whose first load was lost: chromium never retries either by itself). A page that
 stops answering cannot be loaded again in its stuck renderer, so then the supervisor ends the browser; when the
 browser ends, for that reason or its own, so does the supervisor: cage ends with it and systemd starts the display
 again (mynareader-kiosk-display.service, RestartSec=2).
@@ -18,11 +20,13 @@ import selectors
 import subprocess
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 log = logging.getLogger(__name__)
 
 PROBE_EVERY = 3.0       # seconds between "are you there?" questions to the page
 HUNG_AFTER = 6.0        # a page that has not answered for this long: restart the browser (--hung-after)
+ELSEWHERE_AFTER = 5.0   # seconds the tab may show another page than the patient's before it is loaded again
 
 
 class BrowserGone(Exception):
@@ -89,6 +93,9 @@ class PageWatch:
         self.pending = False        # a reload waits for the page to be attached again
         self.waiting: int | None = None     # the question in flight, asked at ``asked``
         self.asked = time.monotonic()
+        parts = urlsplit(url)
+        self.origin = f"{parts.scheme}://{parts.netloc}/"
+        self.elsewhere: float | None = None     # since when the tab shows another page than the patient's
 
     def run(self) -> None:
         t = self.tools
@@ -99,13 +106,28 @@ class PageWatch:
             if msg is not None:
                 if self.waiting is not None and msg.get("id") == self.waiting:
                     self.waiting = None
+                    self._shown(msg.get("result", {}).get("result", {}).get("value"), now)
                 self._handle(msg)
             if self.waiting is not None and now - self.asked > self.hung_after:
                 log.error("the patient's page stopped answering for %g s: restarting the browser", self.hung_after,
                           extra={"EVENT": "kiosk_display_restart"})
                 raise BrowserGone()
             if self.session is not None and self.waiting is None and now - self.asked >= PROBE_EVERY:
-                self._ask("Runtime.evaluate", {"expression": "1"}, self.session)
+                self._ask("Runtime.evaluate", {"expression": "location.href"}, self.session)
+
+    def _shown(self, href: Any, now: float) -> None:
+        """The page's answer to the probe: where the tab is. An error page says chrome-error://, a blank tab
+        about:blank; after ELSEWHERE_AFTER seconds of that (a page may pass through about:blank as it loads),
+        the patient's page is loaded again, and again every ELSEWHERE_AFTER seconds until it shows."""
+        if not isinstance(href, str):
+            return
+        if href.startswith(self.origin):
+            self.elsewhere = None
+        elif self.elsewhere is None:
+            self.elsewhere = now
+        elif now - self.elsewhere >= ELSEWHERE_AFTER:
+            self.elsewhere = now
+            self._reload(f"the tab showed another page ({urlsplit(href).scheme}:)")
 
     def _ask(self, method: str, params: dict, session: str | None = None) -> None:
         """A question the page (or the browser about the page) must answer within ``hung_after``."""

@@ -71,10 +71,11 @@ def uefi_disk(build: Path, disk: Path) -> None:
 class Guest:
     def __init__(self, build: Path, work: Path, arch: str = "amd64", display: bool = False,
                  extra_cmdline: str = "", memory: int = 2048, uefi: Path | None = None, share: Path | None = None,
-                 units: bytes | None = None):
+                 units: bytes | None = None, watchdog: str = "reset"):
         """``uefi``: boot that raw disk (uefi_disk) with OVMF, its variable store kept beside it, QEMU's i6300esb
-        watchdog resetting a hung guest; ``share``: a host folder the guest mounts read-only (9p tag "bundles");
-        ``units``: the test-units archive (units_tar()) for this boot."""
+        watchdog resetting a hung guest (``watchdog="pause"``: stopping it instead, so that a test can tell a
+        watchdog reset from any other end); ``share``: a host folder the guest mounts read-only (9p tag
+        "bundles"); ``units``: the test-units archive (units_tar()) for this boot."""
         self.build, self.work = build, work
         self.port = free_port()
         self.qmp_path = work / "qmp.sock"
@@ -93,7 +94,10 @@ class Guest:
                      "-drive", f"if=pflash,format=raw,unit=1,file={variables}",
                      "-drive", f"file={uefi},if=none,id=system,format=raw",
                      "-device", "virtio-blk-pci,drive=system,bootindex=0",
-                     "-device", "i6300esb", "-action", "watchdog=reset"]
+                     # q35's own TCO timer ignores its timeout unless the board's no-reboot strap is off
+                     # (QEMU 7.2's default is on): the kernel may pick either timer as /dev/watchdog0
+                     "-global", "ICH9-LPC.noreboot=false",
+                     "-device", "i6300esb", "-action", f"watchdog={watchdog}"]
         else:
             overlay = work / "overlay.qcow2"
             subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b",
