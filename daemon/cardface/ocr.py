@@ -132,9 +132,10 @@ class Ocr:
         doubtful line, ~20 ms a variant. Each result has ``line``'s box."""
         if line.quad is None:
             return []
-        bgr = np.ascontiguousarray(image[:, :, ::-1])
         quad = np.asarray(line.quad, dtype=np.float32)
-        crops = variants(_crop(bgr, quad))
+        # the box cut from the RGB frame and only the crop turned to BGR: up to four lines a frame ask for this,
+        # and the whole frame need not be copied for each (the cut works on any three channels)
+        crops = variants(np.ascontiguousarray(_crop(image, quad)[:, :, ::-1]))
         return self._recognise(crops, [quad] * len(crops), keep_empty=True)
 
     def _recognise(self, crops: list[np.ndarray], quads: list[np.ndarray], keep_empty: bool = False) -> list[Line]:
