@@ -94,6 +94,7 @@ def test_below_the_floor_the_camera_is_not_even_asked(bench):
     bench.control("insert fresh")
     bench.control("set-tries 3 code_b")
     bench.control("remove")
+    bench.kiosk.wait_state("idle", 60)      # else the first card's choose_method may still be the current screen
     bench.control("insert fresh")
     step = bench.kiosk.wait_state("choose_method", 60)["step"]
     assert "face" not in step["options"] and step["data"]["face_unavailable"] == "code_b_tries_low"

@@ -190,6 +190,11 @@ class TlsListener:
         finally:
             self._open.pop(writer, None)
 
+    def stop_watching(self) -> None:
+        """End the revocation watch with the service (else the loop closes on it mid-sleep)."""
+        if self._watch is not None:
+            self._watch.cancel()
+
     async def _cut_revoked(self) -> None:
         """Close open connections whose certificate has since been revoked. A list that cannot be read now keeps
         the open ones (a half-written file must not cut every reception PC off) and refuses new ones."""

@@ -102,6 +102,8 @@ class ReaderService:
             self._bench_server.shutdown()
         for task in self._tasks:
             task.cancel()
+        if self.network is not None:
+            self.network.stop_watching()
         await self.faces.stop()
         if self.watcher:
             await loop.run_in_executor(None, self.watcher.stop)
