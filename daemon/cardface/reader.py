@@ -24,7 +24,7 @@ import numpy as np
 from ..clock import JST
 from .confirm import confirm
 from .fields import DEFAULT_GENERATION, GENERATIONS, FieldError, Fields, Line, doubtful, is_birthday
-from .rectify import brighten, rectify
+from .rectify import Rectified, brighten, rectify
 
 # reasons a frame or a read is uncertain, each with what the patient is told (ja, en)
 GUIDANCE = {
@@ -35,6 +35,7 @@ GUIDANCE = {
     "fields_unreadable": ("カードの表面を上にして置いてください", "Place the card face up"),
     "frames_disagree": ("カードを読み取れませんでした", "The card face could not be read"),
     "not_confirmed": ("カードを動かさずにお待ちください", "Hold the card still"),
+    "moving": ("カードを動かさずにお待ちください", "Hold the card still"),
     "chip_disagrees": ("カードを読み取れませんでした", "The card face could not be read"),
     "refused_before": ("カードを読み取れませんでした", "The card face could not be read"),
     "camera_unavailable": ("カードを読み取れませんでした", "The card-face camera is not available"),
@@ -134,19 +135,54 @@ class CardFaceReader:
     def read_frame(self, frame: np.ndarray, layout: Layout | None = None) -> FrameRead:
         """One frame: the flattened card when its outline is found, else (or when that does not give every
         field) the whole frame, the fields placed by their printed anchors. With ``layout`` (where an earlier
-        frame found the fields) recognition runs only in those boxes first."""
+        frame found the fields) recognition runs only in those boxes first. When the flattened card gives no
+        fields and the frame shows a card still sliding, the smear is undone (deblur.py) before the costlier
+        whole-frame reads; frames the flattened card reads never pay for that."""
         frame = brighten(frame)
         r = rectify(frame)
         if r.problem == "too_dark" and r.card is None:
             return FrameRead(None, "too_dark")
+        card = self._read_card(r, layout)
+        if card is not None and card.fields is not None:
+            return card
+        import cv2                  # here, as in rectify: the service imports this module without reading a card
+        from . import deblur
+        grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+        blur = deblur.estimate(grey)
+        if blur is not None:
+            for length in deblur.lengths(grey, blur):
+                sharp = deblur.undo(frame, length, blur.angle)
+                again = self._read_sharp(sharp, rectify(sharp), layout)
+                if again.fields is not None:
+                    return again
+        fr = self._read_sharp(frame, r, layout, card)
+        if fr.fields is None and blur is not None:
+            return FrameRead(None, "moving")    # what the patient can change: hold the card still
+        return fr
+
+    def _read_card(self, r: Rectified, layout: Layout | None) -> FrameRead | None:
+        """The flattened card's fields, or None when no outline was found."""
+        if r.card is None:
+            return None
+        where, prior = layout or ("", [])
+        fr = self._read_in(r.card, "card", prior if where == "card" else [], CARD_DET_SIDE)
+        fr.turned = r.turned
+        return fr
+
+    def _read_sharp(self, frame: np.ndarray, r: Rectified, layout: Layout | None,
+                    card: FrameRead | None = None) -> FrameRead:
+        """The frame as it is (``r`` its rectification): the flattened card (unless ``card`` already read it),
+        the part of the frame it bounds, the whole frame."""
+        if r.problem == "too_dark" and r.card is None:
+            return FrameRead(None, "too_dark")
         where, prior = layout or ("", [])
         reasons = []
-        if r.card is not None:
-            fr = self._read_in(r.card, "card", prior if where == "card" else [], CARD_DET_SIDE)
-            if fr.fields is not None:
-                fr.turned = r.turned
-                return fr
-            reasons.append(fr.reason)
+        if card is None:
+            card = self._read_card(r, layout)
+        if card is not None:
+            if card.fields is not None:
+                return card
+            reasons.append(card.reason)
         prior = prior if where == "frame" else []
         if r.bounds is not None and r.width_px >= MIN_CARD_PX:
             # a small card's outline bounds the part of the frame worth reading: detection there at full size
