@@ -49,7 +49,8 @@ def estimate(grey: np.ndarray) -> Blur | None:
             sd = float(t.std())
             if sd < MIN_TILE_SD:
                 continue
-            power += np.abs(np.fft.fft2((t - t.mean()) * window)) ** 2
+            spectrum = cv2.dft((t - t.mean()) * window, flags=cv2.DFT_COMPLEX_OUTPUT)
+            power += spectrum[..., 0] ** 2 + spectrum[..., 1] ** 2
             tiles += 1
     if tiles == 0:
         return None
