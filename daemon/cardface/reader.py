@@ -156,9 +156,9 @@ class CardFaceReader:
                 if again.fields is not None:
                     return again
         fr = self._read_sharp(frame, r, layout, card)
-        if fr.fields is None and blur is not None:
+        if fr.fields is None and blur is not None and fr.reason not in ("no_card", "too_far", "too_dark"):
             return FrameRead(None, "moving")    # what the patient can change: hold the card still
-        return fr
+        return fr       # an empty tray's texture may look smeared: "place the card" is still the advice
 
     def _read_card(self, r: Rectified, layout: Layout | None) -> FrameRead | None:
         """The flattened card's fields, or None when no outline was found."""
