@@ -20,7 +20,7 @@ KEY = "55021720352285"
 @pytest.fixture(scope="module")
 def reader():
     # the window counted in frames only: the 12 s of the daemon's window measure the machine's load in a test
-    return CardFaceReader(ocr_mod.Ocr(), max_seconds=float("inf"))
+    return CardFaceReader(ocr_mod.Ocr(), max_seconds=float("inf"), frame_seconds=float("inf"))
 
 
 def frame(kind: str, seed: int, **change) -> np.ndarray:
@@ -98,3 +98,13 @@ def test_an_empty_tray_that_looks_smeared_still_asks_for_the_card(reader, monkey
     """A tray's own texture could carry a cepstral peak: with no card in the frame the advice stays no_card."""
     monkeypatch.setattr(deblur, "estimate", lambda g: deblur.Blur(6.0, 0.5, 99.0))
     assert reader.read_frame(cfr.scene_empty(random.Random(0))).reason == "no_card"
+
+
+def test_a_frame_past_its_seconds_makes_no_further_try(reader, monkeypatch):
+    """The worker must answer within its deadline: once a frame has used FRAME_SECONDS, no deblurred read starts."""
+    def refuse(*a):
+        raise AssertionError("a deblurred read started after the frame's seconds")
+    monkeypatch.setattr(deblur, "undo", refuse)
+    monkeypatch.setattr(deblur, "lengths", lambda grey, blur: [blur.length])
+    hurried = CardFaceReader(reader.ocr, frame_seconds=0.0)
+    assert hurried.read_frame(frame("motion", 3)).reason == "moving"

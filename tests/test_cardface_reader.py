@@ -21,7 +21,7 @@ CERT_END = dt.datetime(2030, 2, 17, 14, 59, 59, tzinfo=dt.timezone.utc)
 @pytest.fixture(scope="module")
 def reader():
     # the window counted in frames only: the 12 s of the daemon's window measure the machine's load in a test
-    return CardFaceReader(ocr_mod.Ocr(), max_seconds=float("inf"))
+    return CardFaceReader(ocr_mod.Ocr(), max_seconds=float("inf"), frame_seconds=float("inf"))
 
 
 def frames(face, kind="good", seed=0, n=6):

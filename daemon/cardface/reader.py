@@ -124,13 +124,18 @@ class RefusedKeys:
 # The daemon's window before the PIN is offered: chosen from `bench cardface` (docs/cardface.md, "The window")
 WINDOW_FRAMES = 6        # every kind but motion is certain within 6 frames when it is certain at all
 WINDOW_SECONDS = 12.0    # the p90 time to certain on a Pi 4 (estimate) of every kind but motion fits
+# A frame's extra tries (the smear undone) start only within this many seconds of the frame's start, so one frame's
+# answer stays within the worker's deadline (10 s, daemon/worker/process.py) on a Pi 4, where one read of a whole
+# frame takes ~4-5 s: on the bench machine (~1.3 s a read) it is never reached
+FRAME_SECONDS = 4.0
 
 
 class CardFaceReader:
     def __init__(self, ocr, generation: str = DEFAULT_GENERATION, agree: int = 2, max_frames: int = WINDOW_FRAMES,
-                 max_seconds: float = WINDOW_SECONDS):
+                 max_seconds: float = WINDOW_SECONDS, frame_seconds: float = FRAME_SECONDS):
         self.ocr, self.generation = ocr, GENERATIONS[generation]
         self.agree, self.max_frames, self.max_seconds = agree, max_frames, max_seconds
+        self.frame_seconds = frame_seconds
 
     def read_frame(self, frame: np.ndarray, layout: Layout | None = None) -> FrameRead:
         """One frame: the flattened card when its outline is found, else (or when that does not give every
@@ -138,6 +143,7 @@ class CardFaceReader:
         frame found the fields) recognition runs only in those boxes first. When the flattened card gives no
         fields and the frame shows a card still sliding, the smear is undone (deblur.py) before the costlier
         whole-frame reads; frames the flattened card reads never pay for that."""
+        t0 = time.monotonic()
         frame = brighten(frame)
         r = rectify(frame)
         if r.problem == "too_dark" and r.card is None:
@@ -151,10 +157,14 @@ class CardFaceReader:
         blur = deblur.estimate(grey)
         if blur is not None:
             for length in deblur.lengths(grey, blur):
+                if time.monotonic() - t0 > self.frame_seconds:
+                    return FrameRead(None, "moving")
                 sharp = deblur.undo(frame, length, blur.angle)
                 again = self._read_sharp(sharp, rectify(sharp), layout)
                 if again.fields is not None:
                     return again
+            if time.monotonic() - t0 > self.frame_seconds:
+                return FrameRead(None, "moving")
         fr = self._read_sharp(frame, r, layout, card)
         if fr.fields is None and blur is not None and fr.reason not in ("no_card", "too_far", "too_dark"):
             return FrameRead(None, "moving")    # what the patient can change: hold the card still

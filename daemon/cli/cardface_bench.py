@@ -39,7 +39,8 @@ def _init(threads: int, frames: int) -> None:
     from ..cardface.reader import CardFaceReader
     # the window is counted in frames only: on a shared machine wall seconds measure the neighbours' load; the
     # CPU time each read took is reported instead, and the daemon's window in seconds is chosen from it
-    _worker["reader"] = CardFaceReader(Ocr(threads=threads), max_frames=frames, max_seconds=float("inf"))
+    _worker["reader"] = CardFaceReader(Ocr(threads=threads), max_frames=frames, max_seconds=float("inf"),
+                                       frame_seconds=float("inf"))
     _worker["rates"] = _rates(_worker["reader"].ocr)
 
 
