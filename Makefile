@@ -13,9 +13,10 @@ RUNTIME_PACKAGES := pcscd vsmartcard-vpcd gcc libpcsclite-dev swig pkg-config py
 # What only the tests use: OpenSC for the interoperability tests; systemd for `systemd-analyze verify`, and cage
 # because it checks that the touchscreen unit's program exists; more card-face fonts (fonts-noto-cjk); Debian's
 # chromium and BIZ UD Gothic for the patient's page in the browser tests (Playwright drives this chromium); mono,
-# the JDK and Node.js for the client examples in docs/examples.
+# the JDK and Node.js for the client examples in docs/examples; grub-editenv (grub-common) for the A/B boot
+# selection's tests on the QEMU image's GRUB environment (tests/test_rauc_bootloader.py).
 TEST_PACKAGES := opensc systemd fonts-noto-cjk chromium fonts-morisawa-bizud-gothic cage \
-	mono-devel openjdk-17-jdk-headless nodejs
+	mono-devel openjdk-17-jdk-headless nodejs grub-common
 # Voice guidance (daemon/voice), tested with the patient's page: Open JTalk with its dictionary and a voice for
 # Japanese, flite for English (espeak-ng, the other English engine, for its tests). The Japanese voice is in
 # Debian's contrib component: it is enabled when the voice has no install candidate. On a Pi: docs/install-pi.md.
