@@ -4,7 +4,9 @@ A card still sliding while the camera exposes smears every point along one short
 direction theta). The line's spectrum has evenly spaced zeros, so the frame's log power spectrum ripples and its
 cepstrum has a deep negative peak at (L cos theta, L sin theta); print, noise and focus blur make no such peak.
 The spectrum is averaged over the frame's textured tiles (Welch) so the print's own structure averages out, and a
-blur is trusted only when its peak stands MIN_PEAK_Z robust deviations below the rest of the ring.
+blur is trusted only when its peak stands MIN_PEAK_Z robust deviations below the rest of the ring and
+MIN_ANISOTROPY times deeper than the deepest point in any other direction (focus blur and print are alike in
+every direction; sensor noise and JPEG after the smear make the peak shallower, not less one-sided).
 
 The peak often sits at half the length (the ripple's second harmonic is the stronger one when the line's
 positions are not evenly spread), so ``lengths`` offers L and 2L, the one whose deconvolution has the sparser
@@ -21,8 +23,10 @@ import numpy as np
 
 TILE = 256              # Welch tiles (px), overlapping by half
 MIN_TILE_SD = 8.0       # a tile flatter than this (grey levels) has no print to measure blur on
-RING = (3, 24)          # blur lengths looked for (px): shorter is no harm to the OCR, longer is not a card held still
-MIN_PEAK_Z = 30.0       # how far the peak stands out; on the bench motion gives 30-90, print, noise and focus blur <= 26
+RING = (4.5, 24)        # blur lengths looked for (px): shorter is no harm to the OCR, longer is not a card held
+                        # still; print itself makes a shallow peak at 3-4 px, in both diagonal directions
+MIN_PEAK_Z = 12.0       # how far the peak stands out: smears 18-124, print, noise, JPEG and focus blur 2-15
+MIN_ANISOTROPY = 3.0    # peak over the deepest point 20+ degrees away: smears 2.2-29 (most above 4), the rest <= 2.3
 NSR = 0.003             # Wiener noise-to-signal ratio: lower sharpens more and rings more
 PAD = 24                # frame border mirrored before the filter, so its edges do not ring into the card
 
@@ -66,7 +70,10 @@ def estimate(grey: np.ndarray) -> Blur | None:
     median = float(np.median(values))
     spread = 1.4826 * float(np.median(np.abs(values - median)))
     z = (median - float(values[i])) / max(spread, 1e-9)
-    if z < MIN_PEAK_Z:
+    angles = np.arctan2(ys[ring], xs[ring])
+    away = np.abs((angles - math.atan2(dy, dx) + math.pi / 2) % math.pi - math.pi / 2) > math.radians(20)
+    other = (median - float(values[away].min())) / max(spread, 1e-9)
+    if z < MIN_PEAK_Z or z < MIN_ANISOTROPY * other:
         return None
     return Blur(math.hypot(dx, dy), math.atan2(dy, dx) % math.pi, z)
 
