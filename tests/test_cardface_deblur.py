@@ -113,7 +113,7 @@ def test_frames_read_as_they_came_never_pay_for_the_deblurring(reader, monkeypat
 
 def test_an_empty_tray_that_looks_smeared_still_asks_for_the_card(reader, monkeypatch):
     """A tray's own texture could carry a cepstral peak: with no card in the frame the advice stays no_card."""
-    monkeypatch.setattr(deblur, "estimate", lambda g: deblur.Blur(6.0, 0.5, 99.0))
+    monkeypatch.setattr(deblur, "estimate", lambda g: deblur.Blur(6.0, 0.5))
     assert reader.read_frame(cfr.scene_empty(random.Random(0))).reason == "no_card"
 
 

@@ -30,12 +30,17 @@ MIN_ANISOTROPY = 3.0    # peak over the deepest point 20+ degrees away: smears 2
 NSR = 0.003             # Wiener noise-to-signal ratio: lower sharpens more and rings more
 PAD = 24                # frame border mirrored before the filter, so its edges do not ring into the card
 
+# the ring of the cepstrum searched for the peak: offsets from its centre, their direction, fixed by RING
+_YS, _XS = np.mgrid[-RING[1]:RING[1] + 1, -RING[1]:RING[1] + 1]
+_IN_RING = (np.hypot(_XS, _YS) >= RING[0]) & (np.hypot(_XS, _YS) <= RING[1])
+_RING_Y, _RING_X = _YS[_IN_RING], _XS[_IN_RING]
+_RING_ANGLE = np.arctan2(_RING_Y, _RING_X)
+
 
 @dataclasses.dataclass(frozen=True)
 class Blur:
     length: float       # px, the cepstral peak's distance (perhaps half the true length: see lengths())
     angle: float        # radians, [0, pi)
-    peak_z: float
 
 
 def estimate(grey: np.ndarray) -> Blur | None:
@@ -59,23 +64,18 @@ def estimate(grey: np.ndarray) -> Blur | None:
     if tiles == 0:
         return None
     cepstrum = np.fft.fftshift(np.real(np.fft.ifft2(np.log(power / tiles + 1e-6))))
-    lo, hi = RING
-    c = TILE // 2
-    patch = cepstrum[c - hi:c + hi + 1, c - hi:c + hi + 1]
-    ys, xs = np.mgrid[-hi:hi + 1, -hi:hi + 1]
-    ring = (np.hypot(xs, ys) >= lo) & (np.hypot(xs, ys) <= hi)
-    values = patch[ring]
+    c, hi = TILE // 2, RING[1]
+    values = cepstrum[c - hi:c + hi + 1, c - hi:c + hi + 1][_IN_RING]
     i = int(np.argmin(values))
-    dy, dx = int(ys[ring][i]), int(xs[ring][i])
+    dy, dx = int(_RING_Y[i]), int(_RING_X[i])
     median = float(np.median(values))
-    spread = 1.4826 * float(np.median(np.abs(values - median)))
-    z = (median - float(values[i])) / max(spread, 1e-9)
-    angles = np.arctan2(ys[ring], xs[ring])
-    away = np.abs((angles - math.atan2(dy, dx) + math.pi / 2) % math.pi - math.pi / 2) > math.radians(20)
-    other = (median - float(values[away].min())) / max(spread, 1e-9)
+    spread = max(1.4826 * float(np.median(np.abs(values - median))), 1e-9)
+    z = (median - float(values[i])) / spread
+    away = np.abs((_RING_ANGLE - math.atan2(dy, dx) + math.pi / 2) % math.pi - math.pi / 2) > math.radians(20)
+    other = (median - float(values[away].min())) / spread
     if z < MIN_PEAK_Z or z < MIN_ANISOTROPY * other:
         return None
-    return Blur(math.hypot(dx, dy), math.atan2(dy, dx) % math.pi, z)
+    return Blur(math.hypot(dx, dy), math.atan2(dy, dx) % math.pi)
 
 
 def kernel(length: float, angle: float) -> np.ndarray:
