@@ -98,7 +98,7 @@ def test_other_dates_in_the_note_field_are_not_taken():
 @pytest.mark.parametrize("change, reason", [
     (("2035年 3月17日まで有効", 0.25, 0.77), "expiry_not_on_birthday"),      # the card expires on a birthday
     (("2285", 0.3, 0.2), "code_unreadable"),                                  # 4 digits not under the photo
-    (("昭和55年 2月17日", 0.25, 0.38), "birth_unreadable"),                   # no 生: not the birth line
+    (("昭和55年 3月17日", 0.25, 0.38), "birth_unreadable"),     # no 生, and not the expiry's month and day
 ])
 def test_consistency_checks(change, reason):
     card = list(CARD)
@@ -144,3 +144,78 @@ def test_one_doubtful_digit_is_not_hidden_by_a_good_mean():
     assert sure.number == "8450"
     with pytest.raises(FieldError, match="code_low_confidence"):
         G.parse(card + [Line("8450", 0.8 * 856, 0.63 * 540, 0.87, weakest=0.5)])
+
+
+def boxed(text: str, start: float, y: float, width: float, height: float) -> Line:
+    """A line with its box: ``start`` and ``y`` (centre) as fractions of the flattened card, sizes in px."""
+    x0, y0 = start * 856, y * 540 - height / 2
+    quad = ((x0, y0), (x0 + width, y0), (x0 + width, y0 + height), (x0, y0 + height))
+    return Line(text, x0 + width / 2, y * 540, 0.99, quad)
+
+
+def card_with(birth: str | None, expiry: str | None) -> list[tuple[str, float, float]]:
+    """CARD with its birth and expiry lines replaced (None: wiped)."""
+    out = [c for c in CARD if "生" not in c[0] and "まで有効" not in c[0]]
+    if birth is not None:
+        out.append((birth, 0.25, 0.38))
+    if expiry is not None:
+        out.append((expiry, 0.25, 0.77))
+    return out
+
+
+@pytest.mark.parametrize("birth", ["昭和55年 2月17日", "昭和55年 2月17"])
+def test_a_birth_line_that_lost_its_anchor_is_taken_when_the_expiry_vouches_for_its_month_and_day(birth):
+    """A glare over 「日生」: the card prints the birthday's month and day again in the expiry."""
+    fields = G.parse(lines(*card_with(birth, "2035年 2月17日まで有効")))
+    assert G.key(fields) == "55021720352285"
+
+
+@pytest.mark.parametrize("birth", ["昭和55年 2月", "昭和55年 2月1", "昭和55年 3月17日", "令和6年 4月 1日"])
+def test_a_bare_era_date_the_expiry_does_not_vouch_for_is_not_the_birth(birth):
+    with pytest.raises(FieldError, match="birth_unreadable"):
+        G.parse(lines(*card_with(birth, "2035年 2月17日まで有効")))
+
+
+@pytest.mark.parametrize("expiry", ["2035年 2月17日", "2035年日まで有効", "2035年 2月1まで有効", "2035年まで"])
+def test_an_expiry_line_that_lost_its_anchor_or_its_day_keeps_its_year(expiry):
+    """「2035年 2月17日」 (its まで有効 wiped) is vouched for by the birthday; 「2035年…日まで有効」 by its tail."""
+    card = card_with("昭和55年 2月17日生", expiry)
+    if expiry == "2035年まで":
+        with pytest.raises(FieldError, match="expiry_unreadable"):     # a bare year says nothing of itself
+            G.parse(lines(*card))
+        return
+    assert G.key(G.parse(lines(*card))) == "55021720352285"
+
+
+@pytest.mark.parametrize("decoy", ["2024年 4月 1日", "2024年", "2035年 3月", "2035年 2月まで", "2035年 2月17"])
+def test_other_dates_without_an_anchor_are_not_taken_for_the_expiry(decoy):
+    """The 追記欄's 「2024年 4月 1日 転入」 with its 転入 wiped, or any bare year, is not the expiry."""
+    with pytest.raises(FieldError, match="expiry_unreadable"):
+        G.parse(lines(*card_with("昭和55年 2月17日生", None), (decoy, 0.25, 0.77)))
+
+
+def test_a_bare_year_under_the_expiry_label_is_the_expiry():
+    """Glare over all but 「2035年」: the 有効期限 label printed just above it says what it is."""
+    base = [Line(t, x * 856, y * 540, 0.99) for t, x, y in card_with("昭和55年 2月17日生", None) if t != "有効期限"]
+    label = boxed("有効期限", 0.03, 0.71, 80, 14)
+    year = boxed("2035年", 0.05, 0.77, 60, 22)
+    assert G.key(G.parse(base + [label, year])) == "55021720352285"
+    cut = boxed("2035年 2", 0.05, 0.77, 80, 22)            # the month's first digit before the glare
+    assert G.key(G.parse(base + [label, cut])) == "55021720352285"
+    other = boxed("2035年 3", 0.05, 0.77, 80, 22)
+    with pytest.raises(FieldError, match="expiry_unreadable"):
+        G.parse(base + [label, other])
+    far = boxed("2035年", 0.05, 0.90, 60, 22)              # well below the label: not its line
+    with pytest.raises(FieldError, match="expiry_unreadable"):
+        G.parse(base + [label, far])
+    with pytest.raises(FieldError, match="expiry_unreadable"):
+        G.parse(base + [year])
+
+
+def test_a_past_date_on_the_birthday_taken_for_the_expiry_is_stopped_by_the_chip():
+    """The one decoy the parser cannot tell: a 追記欄 date that falls on the birthday, its 転入 wiped. A card's
+    certificate ends on a birthday before the card does, so the chip refuses a past year."""
+    fields = G.parse(lines(*card_with("昭和55年 2月17日生", None), ("2024年 2月17日", 0.25, 0.77)))
+    assert fields.expiry == dt.date(2024, 2, 17)
+    cert_end = dt.datetime(2030, 2, 17, 14, 59, 59, tzinfo=dt.timezone.utc)
+    assert chip_disagreement(fields, ChipHints(1, cert_end)) == "certificate_outlives_card"

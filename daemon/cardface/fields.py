@@ -17,7 +17,7 @@ from typing import Callable, TypeVar
 
 from ...device.cardface import ERAS, code_b_of
 from .errors import FieldError
-from .layout import Quad, axes, is_code_place, rows, span
+from .layout import Quad, axes, is_code_place, rows, span, under
 
 # era name -> (first day, last day); a year outside an era's span is a misread, not a date
 ERA_SPANS = {"明治": (dt.date(1868, 1, 25), dt.date(1912, 7, 29)), "大正": (dt.date(1912, 7, 30), dt.date(1926, 12, 24)),
@@ -76,15 +76,7 @@ def parse_birth(text: str) -> tuple[dt.date, bool]:
     t = normalise(text)
     m = BIRTH_ERA.search(t)
     if m:
-        era, year_raw, month, day = m.groups()
-        year = 1 if year_raw == "元" else _num(year_raw)
-        first, last = ERA_SPANS[era]
-        if year < 1:
-            raise FieldError("birth_not_a_date")
-        born = _date(first.year + year - 1, _num(month), _num(day), "birth")
-        if not first <= born <= last:
-            raise FieldError("birth_outside_era")
-        return born, False
+        return _era_date(*m.groups()), False
     m = BIRTH_GREGORIAN.search(t)
     if m:
         born = _date(_num(m.group(1)), _num(m.group(2)), _num(m.group(3)), "birth")
@@ -94,11 +86,68 @@ def parse_birth(text: str) -> tuple[dt.date, bool]:
     raise FieldError("birth_unreadable")
 
 
+def _era_date(era: str, year_raw: str, month: str, day: str) -> dt.date:
+    year = 1 if year_raw == "元" else _num(year_raw)
+    first, last = ERA_SPANS[era]
+    if year < 1:
+        raise FieldError("birth_not_a_date")
+    born = _date(first.year + year - 1, _num(month), _num(day), "birth")
+    if not first <= born <= last:
+        raise FieldError("birth_outside_era")
+    return born
+
+
 def parse_expiry(text: str) -> dt.date:
     m = EXPIRY.search(normalise(text))
     if not m:
         raise FieldError("expiry_unreadable")
     return _date(_num(m.group(1)), _num(m.group(2)), _num(m.group(3)), "expiry")
+
+
+# A glare can wipe a date line's anchor word or its tail. The card prints the birthday's month and day twice (it
+# expires on a birthday), so while one date line is read with its anchor, the other may be taken without its own:
+# the birth date when its month and day are read and are the expiry's; the expiry's year when its anchor's tail
+# (有効) or the 有効期限 label above it shows it is the expiry line, or when its month and day are the birthday's.
+# What the key takes from the bare line is only its year; the chip's certificate still has to agree (reader.py).
+BIRTH_BARE = re.compile(rf"(明治|大正|昭和|平成|令和)({_D}{{1,2}}|元)年({_D}{{1,2}})月({_D}{{1,2}})日?")
+EXPIRY_HEAD = re.compile(rf"({_D}{{4}})年")
+EXPIRY_TAIL = re.compile(rf"(?:({_D}{{1,2}})月)?({_D}{{1,2}})?(日)?(ま?で?有効)?")
+
+
+def bare_birth(text: str, expiry: dt.date) -> tuple[dt.date, bool]:
+    """The birth date from a line that lost its 生, taken only when its month and day are the expiry's."""
+    m = BIRTH_BARE.fullmatch(normalise(text))
+    try:
+        born = _era_date(*m.groups()) if m else None
+    except FieldError:
+        born = None
+    if born is None or not is_birthday(expiry, born) or born >= expiry:
+        raise FieldError("birth_unreadable")
+    return born, False
+
+
+def bare_expiry(text: str, birth: dt.date, labelled: bool) -> dt.date:
+    """The expiry from a line that lost its まで有効 or its month and day: the year read, the month and day the
+    birthday's. Taken only when what is left of the line says it is the expiry (its 有効, or ``labelled``: it lies
+    under the 有効期限 label), or when its own month and day are read and are the birthday's."""
+    t = normalise(text)
+    head = EXPIRY_HEAD.match(t)
+    tail = EXPIRY_TAIL.fullmatch(t[head.end():]) if head else None
+    if head is None or tail is None or "生" in t or (birth.month, birth.day) == (2, 29):
+        raise FieldError("expiry_unreadable")
+    month, digits, day_mark, anchor = tail.groups()
+    if digits and not day_mark:     # cut short by the glare: the first digits of the month, or of the day
+        agrees = str(birth.day if month else birth.month).startswith(str(_num(digits)))
+    else:
+        agrees = not digits or _num(digits) == birth.day
+    if (month and _num(month) != birth.month) or not agrees:
+        raise FieldError("expiry_unreadable")
+    if not (anchor and "有効" in anchor) and not labelled and not (month and digits and day_mark):
+        raise FieldError("expiry_unreadable")
+    expiry = _date(_num(head.group(1)), birth.month, birth.day, "expiry")
+    if expiry <= birth:         # the birth line itself, split into boxes
+        raise FieldError("expiry_unreadable")
+    return expiry
 
 
 def parse_code(text: str, digits: int = 4) -> str:
@@ -218,6 +267,16 @@ class Generation2020:
                     _take(t, joined, parse_birth, births, birth_lines)
                 if not expiries and "有効" in t:
                     _take(t, joined, parse_expiry, expiries, expiry_lines)
+        if births and not expiries:
+            _one(births, "birth", self.min_score)
+            labels = [line.quad for line in lines if "有効期" in normalise(line.text)]
+            for line in lines + _joined_rows(lines):
+                labelled = any(under(label, line.quad) for label in labels)
+                _take(line.text, line, lambda t: bare_expiry(t, births[0][0][0], labelled), expiries, expiry_lines)
+        elif expiries and not births:
+            _one(expiries, "expiry", self.min_score)
+            for line in lines + _joined_rows(lines):
+                _take(line.text, line, lambda t: bare_birth(t, expiries[0][0]), births, birth_lines)
         _one(births, "birth", self.min_score)
         _one(expiries, "expiry", self.min_score)
         b, e = birth_lines[0], expiry_lines[0]

@@ -93,6 +93,24 @@ def is_code_place(a: Axes, code: Span, birth: Span, expiry: Span, code_quad: Qua
     return CODE_ACROSS[0] * a.unit <= (code.start + code.end) / 2 - expiry.start <= CODE_ACROSS[1] * a.unit
 
 
+def under(label: Quad | None, quad: Quad | None) -> bool:
+    """True when ``quad`` is the text printed just under the small label ``label`` (as 「有効期限」 heads the
+    expiry's box): reading the same way, starting within three label heights of the label's start, and its
+    centre a third to three label heights below the label's."""
+    if label is None or quad is None:
+        return False
+    ux, uy = direction(label)
+    dx, dy = direction(quad)
+    if dx * ux + dy * uy < SAME_WAY:
+        return False
+    h = math.hypot(label[3][0] - label[0][0], label[3][1] - label[0][1]) or 1.0
+    lx, ly = sum(p[0] for p in label) / 4, sum(p[1] for p in label) / 4
+    qx, qy = sum(p[0] for p in quad) / 4, sum(p[1] for p in quad) / 4
+    along = (quad[0][0] - label[0][0]) * ux + (quad[0][1] - label[0][1]) * uy
+    down = -(qx - lx) * uy + (qy - ly) * ux
+    return abs(along) <= 3 * h and h / 3 <= down <= 3 * h
+
+
 def rows(quads: list[Quad | None]) -> list[list[int]]:
     """Indices of boxes that continue one another on one printed row, left to right in reading order (an OCR
     detector may split 「昭和55年 2月17日生」 at a wide space). Rows of one box are left out."""
