@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from mynareader.daemon.cardface import ocr as ocr_mod
@@ -207,3 +208,19 @@ def test_a_second_look_reads_the_line_again_in_each_variant(reader):
     looks = reader.ocr.second_look(card, code_line)
     assert len(looks) == len(VARIANTS)
     assert all(look.text == "2285" and len(look.confs) == 4 and look.quad == code_line.quad for look in looks)
+
+
+def test_a_line_reads_the_same_alone_as_among_the_others(reader):
+    """Lines are recognised one at a time at their own width, so the three boxes the next frame re-reads alone
+    give what they gave among every box of the card (a padded batch changed a line's confidences)."""
+    from mynareader.daemon.cardface.rectify import brighten, rectify
+    card = rectify(brighten(frames(FACE, n=1)[0])).card
+    assert card is not None
+    every = reader.ocr.lines(card, det_side=512, turn=False)
+    assert len(every) > 6
+    for line in every:
+        alone = reader.ocr.reread(card, [line])
+        again = reader.ocr._recognise([ocr_mod._crop(card[:, :, ::-1].copy(), np.asarray(line.quad, np.float32))],
+                                      [np.asarray(line.quad, np.float32)])
+        assert [(x.text, x.score, x.confs) for x in again] == [(line.text, line.score, line.confs)]
+        assert alone        # the padded box is read too
