@@ -74,9 +74,12 @@ def test_pcscd_killed_at_ten_points_spends_no_try_and_the_next_patient_is_served
             endings.append((moment, after, session_end(bench, started[0])))
             assert counters(bench) == fresh, (moment, after, counters(bench))     # no try was spent
             assert bench.daemon.poll() is None
+            # the patient takes the card while the reader is down: taken after pcscd is back, a loaded machine
+            # could let the daemon start a new session on it first, and the pull end that session under the
+            # next patient's card (seen once in CI: 'take_card' after the next insert)
+            bench.card("remove")
             pcscd.start()
             bench.event("reader.recovered", timeout=60)
-            bench.card("remove")
             bench.wait_state("idle", timeout=60)
             # the next patient: a whole face reception
             bench.reception.events.clear()
