@@ -260,22 +260,23 @@ class Generation2020:
                 _take(t, line, parse_birth, births, birth_lines)
             if "有効" in t:
                 _take(t, line, parse_expiry, expiries, expiry_lines)
-        if not births or not expiries:      # an anchor split into boxes: read each row joined up
-            for joined in _joined_rows(lines):
-                t = normalise(joined.text)
-                if not births and "生" in t:
-                    _take(t, joined, parse_birth, births, birth_lines)
-                if not expiries and "有効" in t:
-                    _take(t, joined, parse_expiry, expiries, expiry_lines)
+        # an anchor split into boxes: each row joined up is read too (and below, for a bare line)
+        joined_rows = _joined_rows(lines) if not births or not expiries else []
+        for joined in joined_rows:
+            t = normalise(joined.text)
+            if not births and "生" in t:
+                _take(t, joined, parse_birth, births, birth_lines)
+            if not expiries and "有効" in t:
+                _take(t, joined, parse_expiry, expiries, expiry_lines)
         if births and not expiries:
             _one(births, "birth", self.min_score)
             labels = [line.quad for line in lines if "有効期" in normalise(line.text)]
-            for line in lines + _joined_rows(lines):
+            for line in lines + joined_rows:
                 labelled = any(under(label, line.quad) for label in labels)
                 _take(line.text, line, lambda t: bare_expiry(t, births[0][0][0], labelled), expiries, expiry_lines)
         elif expiries and not births:
             _one(expiries, "expiry", self.min_score)
-            for line in lines + _joined_rows(lines):
+            for line in lines + joined_rows:
                 _take(line.text, line, lambda t: bare_birth(t, expiries[0][0]), births, birth_lines)
         _one(births, "birth", self.min_score)
         _one(expiries, "expiry", self.min_score)
