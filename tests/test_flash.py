@@ -74,7 +74,7 @@ def test_a_face_that_clips_cannot_be_read(draw):
 def test_the_scheme_and_what_the_screen_is_told():
     settings = F.FlashSettings()
     seqs = F._sequences(len(F.PALETTE), settings.steps)
-    assert len(seqs) == 5 * 4 ** 3 and not any((s[1:] == s[:-1]).any() for s in seqs)   # no colour twice in a row
+    assert len(seqs) == 5 * 4 ** 4 and not any((s[1:] == s[:-1]).any() for s in seqs)   # no colour twice in a row
     d = F.draw(settings)
     wire = d.wire()
     assert len(wire["colours"]) == settings.steps and wire["step_ms"] == 200 and len(wire["nonce"]) == 16
@@ -102,3 +102,28 @@ def test_a_guess_shown_later_than_the_camera_sees_the_screen_is_out_of_step():
         result = F.judge(ours, 0.0, times, patches)
         assert not result.passed, (guess, ours.colours, result)
     assert tried >= 40
+
+
+def test_a_guess_painted_over_a_glass_that_mirrors_the_draw_is_a_second_light():
+    """A player paints a guess of the draw on the replayed face while the device's glass mirrors the real draw:
+    with the guess wrong in one step of five, this draw still explains the face best (the glass holds it), so the
+    timing alone lets some through; what the guess adds on top of this draw gives it away."""
+    names = list(F.PALETTE)
+    ours = F.Flash(("blue", "yellow", "green", "magenta", "white"), 0.2, "test")
+    timing_alone = tried = 0
+    for glass in (0.04, 0.06, 0.08):
+        for k in range(len(ours.colours)):
+            for c in names:
+                guess = list(ours.colours)
+                if c in guess[max(0, k - 1):k + 2]:       # the same colour, or one twice in a row
+                    continue
+                guess[k] = c
+                shown = np.asarray([F.PALETTE[x] for x in guess]) / 255.0
+                times, painted = frames(ours, shown_colours=shown, seed=k, lag=0.1)
+                mirrored = frames(ours, additive=True, strength=glass, seed=k, lag=0.05)[1] - \
+                    frames(ours, additive=True, strength=0.0, seed=k, lag=0.05)[1]
+                result = F.judge(ours, 0.0, times, painted + mirrored)
+                tried += 1
+                timing_alone += F.judge(ours, 0.0, times, painted + mirrored, F.FlashSettings(max_second=1.0)).passed
+                assert not result.passed, (glass, guess, result)
+    assert tried >= 30 and timing_alone >= 3

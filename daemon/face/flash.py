@@ -4,12 +4,15 @@ Why it stops a recording: light reflected by a surface is the surface's colour *
 so a face (or a print) in front of the screen changes colour with each step of this attempt's draw, within a
 camera's latency. A phone or monitor showing a recording emits its own light: its face carries the lighting of the
 moment it was recorded, and the kiosk's light only *adds* a faint reflection on the glass, the same on dark and
-bright parts of the face. Two tests follow from that:
+bright parts of the face. Three tests follow from that:
 
 - timing: the face's colour must follow this attempt's sequence at a lag of 0..``lag_max`` s from when the screen
   said it painted the first colour, better than it follows any other draw, whether that draw is fitted at the
   same lag or at its own (a player paints its guess when it sees the screen change; a guess of the draw is right
-  1 time in 5 x 4^(steps-1): 320 for 4 steps);
+  1 time in 5 x 4^(steps-1): 1,280 for 5 steps);
+- one light: no other draw may explain much on top of this one. A player painting its guess on a device whose
+  glass mirrors the kiosk shows two lights, the real draw (added by the glass) and the guess (painted): with the
+  guess right in most steps the real draw still fits best, and the guess is what is left over;
 - reflection: across patches of the face, the response must scale with the patch's own brightness (reflected
   light is multiplied by the surface); light added on top of an emitting screen gives the dark patches (brows,
   lips, hair) the same response as the bright ones.
@@ -44,17 +47,20 @@ def palette() -> np.ndarray:
 
 @dataclasses.dataclass(frozen=True)
 class FlashSettings:
-    steps: int = 4                  # colours in one draw: 5 x 4^3 = 320 draws
+    steps: int = 5                  # colours in one draw: 5 x 4^4 = 1,280 draws
     step: float = 0.2               # seconds each colour stays on the screen (2.5 flashes a second at most)
     lag_max: float = 0.25           # camera and display latency allowed after the screen's "shown" (s)
     shown_within: float = 0.5       # seconds for the screen to say it painted the first colour, else no flash
     min_response: float = 0.012     # smallest reflected change (log units per unit of screen light) that counts
     min_fit: float = 0.3            # the share of the face's colour changes that this draw explains (R^2)
-    min_slope: float = -0.6         # log response on log brightness over the patches: ~0 reflected, ~-1 added
-                                    # (glasses mirror the screen a little: -0.55 seen on live faces with them)
+    min_slope: float = -0.8         # log response on log brightness over the patches: ~0 reflected, ~-1 added
+                                    # (glasses and a glossy face mirror the screen a little: down to -0.69 seen
+                                    # on live faces)
     margin: float = 0.03            # another draw must explain the face by more than this to out-rank this one
     lag_margin: float = 0.05        # ... or by more than this at a lag of its own (a draw that fits at a lag
                                     # near this one's gains a little from the freedom: up to 0.032 on live faces)
+    max_second: float = 0.09        # the most another draw may explain on top of this one (_second_light):
+                                    # live faces up to 0.067 over 200, a painted guess over a mirroring glass 0.12+
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,6 +99,7 @@ class FlashResult:
     slope: float                # log response against log brightness over the patches
     lag: float                  # seconds from "shown" to the best fit
     better_draws: int           # other draws that explain the face better (0 for a live face)
+    second: float = 0.0         # the share another draw explains on top of this one (noise on a live face)
 
 
 def sample_patches(rgb: np.ndarray, points: np.ndarray, radius: float) -> np.ndarray:
@@ -163,11 +170,15 @@ def judge(flash: Flash, start: float, times: np.ndarray, patches: np.ndarray,
     # best; every draw competes there (margin), and at its own best lag too (lag_margin): a player's guess starts
     # when the player sees the screen change, later than the camera sees the face change
     lags = np.arange(-0.04, settings.lag_max + 1e-9, 0.02)     # "shown" can arrive just after the paint
-    fits = np.stack([_fits(_step_weights(len(flash.colours), flash.step, t - start - lag, exposure), seq_rgb, face,
-                           basis) for lag in lags])
+    weights = [_step_weights(len(flash.colours), flash.step, t - start - lag, exposure) for lag in lags]
+    proj = basis @ np.linalg.pinv(basis)
+    obs = face - proj @ face
+    preds = [_predict(w, seq_rgb, proj) for w in weights]
+    fits = np.stack([_fits(pred, obs) for pred in preds])
     at = int(np.argmax(fits[:, ours]))
     lag, best_fit = float(lags[at]), fits[at]
-    screen = _step_weights(len(flash.colours), flash.step, t - start - lag, exposure) @ seq_rgb[ours]
+    second = _second_light(preds, ours, at, obs)
+    screen = weights[at] @ seq_rgb[ours]
     sc = _remove(screen - screen.mean(1, keepdims=True), basis)
     n, p = len(t), logs.shape[1]
     y = _remove(logs.reshape(n, -1), basis).reshape(n, p, 3)
@@ -183,12 +194,12 @@ def judge(flash: Flash, start: float, times: np.ndarray, patches: np.ndarray,
         reason = "no_reflection"
     elif slope < settings.min_slope:
         reason = "added_light"
-    elif rank > 0 or best_fit[ours] < settings.min_fit:
+    elif rank > 0 or best_fit[ours] < settings.min_fit or second > settings.max_second:
         reason = "out_of_step"
     else:
         reason = "passed"
     return FlashResult(reason == "passed", reason, round(float(best_fit[ours]), 3), round(overall, 4),
-                       round(slope, 3), round(lag, 2), rank)
+                       round(slope, 3), round(lag, 2), rank, round(second, 3))
 
 
 def _sequences(colours: int, steps: int) -> np.ndarray:
@@ -224,18 +235,54 @@ def _remove(y: np.ndarray, basis: np.ndarray) -> np.ndarray:
     return y - basis @ (np.linalg.pinv(basis) @ y)
 
 
-def _fits(w: np.ndarray, seq_rgb: np.ndarray, face: np.ndarray, basis: np.ndarray) -> np.ndarray:
-    """For each candidate sequence (K x steps x 3 screen colours): the share of the face's colour signal (N x 3)
-    that the candidate's light explains, with one non-negative gain per channel (the camera's), after removing
-    from both what ``basis`` explains."""
-    pred = np.einsum("ns,ksc->knc", w, seq_rgb)
+def _predict(w: np.ndarray, seq_rgb: np.ndarray, proj: np.ndarray) -> np.ndarray:
+    """Each candidate's light on the face (K x N x 3) through the frames' exposures ``w`` (N x steps+1), less
+    its mean over the channels and what ``proj`` (the basis's projection) explains: what the face's colour must
+    follow if the candidate lit it."""
+    pred = np.tensordot(w, seq_rgb, axes=([1], [1]))                    # N x K x 3
     pred = pred - pred.mean(2, keepdims=True)
-    proj = basis @ np.linalg.pinv(basis)
-    pred = pred - np.einsum("nm,kmc->knc", proj, pred)
-    obs = face - proj @ face
-    gain = np.clip(np.einsum("knc,nc->kc", pred, obs) / (np.einsum("knc,knc->kc", pred, pred) + 1e-12), 0, None)
-    sse = ((obs[None] - gain[:, None, :] * pred) ** 2).sum((1, 2))
+    flat = pred.reshape(len(w), -1)
+    return (flat - proj @ flat).reshape(pred.shape).transpose(1, 0, 2)
+
+
+def _fits(pred: np.ndarray, obs: np.ndarray) -> np.ndarray:
+    """For each candidate's prediction (K x N x 3, _predict): the share of the face's colour signal (``obs``,
+    N x 3, the basis removed likewise) that the candidate's light explains, with one non-negative gain per
+    channel (the camera's)."""
+    pp = (pred * pred).sum(1)
+    po = (pred * obs[None]).sum(1)
+    gain = np.clip(po / (pp + 1e-12), 0, None)
+    # the residual's energy: |obs|^2 - 2 g po + g^2 pp per channel
+    sse = float((obs ** 2).sum()) - (2 * gain * po - gain ** 2 * pp).sum(1)
     return 1.0 - sse / (float((obs ** 2).sum()) + 1e-12)
+
+
+def _second_light(preds: list[np.ndarray], ours: int, at: int, obs: np.ndarray) -> float:
+    """The largest share of the face's colour signal (``obs``) that another draw, at any lag (``preds``: each
+    lag's _predict), adds to what this attempt's draw explains alone at its lag ``at`` (the pair may time this
+    draw a little differently), each light with a non-negative gain per channel. A face lit by the screen alone
+    leaves only noise for it; a player painting a guess of the draw over a device's glass, which mirrors the
+    real one, leaves the guess."""
+    total = float((obs ** 2).sum()) + 1e-12
+    near = range(max(0, at - 2), min(len(preds), at + 3))
+    xs = np.stack([preds[j][ours] for j in near])                          # L x N x 3: this draw, lag by lag
+    xx = np.maximum((xs * xs).sum(1), 1e-12)                              # L x 3
+    xo = (xs * obs[None]).sum(1)
+    alone = (np.clip(xo, 0, None) ** 2 / xx).sum(1)                       # what this draw explains alone
+    gained = alone - alone[at - near.start]
+    resid = obs[None] - xs * (xo / xx)[:, None, :]                        # L x N x 3: what it leaves
+    best = 0.0
+    for pred in preds:
+        pp = (pred * pred).sum(1)                                         # K x 3
+        px = np.einsum("knc,lnc->klc", pred, xs, optimize=True)
+        pr = np.einsum("knc,lnc->klc", pred, resid, optimize=True)       # = r.resid: resid holds none of x
+        rr = pp[:, None, :] - px ** 2 / xx[None]                          # |the part this draw does not hold|^2
+        # a candidate all but collinear with this draw explains nothing new
+        extra = np.where(rr > 1e-3 * pp[:, None, :], np.clip(pr, 0, None) ** 2 / np.maximum(rr, 1e-12), 0.0)
+        share = (extra.sum(2) + gained[None]) / total                     # K x L
+        share[ours] = 0.0      # this draw again at another lag is the exposure's timing, not a second light
+        best = max(best, float(share.max()))
+    return best
 
 
 def _theil_sen(x: np.ndarray, y: np.ndarray) -> float:

@@ -44,8 +44,9 @@ class Settings:
                                     # <= 0.06: at 0.75 a blink was missed and the check waited for the next)
     give_up: float = 3.0            # seconds after the cue: no turn (or no blink) by then fails
     flash: FlashSettings | None = FlashSettings()   # None: no colour sequence is asked of the screen
-    cue_after_flash: float = 0.55   # with a flash shown: the cue comes this long after it started (the turn then
-                                    # begins after its last colour, given the quickest reaction, react_min)
+    cue_after_flash: float = 0.55   # with a flash shown: the cue comes this long after it started; a quick turn
+                                    # begins in its last colour, and frames turned away are left out (on 200
+                                    # bench faces the kept frames reached 1.0-1.25 s of the 1.0 s sequence)
 
 
 @dataclasses.dataclass(frozen=True)
