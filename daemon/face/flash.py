@@ -53,9 +53,9 @@ class FlashSettings:
     shown_within: float = 0.5       # seconds for the screen to say it painted the first colour, else no flash
     min_response: float = 0.012     # smallest reflected change (log units per unit of screen light) that counts
     min_fit: float = 0.3            # the share of the face's colour changes that this draw explains (R^2)
-    min_slope: float = -0.8         # log response on log brightness over the patches: ~0 reflected, ~-1 added
-                                    # (glasses and a glossy face mirror the screen a little: down to -0.69 seen
-                                    # on live faces)
+    min_slope: float = -0.7         # log response on log brightness over the patches: ~0 reflected, ~-1 added
+                                    # (glasses mirror the screen a little: down to -0.69 seen on live faces; a
+                                    # device's glass mirror over a bright part of the face: -0.74 seen)
     margin: float = 0.03            # another draw must explain the face by more than this to out-rank this one
     lag_margin: float = 0.05        # ... or by more than this at a lag of its own (a draw that fits at a lag
                                     # near this one's gains a little from the freedom: up to 0.032 on live faces)
