@@ -179,9 +179,11 @@ def judge(flash: Flash, start: float, times: np.ndarray, patches: np.ndarray,
     lag, best_fit = float(lags[at]), fits[at]
     second = _second_light(preds, ours, at, obs)
     screen = weights[at] @ seq_rgb[ours]
-    sc = _remove(screen - screen.mean(1, keepdims=True), basis)
+    sc = screen - screen.mean(1, keepdims=True)
+    sc = sc - proj @ sc
     n, p = len(t), logs.shape[1]
-    y = _remove(logs.reshape(n, -1), basis).reshape(n, p, 3)
+    y = logs.reshape(n, -1)
+    y = (y - proj @ y).reshape(n, p, 3)
     # per patch: the response to the screen's light, one least-squares coefficient over the channels
     response = np.einsum("npc,nc->p", y, sc) / (float((sc ** 2).sum()) + 1e-12)
     overall = float(np.median(response))
@@ -228,11 +230,6 @@ def _basis(t: np.ndarray, nuisance: np.ndarray) -> np.ndarray:
             z = (c - c.mean()) / sd
             cols += [z, z ** 2] if i == 0 else [z]
     return np.stack(cols, 1)
-
-
-def _remove(y: np.ndarray, basis: np.ndarray) -> np.ndarray:
-    """``y`` less its least-squares fit on ``basis``."""
-    return y - basis @ (np.linalg.pinv(basis) @ y)
 
 
 def _predict(w: np.ndarray, seq_rgb: np.ndarray, proj: np.ndarray) -> np.ndarray:
